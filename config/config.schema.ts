@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cableProfiles, defaultCableProfile, type CableProfileName } from './cable-profiles.ts';
 
 /** Parses "true"/"false"/"1"/"0" from the environment. */
 const bool = (def: boolean) =>
@@ -59,9 +60,40 @@ export const configShape = {
   RTMP_PORT: int(1935, 0, 65535).describe('RTMP ingest port.'),
   RTMP_HOST: z.string().default('0.0.0.0').describe('Address the RTMP ingest listens on.'),
   RTMP_PUBLIC_URL: z.string().default('').describe('RTMP URL given to teachers for OBS; empty: rtmp://<host of PUBLIC_BASE_URL>:RTMP_PORT/live.'),
+  RTMP_IDLE_TIMEOUT_S: int(15, 1, 3600).describe('A publisher that stays connected but sends nothing for this many seconds is dropped.'),
+  RTMP_HANDSHAKE_TIMEOUT_S: int(10, 1, 600).describe('A connection must start publishing or playing within this many seconds of connecting, else it is dropped.'),
+  RTMP_MAX_MESSAGE_BYTES: int(8 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024).describe('Largest RTMP message an accepted publisher may send (a bigger declared length closes the connection); before a publish is accepted the cap is 64 KiB.'),
+  RTMP_MAX_PENDING_PER_ADDRESS: int(16, 1, 10000).describe('Connections one address may hold open before publishing or playing; more are closed at once.'),
+  RTMP_MAX_CONNECTIONS: int(1000, 1, 100000).describe('Open RTMP connections the ingest accepts in total.'),
+  RTMP_AUTH_MAX_FAILURES: int(10, 1, 100000).describe('Failed publish/play authentications (unknown lesson, wrong key, bad worker token) one address may make per RTMP_AUTH_WINDOW_S before all its attempts are refused.'),
+  RTMP_AUTH_WINDOW_S: int(60, 1, 86400).describe('Window of the per-address RTMP authentication failure limit, seconds.'),
+  RTMP_WORKER_PLAY_TOKEN: z.string().regex(/^([A-Za-z0-9_-]{32,})?$/, 'at least 32 URL-safe characters').default('').describe('Token workers put in the pull URL (?token=) to play from the ingest; shared by ingest and worker processes. Empty: a random token per ingest process (single-process setups only).'),
+  RTMP_PLAY_ALLOW_LOOPBACK: bool(false).describe('Let loopback clients play from the ingest without the worker token.'),
+  RTMP_PULL_HOST: z.string().default('127.0.0.1').describe('Host workers reach the RTMP ingest at to pull live streams.'),
   LIVE_RECONNECT_WINDOW_S: int(60, 1, 3600).describe('A publisher reconnecting within this many seconds continues the same live session.'),
   LIVE_EARLY_MARGIN_MIN: int(30, 0, 1440).describe('Minutes before scheduledStart a live lesson may go on air.'),
   LIVE_LATE_MARGIN_MIN: int(60, 0, 1440).describe('Minutes after scheduledEnd a live lesson may still be on air.'),
+
+  CABLE_PROFILE: z.enum(Object.keys(cableProfiles) as [CableProfileName, ...CableProfileName[]]).default(defaultCableProfile).describe('Cable VOD delivery profile (config/cable-profiles.ts): codec, resolution and scan, rates, audio, GOP.'),
+  CABLE_VIDEO_KBPS: int(0, 0, 80000).describe('Cable video rate, kb/s (operator); 0: the profile\'s.'),
+  CABLE_MUX_KBPS: int(0, 0, 100000).describe('Cable constant MPEG-TS mux rate, kb/s (operator); 0: the profile\'s.'),
+  CABLE_AUDIO_CODEC: z.enum(['profile', 'ac3', 'aac']).default('profile').describe('Cable audio codec (operator): ac3, aac, or the profile\'s.'),
+  CABLE_AUDIO_KBPS: int(0, 0, 640).describe('Cable audio rate, kb/s (operator); 0: the profile\'s.'),
+  CABLE_GOP: int(0, 0, 300).describe('Cable GOP length in frames, all GOPs closed (operator); 0: the profile\'s.'),
+  CABLE_PROVIDER: z.string().min(1).max(20).default('classcast').describe('ADI Provider: content provider name, <= 20 characters.'),
+  CABLE_PROVIDER_ID: z.string().regex(/^(?=.{1,20}$)[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a lower-case domain of at most 20 characters').default('classcast.example').describe('ADI Provider_ID: a domain the provider owns, lower case, <= 20 characters.'),
+  CABLE_PRODUCT: z.string().min(1).max(20).default('MOD').describe('ADI Product (operator), <= 20 characters.'),
+  CABLE_ASSET_ID_PREFIX: z.string().regex(/^[A-Z]{4}$/, 'four upper-case letters').default('CLCS').describe('First four letters of every ADI Asset_ID (the 16 digits after them come from the catalog\'s sequence).'),
+  CABLE_CATEGORY_ROOT: z.string().min(1).max(20).default('吉林市中小学公益课').describe('First level of the ADI Category path (root/学段/学科).'),
+  CABLE_LICENSE_DAYS: int(365, 1, 36500).describe('Length of the ADI licensing window from publication, days.'),
+  CABLE_QA_CONTACT: z.string().min(1).max(100).default('cable-qa@classcast.example').describe('ADI Provider_QA_Contact: who the operator calls about a package.'),
+  CABLE_RATING: z.string().min(1).max(10).default('G').describe('ADI Rating of every lesson (operator).'),
+  CABLE_GENRE: z.string().min(1).max(20).default('教育').describe('ADI Genre of every lesson (operator).'),
+  CABLE_BILLING_ID: z.string().regex(/^[A-Za-z0-9]{1,5}$/).default('00000').describe('ADI Billing_ID, <= 5 characters (operator; free lessons).'),
+  CABLE_PREVIEW_PERIOD_S: int(0, 0, 3600).describe('ADI Preview_Period, seconds (operator).'),
+  CABLE_TIMEZONE: z.string().min(1).default('Asia/Shanghai').describe('Time zone of ADI dates (Creation_Date, licensing window).'),
+  CABLE_TEXT_UNIT: z.enum(['char', 'utf8', 'gbk']).default('char').describe('How ADI text limits count (operator): characters, UTF-8 bytes, or GBK bytes (2 per Chinese character).'),
+  CABLE_CONCURRENCY: int(1, 1, 16).describe('Cable packaging jobs one worker process runs at once.'),
 
   METRICS_ENABLED: bool(true).describe('Serve Prometheus metrics at /metrics.'),
 } as const;

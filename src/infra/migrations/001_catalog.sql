@@ -20,7 +20,7 @@ CREATE TABLE users (
   username text NOT NULL UNIQUE,
   display_name text NOT NULL,
   password_hash text NOT NULL,
-  role text NOT NULL CHECK (role IN ('teacher', 'reviewer', 'operator', 'admin', 'district_admin')),
+  role text NOT NULL CHECK (role IN ('teacher', 'reviewer', 'operator', 'admin', 'district_admin', 'cable')),
   school_id uuid REFERENCES schools(id),
   district_id uuid REFERENCES districts(id),
   disabled boolean NOT NULL DEFAULT false,

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Installs what classcast needs on a fresh Debian machine: npm packages, then ffmpeg and redis-server
+// (and chromium for the browser tests) through apt-get when they are missing. Plain Node, no deps.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const forTests = process.argv.includes('--test');
+const log = (m) => process.stderr.write(`[setup] ${m}\n`);
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  return r.status === 0;
+}
+
+// 1. npm packages (node_modules missing or older than the lockfile)
+const lock = path.join(root, 'package-lock.json');
+const marker = path.join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(marker) || (existsSync(lock) && (await import('node:fs')).statSync(lock).mtimeMs > (await import('node:fs')).statSync(marker).mtimeMs + 1000)) {
+  log('installing npm packages');
+  if (!run('npm', [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund'])) {
+    log('npm install failed');
+    process.exit(1);
+  }
+}
+
+// 2. system packages
+const wanted = [
+  ['ffmpeg', 'ffmpeg'],
+  ['ffprobe', 'ffmpeg'],
+  ['redis-server', 'redis-server'],
+];
+if (forTests) wanted.push(['chromium', 'chromium']);
+const missing = [...new Set(wanted.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))];
+if (missing.length) {
+  const isRoot = process.getuid?.() === 0;
+  const sudo = !isRoot && has('sudo') ? ['sudo', '-n'] : [];
+  if (has('apt-get') && (isRoot || sudo.length)) {
+    log(`installing Debian packages: ${missing.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const [c, ...pre] = sudo.length ? sudo : ['apt-get'];
+    const aptArgs = (a) => (sudo.length ? [...pre, 'apt-get', ...a] : a);
+    let ok = run(c, aptArgs(['install', '-y', '-qq', '--no-install-recommends', ...missing]), { env });
+    if (!ok) {
+      run(c, aptArgs(['update', '-qq']), { env });
+      ok = run(c, aptArgs(['install', '-y', '-qq', '--no-install-recommends', ...missing]), { env });
+    }
+    if (!ok) {
+      log(`could not install ${missing.join(', ')}; install them yourself: apt-get install ${missing.join(' ')}`);
+      process.exit(1);
+    }
+  } else {
+    log(`missing programs: ${missing.join(', ')}. Install them (Debian/Ubuntu: sudo apt-get install ${missing.join(' ')}; macOS: brew install ${missing.join(' ').replace('redis-server', 'redis')}) and run again.`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,166 @@
+import { gzipSync } from 'node:zlib';
+import type { IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import express, { type Request, type Response, type Router } from 'express';
+import type { ObjectStorage } from '../infra/storage.ts';
+import type { Logger } from '../infra/logger.ts';
+import { hlsObjectKey, isServableHlsPath, posterKey, storyboardImageKey, storyboardVttKey } from '../media/storage-keys.ts';
+import { sendProblem } from './problem.ts';
+
+/** How long players and caches may keep what the gateway serves. */
+export type CacheProfile = 'vod' | 'preview' | 'live';
+
+/** Where a gateway path's objects live, once access is granted. */
+export interface GatewayTarget {
+  /** Storage key of a path relative to the master playlist; undefined when no such object may be served. */
+  keyFor(relPath: string): string | undefined;
+  profile: CacheProfile;
+}
+
+export interface GatewayDeps {
+  storage: ObjectStorage;
+  log: Logger;
+  /** /play/{lessonId}/...: the published asset's target, or undefined (404). */
+  play(lessonId: string): Promise<GatewayTarget | undefined>;
+  /** /preview/{token}/...: the token's asset target, or undefined (404). */
+  preview(token: string): Promise<GatewayTarget | undefined>;
+  /** /live/{lessonId}/...: the on-air session's target, or undefined (404). */
+  live?(lessonId: string): Promise<GatewayTarget | undefined>;
+}
+
+/** Maps a path under an asset to its storage key: HLS files, poster and storyboard. */
+export function assetTarget(assetId: string, profile: CacheProfile): GatewayTarget {
+  return {
+    profile,
+    keyFor(rel) {
+      if (rel === 'poster.jpg') return posterKey(assetId);
+      if (rel === 'storyboard.jpg') return storyboardImageKey(assetId);
+      if (rel === 'storyboard.vtt') return storyboardVttKey(assetId);
+      return isServableHlsPath(rel) ? hlsObjectKey(assetId, rel) : undefined;
+    },
+  };
+}
+
+const contentTypes: Record<string, string> = {
+  m3u8: 'application/vnd.apple.mpegurl',
+  ts: 'video/mp2t',
+  m4s: 'video/iso.segment',
+  mp4: 'video/mp4',
+  aac: 'audio/aac',
+  vtt: 'text/vtt; charset=utf-8',
+  jpg: 'image/jpeg',
+};
+
+function cacheControl(profile: CacheProfile, playlist: boolean): string {
+  // DESIGN: segments immutable; VOD playlists minutes; live playlists about one segment
+  if (profile === 'live') return playlist ? 'public, max-age=1' : 'public, max-age=86400, immutable';
+  if (profile === 'preview') return playlist ? 'private, max-age=60' : 'private, max-age=3600';
+  return playlist ? 'public, max-age=300' : 'public, max-age=31536000, immutable';
+}
+
+const notFound = (res: Response): void => sendProblem(res, 404, 'not found');
+
+/** The playback gateway: the only way media leaves private storage. */
+export function gatewayRouter(d: GatewayDeps): Router {
+  const r = express.Router({ caseSensitive: true });
+  const serve = (resolve: (id: string) => Promise<GatewayTarget | undefined>) => async (req: Request, res: Response) => {
+    const rel = ([] as string[]).concat((req.params as { path?: string[] | string }).path ?? []).join('/');
+    const target = await resolve(String((req.params as { id: string }).id));
+    const key = target?.keyFor(rel);
+    if (!target || !key) return notFound(res);
+    await sendObject(d, req, res, key, target.profile, rel);
+  };
+  const uuid = (fn: (id: string) => Promise<GatewayTarget | undefined>) => async (id: string) =>
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? fn(id.toLowerCase()) : undefined;
+  r.get('/play/:id/*path', serve(uuid(d.play)));
+  r.get('/preview/:id/*path', serve(d.preview));
+  if (d.live) r.get('/live/:id/*path', serve(uuid(d.live)));
+  return r;
+}
+
+async function sendObject(d: GatewayDeps, req: Request, res: Response, key: string, profile: CacheProfile, rel: string): Promise<void> {
+  const ext = rel.slice(rel.lastIndexOf('.') + 1);
+  const type = contentTypes[ext] ?? 'application/octet-stream';
+  const bucket = d.storage.mediaBucket;
+  const playlist = ext === 'm3u8' || ext === 'vtt';
+  res.setHeader('Cache-Control', cacheControl(profile, playlist));
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (playlist) {
+    let body: Buffer;
+    try {
+      body = await d.storage.getBuffer(bucket, key);
+    } catch (err) {
+      return missing(d, res, err);
+    }
+    res.setHeader('Content-Type', type);
+    res.setHeader('Vary', 'Accept-Encoding');
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && body.length > 256) {
+      body = gzipSync(body, { level: 6 });
+      res.setHeader('Content-Encoding', 'gzip');
+    }
+    res.setHeader('Content-Length', String(body.length));
+    res.status(200).end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('Content-Type', type);
+  const rangeHeader = req.headers.range;
+  if (rangeHeader) {
+    const st = await d.storage.stat(bucket, key).catch(() => null);
+    if (!st) return notFound(res);
+    const range = parseRange(rangeHeader, st.size);
+    if (range === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${st.size}`);
+      return sendProblem(res, 416, 'range not satisfiable');
+    }
+    if (range) {
+      res.status(206);
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${st.size}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+      if (req.method === 'HEAD') return void res.end();
+      const s = await d.storage.get(bucket, key, range);
+      await pipeline(s, res).catch(() => res.destroy());
+      return;
+    }
+  }
+  let s: IncomingMessage;
+  try {
+    s = (await d.storage.get(bucket, key)) as IncomingMessage;
+  } catch (err) {
+    return missing(d, res, err);
+  }
+  const len = s.headers?.['content-length'];
+  if (len) res.setHeader('Content-Length', len);
+  res.status(200);
+  if (req.method === 'HEAD') {
+    s.destroy();
+    return void res.end();
+  }
+  await pipeline(s, res).catch(() => res.destroy());
+}
+
+function missing(d: GatewayDeps, res: Response, err: unknown): void {
+  const code = (err as { code?: string }).code;
+  if (code === 'NoSuchKey' || code === 'NotFound') return notFound(res);
+  d.log.warn({ err: (err as Error).message }, 'gateway storage read failed');
+  sendProblem(res, 503, 'media storage is not reachable; try again');
+}
+
+/** Parses a single `bytes=` range; undefined for a header we ignore (multi-range), per RFC 9110. */
+export function parseRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) return 'unsatisfiable';
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (start > end || start >= size) return 'unsatisfiable';
+  }
+  return { start, end };
+}

@@ -1,0 +1,48 @@
+import client from 'prom-client';
+import type { RequestHandler } from 'express';
+
+/** Prometheus metrics of one process (a registry per app, so tests can run several). */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly requests: client.Counter<'method' | 'route' | 'status'>;
+  readonly duration: client.Histogram<'method' | 'route'>;
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'classcast_' });
+    this.requests = new client.Counter({ name: 'classcast_http_requests_total', help: 'HTTP requests by route template and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+    this.duration = new client.Histogram({ name: 'classcast_http_request_duration_seconds', help: 'HTTP request latency by route template', labelNames: ['method', 'route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  }
+
+  counter(name: string, help: string, labelNames: string[] = []): client.Counter<string> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as client.Counter<string>;
+    return new client.Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  gauge(name: string, help: string, labelNames: string[] = []): client.Gauge<string> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as client.Gauge<string>;
+    return new client.Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** Counts and times every request under its route template (never the raw path: ids and tokens stay out of labels). */
+  middleware(): RequestHandler {
+    return (req, res, next) => {
+      const end = this.duration.startTimer();
+      res.on('finish', () => {
+        const route = routeLabel(req.baseUrl, req.route?.path, req.path);
+        this.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+        end({ method: req.method, route });
+      });
+      next();
+    };
+  }
+}
+
+function routeLabel(baseUrl: string, routePath: string | undefined, path: string): string {
+  if (routePath) return `${baseUrl}${routePath}`;
+  if (path.startsWith('/play/')) return '/play/*';
+  if (path.startsWith('/preview/')) return '/preview/*';
+  if (path.startsWith('/live/')) return '/live/*';
+  return 'unmatched';
+}

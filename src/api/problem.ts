@@ -1,0 +1,58 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { z } from 'zod';
+import { DomainError, InvalidError, TooManyRequestsError } from '../domain/errors.ts';
+import type { Logger } from '../infra/logger.ts';
+
+const titles: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
+  411: 'Length Required', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable', 422: 'Unprocessable Content',
+  429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+/** Writes an RFC 7807 problem document. */
+export function sendProblem(res: Response, status: number, detail: string, extra: Record<string, unknown> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.status(status).type('application/problem+json').send(JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, detail, ...extra }));
+}
+
+/** Turns a zod error into a message naming every bad field. */
+export function zodToInvalid(err: z.ZodError, where: 'body' | 'query' | 'path'): InvalidError {
+  const fields = err.issues.map((i) => {
+    const field = i.path.length ? i.path.join('.') : where;
+    let message = i.message;
+    if (i.code === 'unrecognized_keys') return { field: (i as { keys: string[] }).keys.join(', '), message: `unknown field${(i as { keys: string[] }).keys.length > 1 ? 's' : ''}` };
+    if (i.code === 'invalid_type' && /received undefined/.test(message)) message = 'required';
+    return { field, message };
+  });
+  return new InvalidError(`invalid ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
+}
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path.slice(0, 200)}`);
+};
+
+/** The one error handler: typed errors to their status, body-parser errors to 4xx, anything else 500 (logged). */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    if (err instanceof DomainError) {
+      if (err instanceof TooManyRequestsError) res.setHeader('Retry-After', String(err.retryAfterS));
+      const extra: Record<string, unknown> = {};
+      if (err instanceof InvalidError && err.fields) extra.errors = err.fields;
+      if (err.status === 409 && err.details?.status) extra.currentStatus = err.details.status;
+      sendProblem(res, err.status, err.message, extra);
+      return;
+    }
+    const e = err as { type?: string; status?: number; statusCode?: number; message?: string; expose?: boolean };
+    if (e.type === 'entity.parse.failed') return sendProblem(res, 400, 'malformed JSON in the request body');
+    if (e.type === 'entity.too.large') return sendProblem(res, 413, 'request body too large');
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendProblem(res, 415, 'unsupported body encoding or charset');
+    if (e.type === 'request.aborted') return;
+    const status = e.status ?? e.statusCode;
+    if (status && status >= 400 && status < 500) return sendProblem(res, status, e.expose && e.message ? e.message : titles[status] ?? 'bad request');
+    log.error({ err: { message: e.message, stack: (err as Error)?.stack }, method: req.method, route: req.route?.path }, 'unhandled error');
+    sendProblem(res, 500, 'internal error; it has been logged');
+  };
+}

@@ -1,0 +1,88 @@
+import type { Request } from 'express';
+import type { RouteRegistry } from './route-registry.ts';
+import type { AuthService } from '../services/auth.service.ts';
+import type { LessonsService } from '../services/lessons.service.ts';
+import type { ReviewService } from '../services/review.service.ts';
+import type { PublicationService } from '../services/publication.service.ts';
+import type { Db } from '../infra/db.ts';
+import { auditQuery, createLessonBody, loginBody, publicationBody, publicationParams, reviewBody, staffListQuery, uuidParam } from './schemas.ts';
+import { z } from 'zod';
+
+export interface StaffRouteDeps {
+  db: Db;
+  auth: AuthService;
+  lessons: LessonsService;
+  review: ReviewService;
+  publications: PublicationService;
+  baseUrl: (req: Request) => string;
+}
+
+/** Staff routes: login, lessons, the review gate, publication, audit. */
+export function registerStaffRoutes(r: RouteRegistry, d: StaffRouteDeps): void {
+  r.add({
+    method: 'post', path: '/api/v1/auth/login', tag: 'auth', auth: 'public', summary: 'Log in and get a bearer token',
+    body: loginBody, errors: [401, 429],
+    response: z.object({ token: z.string(), expiresAt: z.string(), user: z.object({ id: z.string(), username: z.string(), role: z.string() }) }),
+    handler: async ({ body, req }) => {
+      const out = await d.auth.login(body.username, body.password, req.ip ?? 'unknown');
+      return { token: out.token, expiresAt: out.expiresAt.toISOString(), user: out.user };
+    },
+  });
+  r.add({
+    method: 'get', path: '/api/v1/auth/me', tag: 'auth', auth: ['teacher', 'reviewer', 'operator', 'admin', 'district_admin', 'cable'], summary: 'Who the token belongs to',
+    handler: ({ principal }) => principal,
+  });
+  r.add({
+    method: 'post', path: '/api/v1/auth/logout', tag: 'auth', auth: ['teacher', 'reviewer', 'operator', 'admin', 'district_admin', 'cable'], summary: 'Revoke the token used for this request',
+    handler: async ({ req }) => {
+      const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      await d.auth.revokeToken(token.trim());
+      return undefined;
+    },
+  });
+  r.add({
+    method: 'post', path: '/api/v1/lessons', tag: 'lessons', auth: ['teacher'], summary: 'Create a lesson', body: createLessonBody, status: 201,
+    handler: async ({ body, principal, req }) => {
+      const l = await d.lessons.create(principal!, body);
+      return d.lessons.getForStaff(principal!, l.id, d.baseUrl(req));
+    },
+  });
+  r.add({
+    method: 'get', path: '/api/v1/staff/lessons', tag: 'lessons', auth: ['teacher', 'reviewer', 'operator', 'admin', 'district_admin'], summary: 'Lessons this staff member works on',
+    query: staffListQuery,
+    handler: async ({ query, principal, req }) => ({ items: await d.lessons.listForStaff(principal!, { status: query.status }, query.limit, d.baseUrl(req)) }),
+  });
+  r.add({
+    method: 'get', path: '/api/v1/review/queue', tag: 'review', auth: ['reviewer'], summary: 'Review queue of the reviewer\'s school',
+    handler: async ({ principal }) => ({ items: await d.review.queue(principal!) }),
+  });
+  r.add({
+    method: 'post', path: '/api/v1/lessons/:id/review', tag: 'review', auth: ['reviewer'], summary: 'Approve or reject a lesson version or live plan',
+    params: uuidParam, body: reviewBody, errors: [404, 409],
+    handler: ({ params, body, principal }) => d.review.decide(principal!, params.id.toLowerCase(), body.decision, body.reason),
+  });
+  r.add({
+    method: 'post', path: '/api/v1/lessons/:id/publications', tag: 'publication', auth: ['operator', 'admin'], summary: 'Publish the approved version on a channel',
+    params: uuidParam, body: publicationBody, status: 201, errors: [404, 409],
+    handler: ({ params, body, principal }) => d.publications.publish(principal!, params.id.toLowerCase(), body.channel),
+  });
+  r.add({
+    method: 'delete', path: '/api/v1/lessons/:id/publications/:channel', tag: 'publication', auth: ['operator', 'admin'], summary: 'Withdraw a lesson from a channel',
+    params: publicationParams, errors: [404, 409],
+    handler: ({ params, principal }) => d.publications.withdraw(principal!, params.id.toLowerCase(), params.channel),
+  });
+  r.add({
+    method: 'get', path: '/api/v1/audit', tag: 'ops', auth: ['operator', 'admin'], summary: 'Read the audit log',
+    query: auditQuery,
+    handler: async ({ query }) => {
+      const where: string[] = ['true'];
+      const params: unknown[] = [];
+      if (query.entity) { params.push(query.entity); where.push(`entity = $${params.length}`); }
+      if (query.entityId) { params.push(query.entityId); where.push(`entity_id = $${params.length}`); }
+      params.push(query.limit);
+      const rows = await d.db.query<{ id: number; at: Date; actor: string; entity: string; entity_id: string; action: string; from_state: string | null; to_state: string | null; reason: string | null; data: unknown }>(
+        `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`, params);
+      return { items: rows.map((x) => ({ id: Number(x.id), at: x.at.toISOString(), actor: x.actor, entity: x.entity, entityId: x.entity_id, action: x.action, from: x.from_state, to: x.to_state, reason: x.reason, data: x.data })) };
+    },
+  });
+}

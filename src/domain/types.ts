@@ -1,0 +1,62 @@
+import type { LessonStatus } from './lesson-state.ts';
+
+export const roles = ['teacher', 'reviewer', 'operator', 'admin', 'district_admin', 'cable'] as const;
+export type Role = (typeof roles)[number];
+export const schoolRoles: Role[] = ['teacher', 'reviewer'];
+export const cityRoles: Role[] = ['operator', 'admin'];
+
+export const stages = ['primary', 'junior', 'senior', 'vocational'] as const;
+export type Stage = (typeof stages)[number];
+
+export const channels = ['portal', 'cable'] as const;
+export type Channel = (typeof channels)[number];
+
+/** The authenticated staff member behind a request. */
+export interface Principal {
+  userId: string;
+  username: string;
+  role: Role;
+  schoolId: string | null;
+  districtId: string | null;
+}
+
+export interface LessonRow {
+  id: string;
+  title: string;
+  description: string;
+  kind: 'recorded' | 'live';
+  school_id: string;
+  teacher_id: string;
+  stage: string;
+  grade: string;
+  subject: string;
+  type: string;
+  edition: string;
+  status: LessonStatus;
+  status_reason: string | null;
+  scheduled_start: Date | null;
+  scheduled_end: Date | null;
+  current_asset_id: string | null;
+  approved_asset_id: string | null;
+  portal_published_at: Date | null;
+  portal_asset_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AssetRow {
+  id: string;
+  lesson_id: string;
+  version: number;
+  origin: 'upload' | 'live';
+  state: 'uploading' | 'queued' | 'processing' | 'ready' | 'failed';
+  source_key: string | null;
+  source_name: string | null;
+  source_bytes: number | null;
+  progress: number;
+  error: string | null;
+  duration_s: number | null;
+  media: Record<string, unknown> | null;
+  created_at: Date;
+  updated_at: Date;
+}

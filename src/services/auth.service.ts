@@ -1,0 +1,147 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
+import type { Redis } from 'ioredis';
+import type { Db } from '../infra/db.ts';
+import { ConflictError, InvalidError, NotFoundError, TooManyRequestsError, UnauthorizedError } from '../domain/errors.ts';
+import { schoolRoles, type Principal, type Role } from '../domain/types.ts';
+import { writeAudit } from './audit.ts';
+
+export interface AuthServiceOptions {
+  tokenTtlHours: number;
+  maxFailures: number;
+  windowS: number;
+  redisPrefix: string;
+}
+
+export interface PublicUser {
+  id: string;
+  username: string;
+  displayName: string;
+  role: Role;
+  schoolId: string | null;
+  districtId: string | null;
+}
+
+interface UserRow {
+  id: string;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  role: Role;
+  school_id: string | null;
+  district_id: string | null;
+  disabled: boolean;
+}
+
+/** Tokens are opaque: `cc_` + 32 random bytes; only their SHA-256 is stored. */
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+const newToken = (): string => `cc_${randomBytes(32).toString('base64url')}`;
+
+const toPublic = (u: UserRow): PublicUser => ({ id: u.id, username: u.username, displayName: u.display_name, role: u.role, schoolId: u.school_id, districtId: u.district_id });
+
+/** A hash to verify against when the user does not exist, so timing does not tell usernames apart. */
+let dummyHash: Promise<string> | undefined;
+
+/** Users, passwords (argon2id), opaque bearer tokens and the failed-login throttle. */
+export class AuthService {
+  constructor(
+    private readonly db: Db,
+    private readonly redis: Redis,
+    private readonly opts: AuthServiceOptions,
+  ) {}
+
+  /** Checks a password and issues a token; failed attempts are throttled per user and per address. */
+  async login(username: string, password: string, ip: string): Promise<{ token: string; expiresAt: Date; user: PublicUser }> {
+    const userKey = `${this.opts.redisPrefix}:login-fail:user:${username.toLowerCase()}`;
+    const ipKey = `${this.opts.redisPrefix}:login-fail:ip:${ip}`;
+    const [userFails, ipFails] = (await this.redis.mget(userKey, ipKey)).map((v) => Number(v ?? 0));
+    if (userFails >= this.opts.maxFailures || ipFails >= this.opts.maxFailures * 4) {
+      const ttl = Math.max(await this.redis.ttl(userFails >= this.opts.maxFailures ? userKey : ipKey), 1);
+      throw new TooManyRequestsError(`too many failed logins; try again in ${ttl} s`, ttl);
+    }
+    const rows = await this.db.query<UserRow>('SELECT * FROM users WHERE lower(username) = lower($1)', [username]);
+    const user = rows[0];
+    dummyHash ??= argonHash('not-a-password');
+    const ok = await argonVerify(user?.password_hash ?? (await dummyHash), password).catch(() => false);
+    if (!user || !ok || user.disabled) {
+      await this.redis.multi().incr(userKey).expire(userKey, this.opts.windowS).incr(ipKey).expire(ipKey, this.opts.windowS).exec();
+      throw new UnauthorizedError('wrong username or password');
+    }
+    await this.redis.del(userKey);
+    const { token, expiresAt } = await this.issueToken(user.id, 'login', this.opts.tokenTtlHours);
+    return { token, expiresAt, user: toPublic(user) };
+  }
+
+  /** Issues a token for a user (login or CLI); returns the only copy of the secret. */
+  async issueToken(userId: string, label: string, ttlHours: number): Promise<{ token: string; id: string; expiresAt: Date }> {
+    const token = newToken();
+    const id = randomUUID();
+    const expiresAt = new Date(Date.now() + ttlHours * 3600_000);
+    await this.db.query('INSERT INTO auth_tokens (id, user_id, token_hash, label, expires_at) VALUES ($1, $2, $3, $4, $5)', [id, userId, hashToken(token), label, expiresAt]);
+    return { token, id, expiresAt };
+  }
+
+  /** Resolves a bearer token to its principal, or undefined when unknown, expired, revoked or disabled. */
+  async authenticate(token: string): Promise<Principal | undefined> {
+    if (!/^cc_[A-Za-z0-9_-]{20,100}$/.test(token)) return undefined;
+    const rows = await this.db.query<UserRow>(
+      `SELECT u.* FROM auth_tokens t JOIN users u ON u.id = t.user_id
+       WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND NOT u.disabled`,
+      [hashToken(token)],
+    );
+    const u = rows[0];
+    if (!u) return undefined;
+    return { userId: u.id, username: u.username, role: u.role, schoolId: u.school_id, districtId: u.district_id };
+  }
+
+  /** Revokes a token given itself or its id. */
+  async revokeToken(tokenOrId: string): Promise<boolean> {
+    const rows = tokenOrId.startsWith('cc_')
+      ? await this.db.query('UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id', [hashToken(tokenOrId)])
+      : await this.db.query('UPDATE auth_tokens SET revoked_at = now() WHERE id::text = $1 AND revoked_at IS NULL RETURNING id', [tokenOrId]);
+    return rows.length > 0;
+  }
+
+  /** Creates a user; teachers and reviewers need a school, city-wide roles must not have one. */
+  async createUser(input: { username: string; password: string; displayName?: string; role: Role; schoolCode?: string; districtCode?: string }, actor: Principal | string = 'cli'): Promise<PublicUser> {
+    if (!/^[A-Za-z0-9_.-]{3,64}$/.test(input.username)) throw new InvalidError('username must be 3-64 letters, digits, "_", "." or "-"', [{ field: 'username', message: 'invalid' }]);
+    if (input.password.length < 10) throw new InvalidError('password must be at least 10 characters', [{ field: 'password', message: 'too short' }]);
+    let schoolId: string | null = null;
+    let districtId: string | null = null;
+    if (schoolRoles.includes(input.role)) {
+      if (!input.schoolCode) throw new InvalidError(`a ${input.role} belongs to one school`, [{ field: 'school', message: 'required' }]);
+      const s = await this.db.query<{ id: string; district_id: string }>('SELECT id, district_id FROM schools WHERE code = $1', [input.schoolCode]);
+      if (!s[0]) throw new NotFoundError(`school ${input.schoolCode} not found`);
+      schoolId = s[0].id;
+      districtId = s[0].district_id;
+    } else if (input.role === 'district_admin') {
+      if (!input.districtCode) throw new InvalidError('a district admin belongs to one district', [{ field: 'district', message: 'required' }]);
+      const d = await this.db.query<{ id: string }>('SELECT id FROM districts WHERE code = $1', [input.districtCode]);
+      if (!d[0]) throw new NotFoundError(`district ${input.districtCode} not found`);
+      districtId = d[0].id;
+    }
+    const id = randomUUID();
+    const passwordHash = await argonHash(input.password);
+    return this.db.tx(async (q) => {
+      const exists = await q.query('SELECT 1 FROM users WHERE lower(username) = lower($1)', [input.username]);
+      if (exists.length) throw new ConflictError(`user ${input.username} already exists`);
+      await q.query(
+        'INSERT INTO users (id, username, display_name, password_hash, role, school_id, district_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [id, input.username, input.displayName ?? input.username, passwordHash, input.role, schoolId, districtId],
+      );
+      await writeAudit(q, { actor, entity: 'user', entityId: id, action: 'create', to: input.role });
+      return { id, username: input.username, displayName: input.displayName ?? input.username, role: input.role, schoolId, districtId };
+    });
+  }
+
+  async findUser(username: string): Promise<PublicUser | undefined> {
+    const rows = await this.db.query<UserRow>('SELECT * FROM users WHERE lower(username) = lower($1)', [username]);
+    return rows[0] ? toPublic(rows[0]) : undefined;
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    const h = await argonHash(password);
+    const rows = await this.db.query('UPDATE users SET password_hash = $2 WHERE lower(username) = lower($1) RETURNING id', [username, h]);
+    if (!rows.length) throw new NotFoundError(`user ${username} not found`);
+  }
+}

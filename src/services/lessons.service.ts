@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../infra/db.ts';
+import { ForbiddenError, InvalidError, NotFoundError } from '../domain/errors.ts';
+import { initialStatus, type LessonStatus } from '../domain/lesson-state.ts';
+import type { AssetRow, LessonRow, Principal } from '../domain/types.ts';
+import { writeAudit } from './audit.ts';
+import type { Taxonomy, TaxonomyKind, TaxonomyService } from './taxonomy.service.ts';
+import type { PreviewSigner } from './preview-token.ts';
+
+export interface LessonInput {
+  title: string;
+  description?: string;
+  kind: 'recorded' | 'live';
+  stage: string;
+  grade: string;
+  subject: string;
+  type: string;
+  edition: string;
+  scheduledStart?: string;
+  scheduledEnd?: string;
+}
+
+export interface PublicFilters {
+  stage?: string[];
+  grade?: string[];
+  subject?: string[];
+  type?: string[];
+  edition?: string[];
+  q?: string;
+}
+
+/** Progress of the current version's processing, read from the queue while it runs. */
+export type ProgressReader = (asset: AssetRow) => Promise<number | undefined>;
+
+interface ListRow extends LessonRow {
+  school_name: string;
+  school_code: string;
+  teacher_name: string;
+  duration_s: number | null;
+}
+
+export const facetKinds: TaxonomyKind[] = ['stage', 'grade', 'subject', 'type', 'edition'];
+
+const encodeCursor = (at: Date, id: string): string => Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const d = new Date(at);
+    if (Number.isNaN(d.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('bad');
+    return { at: d, id };
+  } catch {
+    throw new InvalidError('cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
+  }
+}
+
+/** Escapes LIKE wildcards so a search for "100%" means the characters, not a pattern. */
+const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+export const searchText = (title: string, description: string): string => `${title}\n${description}`.toLowerCase();
+
+/** Lessons: creation by teachers, the public catalog (published on the portal only) and staff views. */
+export class LessonsService {
+  constructor(
+    private readonly db: Db,
+    private readonly taxonomy: TaxonomyService,
+    private readonly preview: PreviewSigner,
+    private readonly opts: { previewTtlS: number; progress?: ProgressReader },
+  ) {}
+
+  /** Creates a lesson of the teacher's own school: `draft`, or `scheduled` for a live one. */
+  async create(actor: Principal, input: LessonInput): Promise<LessonRow> {
+    if (actor.role !== 'teacher' || !actor.schoolId) throw new ForbiddenError('only teachers create lessons');
+    await this.taxonomy.validateLesson(input);
+    const { start, end } = validateSchedule(input);
+    const id = randomUUID();
+    const status = initialStatus(input.kind);
+    const description = input.description ?? '';
+    await this.db.tx(async (q) => {
+      await q.query(
+        `INSERT INTO lessons (id, title, description, kind, school_id, teacher_id, stage, grade, subject, type, edition, status, scheduled_start, scheduled_end, search_text)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        [id, input.title, description, input.kind, actor.schoolId, actor.userId, input.stage, input.grade, input.subject, input.type, input.edition, status, start, end, searchText(input.title, description)],
+      );
+      await writeAudit(q, { actor, entity: 'lesson', entityId: id, action: 'create', to: status });
+    });
+    return this.row(id);
+  }
+
+  async row(id: string, q: Queryable = this.db): Promise<LessonRow> {
+    const rows = await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [id]);
+    if (!rows[0]) throw new NotFoundError('lesson not found');
+    return rows[0];
+  }
+
+  /** The lesson if this staff member may see it; otherwise NotFound (existence does not leak). */
+  async rowForStaff(actor: Principal, id: string): Promise<LessonRow> {
+    if (!isUuid(id)) throw new NotFoundError('lesson not found');
+    const rows = await this.db.query<LessonRow & { district_id: string }>('SELECT l.*, s.district_id FROM lessons l JOIN schools s ON s.id = l.school_id WHERE l.id = $1', [id]);
+    const l = rows[0];
+    if (!l || !canSee(actor, l, l.district_id)) throw new NotFoundError('lesson not found');
+    return l;
+  }
+
+  /** Public catalog list: only lessons with an approved version published on the portal. */
+  async listPublic(filters: PublicFilters, cursor: string | undefined, limit: number, baseUrl: string): Promise<{ items: PublicLesson[]; nextCursor: string | null }> {
+    const { where, params } = await this.publicWhere(filters);
+    if (cursor) {
+      const c = decodeCursor(cursor);
+      params.push(c.at, c.id);
+      where.push(`(l.portal_published_at, l.id) < ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(limit + 1);
+    const rows = await this.db.query<ListRow>(
+      `SELECT l.*, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
+       FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
+       WHERE ${where.join(' AND ')}
+       ORDER BY l.portal_published_at DESC, l.id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    const tax = await this.taxonomy.get();
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => publicLesson(r, tax, baseUrl)),
+      nextCursor: more && last?.portal_published_at ? encodeCursor(last.portal_published_at, last.id) : null,
+    };
+  }
+
+  /** Facet counts over the public catalog; each dimension counts with the other dimensions' filters applied. */
+  async facets(filters: PublicFilters): Promise<Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number }> {
+    const tax = await this.taxonomy.get();
+    const out = { total: 0 } as Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number };
+    for (const kind of facetKinds) {
+      const { where, params } = await this.publicWhere({ ...filters, [kind]: undefined });
+      const rows = await this.db.query<{ code: string; n: number }>(
+        `SELECT l.${kind} code, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY l.${kind}`,
+        params,
+      );
+      const counts = new Map(rows.map((r) => [r.code, Number(r.n)]));
+      out[kind] = tax[kind].map((i) => ({ code: i.code, label: i.label, count: counts.get(i.code) ?? 0 })).filter((i) => i.count > 0);
+    }
+    const { where, params } = await this.publicWhere(filters);
+    out.total = Number((await this.db.query<{ n: number }>(`SELECT count(*)::int n FROM lessons l WHERE ${where.join(' AND ')}`, params))[0]?.n ?? 0);
+    return out;
+  }
+
+  /** Public detail: NotFound unless published on the portal. */
+  async getPublic(id: string, baseUrl: string): Promise<PublicLesson> {
+    if (!isUuid(id)) throw new NotFoundError('lesson not found');
+    const rows = await this.db.query<ListRow>(
+      `SELECT l.*, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
+       FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
+       WHERE l.id = $1 AND l.portal_published_at IS NOT NULL`,
+      [id],
+    );
+    if (!rows[0]) throw new NotFoundError('lesson not found');
+    return publicLesson(rows[0], await this.taxonomy.get(), baseUrl);
+  }
+
+  /** Staff detail: the public shape plus status, processing and a signed preview link. */
+  async getForStaff(actor: Principal, id: string, baseUrl: string): Promise<StaffLesson> {
+    const l = await this.rowForStaff(actor, id);
+    const rows = await this.db.query<ListRow>(
+      `SELECT l.*, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
+       FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = coalesce(l.portal_asset_id, l.approved_asset_id, l.current_asset_id)
+       WHERE l.id = $1`,
+      [l.id],
+    );
+    const base = publicLesson(rows[0], await this.taxonomy.get(), baseUrl);
+    const asset = l.current_asset_id ? (await this.db.query<AssetRow>('SELECT * FROM assets WHERE id = $1', [l.current_asset_id]))[0] : undefined;
+    let progress = asset?.progress ?? 0;
+    if (asset && (asset.state === 'processing' || asset.state === 'queued') && this.opts.progress) progress = (await this.opts.progress(asset).catch(() => undefined)) ?? progress;
+    const previewAsset = asset?.state === 'ready' ? asset.id : l.approved_asset_id;
+    const preview = previewAsset ? this.preview.sign(previewAsset, this.opts.previewTtlS) : undefined;
+    return {
+      ...base,
+      playback: l.portal_published_at ? base.playback : null,
+      status: l.status,
+      statusReason: l.status_reason,
+      published: (await this.db.query<{ channel: string; state: string; asset_id: string; published_at: Date | null }>('SELECT channel, state, asset_id, published_at FROM publications WHERE lesson_id = $1 ORDER BY channel', [l.id])).map((p) => ({ channel: p.channel, state: p.state, assetId: p.asset_id, publishedAt: p.published_at?.toISOString() ?? null })),
+      currentAssetId: l.current_asset_id,
+      approvedAssetId: l.approved_asset_id,
+      processing: asset ? { state: asset.state, progress: Math.max(0, Math.min(100, Math.round(progress))), error: asset.error, version: asset.version } : null,
+      preview: preview ? { hls: `${baseUrl}/preview/${preview.token}/master.m3u8`, expiresAt: preview.expiresAt.toISOString() } : null,
+    };
+  }
+
+  /** Lessons a staff member works on: a teacher's own, a reviewer's school's, everything for city roles. */
+  async listForStaff(actor: Principal, filters: { status?: LessonStatus[] }, limit: number, baseUrl: string): Promise<StaffListItem[]> {
+    const where: string[] = ['true'];
+    const params: unknown[] = [];
+    if (actor.role === 'teacher') { params.push(actor.userId); where.push(`l.teacher_id = $${params.length}`); }
+    else if (actor.role === 'reviewer') { params.push(actor.schoolId); where.push(`l.school_id = $${params.length}`); }
+    else if (actor.role === 'district_admin') { params.push(actor.districtId); where.push(`s.district_id = $${params.length}`); }
+    else if (actor.role !== 'operator' && actor.role !== 'admin') return [];
+    if (filters.status?.length) { params.push(filters.status); where.push(`l.status = ANY($${params.length})`); }
+    params.push(limit);
+    const rows = await this.db.query<ListRow>(
+      `SELECT l.*, s.name school_name, s.code school_code, u.display_name teacher_name, NULL::float8 duration_s
+       FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id
+       WHERE ${where.join(' AND ')} ORDER BY l.updated_at DESC, l.id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const tax = await this.taxonomy.get();
+    return rows.map((r) => ({ ...publicLesson(r, tax, baseUrl), playback: r.portal_published_at ? publicLesson(r, tax, baseUrl).playback : null, status: r.status, statusReason: r.status_reason }));
+  }
+
+  private async publicWhere(f: PublicFilters): Promise<{ where: string[]; params: unknown[] }> {
+    const where = ['l.portal_published_at IS NOT NULL'];
+    const params: unknown[] = [];
+    for (const kind of facetKinds) {
+      let values = f[kind];
+      if (!values?.length) continue;
+      if (kind === 'type') values = (await Promise.all(values.map((v) => this.taxonomy.typeWithChildren(v)))).flat();
+      params.push(values);
+      where.push(`l.${kind} = ANY($${params.length})`);
+    }
+    if (f.q && f.q.trim()) {
+      // substring match: works for Chinese text, which has no word boundaries
+      for (const term of f.q.trim().toLowerCase().split(/\s+/).slice(0, 5)) {
+        params.push(`%${likeEscape(term)}%`);
+        where.push(`l.search_text LIKE $${params.length}`);
+      }
+    }
+    return { where, params };
+  }
+}
+
+export function isUuid(s: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+}
+
+/** Who may see a lesson in staff views: its teacher, its school's reviewers, its district admin, city roles. */
+export function canSee(actor: Principal, l: Pick<LessonRow, 'teacher_id' | 'school_id'>, districtId?: string): boolean {
+  switch (actor.role) {
+    case 'operator':
+    case 'admin':
+      return true;
+    case 'reviewer':
+      return actor.schoolId === l.school_id;
+    case 'teacher':
+      return actor.userId === l.teacher_id;
+    case 'district_admin':
+      return Boolean(districtId) && actor.districtId === districtId;
+    default:
+      return false;
+  }
+}
+
+function validateSchedule(input: LessonInput): { start: Date | null; end: Date | null } {
+  const start = input.scheduledStart ? new Date(input.scheduledStart) : null;
+  const end = input.scheduledEnd ? new Date(input.scheduledEnd) : null;
+  if (input.kind === 'live') {
+    const errors: { field: string; message: string }[] = [];
+    if (!start) errors.push({ field: 'scheduledStart', message: 'required for a live lesson' });
+    if (!end) errors.push({ field: 'scheduledEnd', message: 'required for a live lesson' });
+    if (start && end && end <= start) errors.push({ field: 'scheduledEnd', message: 'must be after scheduledStart' });
+    if (start && end && end.getTime() - start.getTime() > 12 * 3600_000) errors.push({ field: 'scheduledEnd', message: 'a live lesson lasts at most 12 hours' });
+    if (errors.length) throw new InvalidError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+  }
+  return { start, end };
+}
+
+export interface PublicLesson {
+  id: string;
+  title: string;
+  description: string;
+  kind: 'recorded' | 'live';
+  school: { id: string; code: string; name: string };
+  teacher: { name: string };
+  stage: { code: string; label: string };
+  grade: { code: string; label: string };
+  subject: { code: string; label: string };
+  type: { code: string; label: string };
+  edition: { code: string; label: string };
+  scheduledStart: string | null;
+  scheduledEnd: string | null;
+  publishedAt: string | null;
+  durationS: number | null;
+  poster: string | null;
+  playback: { hls: string } | null;
+}
+
+export interface StaffListItem extends PublicLesson {
+  status: LessonStatus;
+  statusReason: string | null;
+}
+
+export interface StaffLesson extends StaffListItem {
+  published: { channel: string; state: string; assetId: string; publishedAt: string | null }[];
+  currentAssetId: string | null;
+  approvedAssetId: string | null;
+  processing: { state: string; progress: number; error: string | null; version: number } | null;
+  preview: { hls: string; expiresAt: string } | null;
+}
+
+function term(tax: Taxonomy, kind: TaxonomyKind, code: string): { code: string; label: string } {
+  return { code, label: tax[kind].find((i) => i.code === code)?.label ?? code };
+}
+
+function publicLesson(r: ListRow, tax: Taxonomy, baseUrl: string): PublicLesson {
+  return {
+    id: r.id,
+    title: r.title,
+    description: r.description,
+    kind: r.kind,
+    school: { id: r.school_id, code: r.school_code, name: r.school_name },
+    teacher: { name: r.teacher_name },
+    stage: term(tax, 'stage', r.stage),
+    grade: term(tax, 'grade', r.grade),
+    subject: term(tax, 'subject', r.subject),
+    type: term(tax, 'type', r.type),
+    edition: term(tax, 'edition', r.edition),
+    scheduledStart: r.scheduled_start?.toISOString() ?? null,
+    scheduledEnd: r.scheduled_end?.toISOString() ?? null,
+    publishedAt: r.portal_published_at?.toISOString() ?? null,
+    durationS: r.duration_s ?? null,
+    poster: r.portal_published_at ? `${baseUrl}/play/${r.id}/poster.jpg` : null,
+    playback: r.portal_published_at ? { hls: `${baseUrl}/play/${r.id}/master.m3u8` } : null,
+  };
+}

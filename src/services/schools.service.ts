@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../infra/db.ts';
+import { ConflictError, InvalidError, NotFoundError } from '../domain/errors.ts';
+import { stages, type Principal, type Stage } from '../domain/types.ts';
+import { writeAudit } from './audit.ts';
+
+export interface School {
+  id: string;
+  code: string;
+  name: string;
+  stage: Stage;
+  district: { id: string; code: string; name: string };
+}
+
+/** Districts and schools. */
+export class SchoolsService {
+  constructor(private readonly db: Db) {}
+
+  async createDistrict(code: string, name: string, actor: Principal | string = 'cli'): Promise<{ id: string; code: string; name: string }> {
+    if (!/^[a-z0-9_-]{2,40}$/.test(code)) throw new InvalidError('district code must be 2-40 lower-case letters, digits, "_" or "-"', [{ field: 'code', message: 'invalid' }]);
+    const id = randomUUID();
+    await this.db.tx(async (q) => {
+      if ((await q.query('SELECT 1 FROM districts WHERE code = $1', [code])).length) throw new ConflictError(`district ${code} already exists`);
+      await q.query('INSERT INTO districts (id, code, name) VALUES ($1, $2, $3)', [id, code, name]);
+      await writeAudit(q, { actor, entity: 'school', entityId: id, action: 'create_district' });
+    });
+    return { id, code, name };
+  }
+
+  async createSchool(input: { code: string; name: string; districtCode: string; stage: string }, actor: Principal | string = 'cli'): Promise<School> {
+    if (!/^[a-z0-9_-]{2,40}$/.test(input.code)) throw new InvalidError('school code must be 2-40 lower-case letters, digits, "_" or "-"', [{ field: 'code', message: 'invalid' }]);
+    if (!stages.includes(input.stage as Stage)) throw new InvalidError(`stage must be one of ${stages.join(', ')}`, [{ field: 'stage', message: 'invalid' }]);
+    const d = (await this.db.query<{ id: string; code: string; name: string }>('SELECT id, code, name FROM districts WHERE code = $1', [input.districtCode]))[0];
+    if (!d) throw new NotFoundError(`district ${input.districtCode} not found`);
+    const id = randomUUID();
+    await this.db.tx(async (q) => {
+      if ((await q.query('SELECT 1 FROM schools WHERE code = $1', [input.code])).length) throw new ConflictError(`school ${input.code} already exists`);
+      await q.query('INSERT INTO schools (id, code, name, district_id, stage) VALUES ($1, $2, $3, $4, $5)', [id, input.code, input.name, d.id, input.stage]);
+      await writeAudit(q, { actor, entity: 'school', entityId: id, action: 'create' });
+    });
+    return { id, code: input.code, name: input.name, stage: input.stage as Stage, district: d };
+  }
+
+  async list(): Promise<School[]> {
+    const rows = await this.db.query<{ id: string; code: string; name: string; stage: Stage; d_id: string; d_code: string; d_name: string }>(
+      'SELECT s.id, s.code, s.name, s.stage, d.id d_id, d.code d_code, d.name d_name FROM schools s JOIN districts d ON d.id = s.district_id ORDER BY s.code',
+    );
+    return rows.map((r) => ({ id: r.id, code: r.code, name: r.name, stage: r.stage, district: { id: r.d_id, code: r.d_code, name: r.d_name } }));
+  }
+}

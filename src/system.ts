@@ -1,0 +1,257 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
+import type { Config } from '../config/config.schema.ts';
+import { createLogger, type Logger } from './infra/logger.ts';
+import { migrate, openDb, type Db } from './infra/db.ts';
+import { startRedisServer, startS3Server, type EmbeddedChild } from './infra/embedded.ts';
+import { createRedis } from './infra/redis.ts';
+import { ObjectStorage } from './infra/storage.ts';
+import { QueueFactory } from './infra/queue.ts';
+import { PubSub } from './infra/pubsub.ts';
+import { jobIds, jobResultSchema, queueNames } from './jobs/job-types.ts';
+import { AuthService } from './services/auth.service.ts';
+import { SchoolsService } from './services/schools.service.ts';
+import { TaxonomyService } from './services/taxonomy.service.ts';
+import { LessonsService } from './services/lessons.service.ts';
+import { ReviewService } from './services/review.service.ts';
+import { PublicationService, type PublicationListener } from './services/publication.service.ts';
+import { PreviewSigner } from './services/preview-token.ts';
+import { UploadsService } from './services/uploads.service.ts';
+import { JobResultsService } from './services/job-results.service.ts';
+import { PlaybackAccessService } from './services/playback-access.service.ts';
+import { RouteRegistry } from './api/route-registry.ts';
+import { createApp, baseUrlFrom } from './api/app.ts';
+import { Metrics } from './api/metrics.ts';
+import { registerCatalogRoutes } from './api/catalog.routes.ts';
+import { registerStaffRoutes } from './api/staff.routes.ts';
+import { registerUploadRoutes } from './api/uploads.routes.ts';
+import { assetTarget, gatewayRouter } from './api/gateway.routes.ts';
+import { startJobWorkers } from '../workers/worker.ts';
+import { jobHandlers } from '../workers/handlers.ts';
+import { transcodeJobOptions } from './jobs/transcode-options.ts';
+
+export interface Roles {
+  api: boolean;
+  worker: boolean;
+  ingest: boolean;
+}
+
+export interface SystemOptions {
+  config: Config;
+  roles: Roles;
+  log?: Logger;
+  version?: string;
+}
+
+export interface Services {
+  auth: AuthService;
+  schools: SchoolsService;
+  taxonomy: TaxonomyService;
+  lessons: LessonsService;
+  review: ReviewService;
+  publications: PublicationService;
+  uploads: UploadsService;
+  results: JobResultsService;
+  access: PlaybackAccessService;
+  preview: PreviewSigner;
+}
+
+/** A running classcast: its parts, services and the API's URL; stop() ends every part it started. */
+export interface System {
+  config: Config;
+  log: Logger;
+  db: Db;
+  redis: Redis;
+  storage: ObjectStorage;
+  queues: QueueFactory;
+  services: Services;
+  metrics: Metrics;
+  apiUrl?: string;
+  redisUrl: string;
+  s3Endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Resolves embedded defaults: a redis-server and an S3 server child under DATA_DIR when none is configured. */
+async function embeddedParts(config: Config, log: Logger): Promise<{ children: EmbeddedChild[]; redisUrl: string; s3Endpoint: string; secret: string }> {
+  const children: EmbeddedChild[] = [];
+  const dataDir = path.resolve(config.DATA_DIR);
+  let redisUrl = config.REDIS_URL;
+  if (!redisUrl) {
+    const r = await startRedisServer(path.join(dataDir, 'redis'), log);
+    children.push(r);
+    redisUrl = r.url;
+  }
+  let s3Endpoint = config.S3_ENDPOINT;
+  if (!s3Endpoint) {
+    const s = await startS3Server(path.join(dataDir, 's3'), log);
+    children.push(s);
+    s3Endpoint = s.url;
+  }
+  let secret = config.SIGNING_SECRET;
+  if (!secret) {
+    await mkdir(dataDir, { recursive: true });
+    const file = path.join(dataDir, 'secret');
+    secret = (await readFile(file, 'utf8').catch(() => '')).trim();
+    if (secret.length < 32) {
+      secret = randomBytes(32).toString('hex');
+      await writeFile(file, secret, { mode: 0o600 });
+    }
+  }
+  return { children, redisUrl, s3Endpoint, secret };
+}
+
+/** Starts the roles asked for, with every part they need. */
+export async function startSystem(o: SystemOptions): Promise<System> {
+  const config = o.config;
+  const log = o.log ?? createLogger(config.LOG_LEVEL);
+  const version = o.version ?? '0.1.0';
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch((err) => log.warn({ err: (err as Error).message }, 'error while stopping'));
+    stops.length = 0;
+  };
+  try {
+    const emb = await embeddedParts(config, log);
+    for (const c of emb.children) stops.push(() => c.stop());
+
+    const db = await openDb({
+      url: config.DATABASE_URL,
+      schema: config.DATABASE_SCHEMA,
+      poolMax: config.DATABASE_POOL_MAX,
+      pgliteDir: config.NODE_ENV === 'test' ? undefined : path.join(path.resolve(config.DATA_DIR), 'pglite'),
+    });
+    stops.push(() => db.close());
+    await migrate(db, config.DATABASE_SCHEMA, log);
+
+    const redis = createRedis(emb.redisUrl, { name: 'classcast' });
+    stops.push(async () => { redis.disconnect(); });
+    const storage = new ObjectStorage({
+      endpoint: emb.s3Endpoint,
+      accessKey: config.S3_ACCESS_KEY,
+      secretKey: config.S3_SECRET_KEY,
+      region: config.S3_REGION,
+      mediaBucket: config.S3_BUCKET_PREFIX + config.S3_MEDIA_BUCKET,
+      cableBucket: config.S3_BUCKET_PREFIX + config.S3_CABLE_BUCKET,
+      partSize: config.S3_PART_SIZE_MB * 1024 * 1024,
+    });
+    await storage.ensureBuckets();
+    const queues = new QueueFactory({ redisUrl: emb.redisUrl, prefix: config.QUEUE_PREFIX });
+    stops.push(() => queues.close());
+    const pubsub = new PubSub(emb.redisUrl, redis, config.QUEUE_PREFIX);
+    stops.push(() => pubsub.close());
+    const metrics = new Metrics();
+
+    const preview = new PreviewSigner(emb.secret);
+    const taxonomy = new TaxonomyService(db);
+    await taxonomy.seed();
+    const access = new PlaybackAccessService(db, pubsub);
+    const onPublication: PublicationListener = async (c) => {
+      if (c.channel === 'portal') await access.invalidate(c.lessonId);
+    };
+    const transcodeQueue = queues.queue(queueNames.transcode);
+    const services: Services = {
+      auth: new AuthService(db, redis, { tokenTtlHours: config.AUTH_TOKEN_TTL_HOURS, maxFailures: config.AUTH_LOGIN_MAX_FAILURES, windowS: config.AUTH_LOGIN_WINDOW_S, redisPrefix: config.QUEUE_PREFIX }),
+      schools: new SchoolsService(db),
+      taxonomy,
+      lessons: new LessonsService(db, taxonomy, preview, {
+        previewTtlS: config.PREVIEW_TTL_S,
+        progress: async (asset) => {
+          const job = await transcodeQueue.getJob(jobIds.transcode(asset.id));
+          return typeof job?.progress === 'number' ? job.progress : undefined;
+        },
+      }),
+      review: new ReviewService(db, [onPublication]),
+      publications: new PublicationService(db, [onPublication]),
+      uploads: new UploadsService(db, storage, async (j) => {
+        await queues.add(queueNames.transcode, 'transcode', j, { ...transcodeJobOptions, jobId: jobIds.transcode(j.assetId) });
+      }, { maxBytes: config.UPLOAD_MAX_BYTES, chunkBytes: 16 * 1024 * 1024 }),
+      results: new JobResultsService(db, log),
+      access,
+      preview,
+    };
+
+    let apiUrl: string | undefined;
+    if (o.roles.api) {
+      await access.start();
+      // the catalog applies job results (workers never touch the database)
+      queues.worker(queueNames.results, async (job) => {
+        const r = jobResultSchema.parse(job.data);
+        const applied = await services.results.apply(r);
+        if (applied) {
+          log.info({ kind: r.kind, subjectId: r.subjectId, ok: r.ok }, 'job result applied');
+          const lessonRows = await db.query<{ lesson_id: string }>('SELECT lesson_id FROM assets WHERE id::text = $1', [r.subjectId]);
+          if (lessonRows[0]) await access.invalidate(lessonRows[0].lesson_id);
+        }
+      }, { concurrency: 4 });
+
+      const registry = new RouteRegistry();
+      const baseUrl = baseUrlFrom(config.PUBLIC_BASE_URL);
+      registerStaffRoutes(registry, { db, auth: services.auth, lessons: services.lessons, review: services.review, publications: services.publications, baseUrl });
+      registerCatalogRoutes(registry, { lessons: services.lessons, taxonomy, schools: services.schools, baseUrl });
+      registerUploadRoutes(registry, services.uploads);
+      const gateway = gatewayRouter({
+        storage,
+        log,
+        play: async (lessonId) => {
+          const assetId = await access.publishedAsset(lessonId);
+          return assetId ? assetTarget(assetId, 'vod') : undefined;
+        },
+        preview: async (token) => {
+          const grant = preview.verify(token);
+          if (!grant || !(await access.assetReady(grant.assetId))) return undefined;
+          return assetTarget(grant.assetId, 'preview');
+        },
+      });
+      const app = createApp({
+        log,
+        metrics,
+        registry,
+        authenticate: async (req) => {
+          const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+          return m ? services.auth.authenticate(m[1]) : undefined;
+        },
+        trustProxy: config.TRUST_PROXY,
+        corsOrigins: config.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+        jsonLimitKb: config.BODY_LIMIT_KB,
+        readiness: {
+          database: async () => { await db.query('SELECT 1'); },
+          redis: async () => { await redis.ping(); },
+          storage: () => storage.ping(),
+        },
+        routers: [gateway],
+        version,
+      });
+      const server = http.createServer(app);
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
+      server.requestTimeout = 0; // uploads of several GiB take long; idle sockets are still timed out
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve());
+      });
+      const addr = server.address() as import('node:net').AddressInfo;
+      apiUrl = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      stops.push(() => new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => { server.closeAllConnections(); resolve(); }, 5000).unref();
+      }));
+      log.info({ url: apiUrl }, 'API listening');
+    }
+
+    if (o.roles.worker) {
+      const workers: Worker[] = startJobWorkers(queues, { config, storage, log }, jobHandlers(config));
+      stops.push(async () => { await Promise.all(workers.map((w) => w.close())); });
+    }
+
+    return { config, log, db, redis, storage, queues, services, metrics, apiUrl, redisUrl: emb.redisUrl, s3Endpoint: emb.s3Endpoint, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,94 @@
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type { QueueFactory } from '../src/infra/queue.ts';
+import { jobIds, queueNames, type JobResult, type QueueName } from '../src/jobs/job-types.ts';
+import { PermanentJobError } from '../src/jobs/permanent-error.ts';
+import type { JobHandler, WorkerDeps } from './handler-types.ts';
+
+/** One queue's handler and how to name the subject of a failed job's result. */
+export interface HandlerEntry {
+  handler: JobHandler<never>;
+  /** Result kind the catalog applies (`transcode`, `live`, `cable`). */
+  kind: string;
+  /** The subject id a job's result is about (asset, session, package). */
+  subject: (data: Record<string, unknown>) => string;
+  concurrency: number;
+  /** BullMQ lock duration: a worker that stops renewing it for this long is considered dead. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export type HandlerMap = Partial<Record<Exclude<QueueName, 'results'>, HandlerEntry>>;
+
+/** Sends a result to the catalog (queue `results`); the catalog applies each result key once. */
+export async function postResult(queues: QueueFactory, r: JobResult, tag: string): Promise<void> {
+  await queues.add(queueNames.results, r.kind, r, {
+    jobId: jobIds.result(r.kind, r.subjectId, tag),
+    attempts: 20,
+    backoff: { type: 'exponential', delay: 500 },
+    removeOnComplete: { age: 3600, count: 1000 },
+    removeOnFail: { age: 7 * 86400 },
+  });
+}
+
+/**
+ * Starts a BullMQ worker per handler. A handler's return value is posted as a result; a
+ * PermanentJobError fails the job at once; the last failed attempt posts a failed result carrying the
+ * message for the teacher.
+ */
+export function startJobWorkers(queues: QueueFactory, deps: WorkerDeps, handlers: HandlerMap): Worker[] {
+  const workers: Worker[] = [];
+  for (const [queue, entry] of Object.entries(handlers) as [Exclude<QueueName, 'results'>, HandlerEntry][]) {
+    const aborts = new Map<string, AbortController>();
+    const w = queues.worker<Record<string, unknown>, JobResult>(
+      queue,
+      async (job: Job<Record<string, unknown>>) => {
+        const ac = new AbortController();
+        aborts.set(String(job.id), ac);
+        const log = deps.log.child({ queue, jobId: job.id, subject: safeSubject(entry, job.data) });
+        try {
+          log.info({ attempt: job.attemptsMade + 1 }, 'job started');
+          const result = await entry.handler(job as unknown as Job<never>, { ...deps, log }, ac.signal);
+          await postResult(queues, result, `ok-${job.id}`);
+          log.info({ ok: result.ok }, 'job finished');
+          return result;
+        } catch (err) {
+          if (err instanceof PermanentJobError) {
+            log.warn({ reason: err.message }, 'job failed permanently');
+            throw new UnrecoverableError(err.message);
+          }
+          log.warn({ err: (err as Error).message, attempt: job.attemptsMade + 1 }, 'job attempt failed');
+          throw err;
+        } finally {
+          aborts.delete(String(job.id));
+        }
+      },
+      {
+        concurrency: entry.concurrency,
+        lockDuration: entry.lockDurationMs ?? 30_000,
+        stalledInterval: entry.stalledIntervalMs ?? 30_000,
+        maxStalledCount: 3,
+      },
+    );
+    w.on('failed', (job, err) => {
+      if (!job) return;
+      const attempts = job.opts.attempts ?? 1;
+      const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
+      if (!final) return;
+      const subjectId = safeSubject(entry, job.data);
+      const message = err.name === 'UnrecoverableError' || err instanceof UnrecoverableError ? err.message : `processing failed after ${job.attemptsMade} attempts: ${err.message}`;
+      void postResult(queues, { kind: entry.kind, key: `${entry.kind}:${subjectId}`, subjectId, ok: false, error: message, data: {} }, `fail-${job.id}`).catch((e) =>
+        deps.log.error({ err: (e as Error).message, jobId: job.id }, 'could not post the failure result'),
+      );
+    });
+    workers.push(w);
+  }
+  return workers;
+}
+
+function safeSubject(entry: HandlerEntry, data: Record<string, unknown>): string {
+  try {
+    return entry.subject(data);
+  } catch {
+    return 'unknown';
+  }
+}
