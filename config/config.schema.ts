@@ -30,7 +30,7 @@ export const configShape = {
   S3_ENDPOINT: z.string().default('').describe('S3/MinIO endpoint URL (http://minio:9000). Empty: a local S3-protocol server child (s3rver), data under DATA_DIR/s3.'),
   S3_ACCESS_KEY: z.string().default('S3RVER').describe('S3 access key.'),
   S3_SECRET_KEY: z.string().default('S3RVER').describe('S3 secret key.'),
-  S3_REGION: z.string().default('us-east-1').describe('S3 region.'),
+  S3_REGION: z.string().default('us-east-1').describe('S3 region name (MinIO accepts any).'),
   S3_BUCKET_PREFIX: z.string().regex(/^[a-z0-9-]*$/).default('').describe('Prefix of every bucket name (tests isolate themselves with it).'),
   S3_MEDIA_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).default('media').describe('Private bucket for sources, HLS assets, live segments and Q&A images.'),
   S3_CABLE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).default('cable-outbox').describe('Bucket the cable VOD system picks ADI packages up from.'),

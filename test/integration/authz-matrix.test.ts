@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lessonBody, publishedLesson, startTestSystem, uploadAndProcess, type TestSystem } from '../helpers/system.ts';
+
+/**
+ * Every non-public endpoint x every role x own / other school, with the exact status. The list of
+ * endpoints comes from the running app's OpenAPI document (generated from the route registry): an
+ * endpoint added without a row here fails the test.
+ */
+
+type Actor = 'anon' | 'teacherOwn' | 'teacherOther' | 'reviewerOwn' | 'reviewerOther' | 'operator' | 'admin' | 'cable' | 'districtAdmin';
+const actors: Actor[] = ['anon', 'teacherOwn', 'teacherOther', 'reviewerOwn', 'reviewerOther', 'operator', 'admin', 'cable', 'districtAdmin'];
+
+interface Fixture {
+  lessonId: string;
+  uploadId?: string;
+}
+
+interface Row {
+  /** Builds the fixture this call needs (a fresh one per actor, so calls do not interfere). */
+  setup?: (ts: TestSystem) => Promise<Fixture>;
+  request: (f: Fixture, n: number) => { path: string; body?: unknown; raw?: Buffer; headers?: Record<string, string> };
+  expect: Record<Actor, number>;
+  /** The call spends the caller's token (logout): use a fresh one. */
+  freshToken?: boolean;
+}
+
+const all = (status: number, over: Partial<Record<Actor, number>> = {}): Record<Actor, number> =>
+  ({ ...Object.fromEntries(actors.map((a) => [a, status])), anon: 401, ...over }) as Record<Actor, number>;
+
+const inReview = async (ts: TestSystem): Promise<Fixture> => {
+  const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody() });
+  await uploadAndProcess(ts, c.body.id, ts.users.teacherA.token);
+  return { lessonId: c.body.id };
+};
+const draft = async (ts: TestSystem): Promise<Fixture> => {
+  const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody() });
+  return { lessonId: c.body.id };
+};
+const approved = async (ts: TestSystem): Promise<Fixture> => {
+  const f = await inReview(ts);
+  await ts.api('POST', `/api/v1/lessons/${f.lessonId}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } });
+  return f;
+};
+const published = async (ts: TestSystem): Promise<Fixture> => ({ lessonId: await publishedLesson(ts) });
+const openUpload = async (ts: TestSystem): Promise<Fixture> => {
+  const f = await draft(ts);
+  const u = await ts.api('POST', `/api/v1/lessons/${f.lessonId}/uploads`, { token: ts.users.teacherA.token, body: { filename: 'a.mp4', size: 100 } });
+  return { lessonId: f.lessonId, uploadId: u.body.uploadId };
+};
+const uploadWithPart = async (ts: TestSystem): Promise<Fixture> => {
+  const f = await openUpload(ts);
+  await ts.api('PUT', `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}/parts/1`, { token: ts.users.teacherA.token, raw: Buffer.alloc(100, 1) });
+  return f;
+};
+
+const teacherOnlyOwn = (ok: number) => all(403, { teacherOwn: ok, teacherOther: 404 });
+
+const matrix: Record<string, Row> = {
+  'GET /api/v1/auth/me': { request: () => ({ path: '/api/v1/auth/me' }), expect: all(200) },
+  'POST /api/v1/auth/logout': { request: () => ({ path: '/api/v1/auth/logout' }), expect: all(204), freshToken: true },
+  'POST /api/v1/lessons': { request: () => ({ path: '/api/v1/lessons', body: lessonBody() }), expect: all(403, { teacherOwn: 201, teacherOther: 201 }) },
+  'GET /api/v1/staff/lessons': { request: () => ({ path: '/api/v1/staff/lessons' }), expect: all(200, { cable: 403 }) },
+  'GET /api/v1/lessons/:id': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}` }), expect: { anon: 404, teacherOwn: 200, teacherOther: 404, reviewerOwn: 200, reviewerOther: 404, operator: 200, admin: 200, cable: 404, districtAdmin: 200 } },
+  'GET /api/v1/review/queue': { request: () => ({ path: '/api/v1/review/queue' }), expect: all(403, { reviewerOwn: 200, reviewerOther: 200 }) },
+  'POST /api/v1/lessons/:id/review': { setup: inReview, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/review`, body: { decision: 'approve' } }), expect: all(403, { reviewerOwn: 200, reviewerOther: 404 }) },
+  'POST /api/v1/lessons/:id/publications': { setup: approved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/publications`, body: { channel: 'portal' } }), expect: all(403, { operator: 201, admin: 201 }) },
+  'DELETE /api/v1/lessons/:id/publications/:channel': { setup: published, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/publications/portal` }), expect: all(403, { operator: 200, admin: 200 }) },
+  'GET /api/v1/audit': { request: () => ({ path: '/api/v1/audit' }), expect: all(403, { operator: 200, admin: 200 }) },
+  'POST /api/v1/taxonomy/:kind': { request: (_f, n) => ({ path: '/api/v1/taxonomy/subject', body: { code: `matrix_${n}`, label: `科目${n}` } }), expect: all(403, { operator: 201, admin: 201 }) },
+  'PUT /api/v1/lessons/:id/media': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/media`, raw: Buffer.from('bytes'), headers: { 'content-type': 'video/mp4' } }), expect: teacherOnlyOwn(202) },
+  'POST /api/v1/lessons/:id/uploads': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads`, body: { filename: 'a.mp4', size: 1000 } }), expect: teacherOnlyOwn(201) },
+  'GET /api/v1/lessons/:id/uploads/:uploadId': { setup: openUpload, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}` }), expect: teacherOnlyOwn(200) },
+  'PUT /api/v1/lessons/:id/uploads/:uploadId/parts/:partNumber': { setup: openUpload, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}/parts/1`, raw: Buffer.alloc(100, 2) }), expect: teacherOnlyOwn(200) },
+  'POST /api/v1/lessons/:id/uploads/:uploadId/complete': { setup: uploadWithPart, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}/complete` }), expect: teacherOnlyOwn(202) },
+  'DELETE /api/v1/lessons/:id/uploads/:uploadId': { setup: openUpload, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}` }), expect: teacherOnlyOwn(204) },
+};
+
+let ts: TestSystem;
+beforeAll(async () => {
+  ts = await startTestSystem({ api: true });
+});
+afterAll(async () => {
+  await ts?.stop();
+});
+
+function tokenOf(a: Actor): string | undefined {
+  const u = ts.users;
+  const map: Record<Actor, string | undefined> = {
+    anon: undefined, teacherOwn: u.teacherA.token, teacherOther: u.teacherB.token, reviewerOwn: u.reviewerA.token, reviewerOther: u.reviewerB.token,
+    operator: u.operator.token, admin: u.admin.token, cable: u.cable.token, districtAdmin: u.districtAdmin.token,
+  };
+  return map[a];
+}
+
+describe('authorization matrix', () => {
+  it('when every role calls every staff endpoint on its own and another school, then the status is exactly the expected one', async () => {
+    const doc = (await ts.api('GET', '/api/v1/openapi.json')).body as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const staffEndpoints: string[] = [];
+    for (const [p, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (op.security) staffEndpoints.push(`${method.toUpperCase()} ${p.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1')}`);
+      }
+    }
+    expect(staffEndpoints.filter((e) => !matrix[e]), 'endpoints without a row in the authorization matrix').toEqual([]);
+    expect(Object.keys(matrix).filter((k) => !staffEndpoints.includes(k)), 'matrix rows for endpoints that no longer exist').toEqual([]);
+
+    const failures: string[] = [];
+    let n = 0;
+    for (const [endpoint, row] of Object.entries(matrix)) {
+      const method = endpoint.split(' ')[0];
+      for (const actor of actors) {
+        n++;
+        const f = row.setup ? await row.setup(ts) : { lessonId: '' };
+        const req = row.request(f, n);
+        let token = tokenOf(actor);
+        if (row.freshToken && token) {
+          const me = await ts.api('GET', '/api/v1/auth/me', { token });
+          token = (await ts.sys.services.auth.issueToken(me.body.userId, 'matrix', 1)).token;
+        }
+        const r = await ts.api(method, req.path, { token, body: req.body, raw: req.raw, headers: req.headers });
+        if (r.status !== row.expect[actor]) failures.push(`${endpoint} as ${actor}: expected ${row.expect[actor]}, got ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+});
