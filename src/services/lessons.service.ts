@@ -41,6 +41,11 @@ interface ListRow extends LessonRow {
 
 export const facetKinds: TaxonomyKind[] = ['stage', 'grade', 'subject', 'type', 'edition'];
 
+/** Lesson columns a response needs (never the search columns: their arrays cost time to parse). */
+const lessonCols = ['id', 'title', 'description', 'kind', 'school_id', 'teacher_id', 'stage', 'grade', 'subject', 'type', 'edition', 'status', 'status_reason', 'scheduled_start', 'scheduled_end', 'current_asset_id', 'approved_asset_id', 'portal_published_at', 'portal_asset_id', 'created_at', 'updated_at']
+  .map((c) => `l.${c}`)
+  .join(', ');
+
 const encodeCursor = (at: Date, id: string): string => Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
 function decodeCursor(cursor: string): { at: Date; id: string } {
   try {
@@ -56,6 +61,17 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
 /** Escapes LIKE wildcards so a search for "100%" means the characters, not a pattern. */
 const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 export const searchText = (title: string, description: string): string => `${title}\n${description}`.toLowerCase();
+
+/** Every overlapping two-character sequence without whitespace: the GIN-indexed search key. */
+export function searchBigrams(text: string): string[] {
+  const chars = Array.from(text.toLowerCase());
+  const out = new Set<string>();
+  for (let i = 0; i + 1 < chars.length; i++) {
+    const bg = chars[i] + chars[i + 1];
+    if (!/\s/.test(bg)) out.add(bg);
+  }
+  return [...out];
+}
 
 /** Lessons: creation by teachers, the public catalog (published on the portal only) and staff views. */
 export class LessonsService {
@@ -76,9 +92,9 @@ export class LessonsService {
     const description = input.description ?? '';
     await this.db.tx(async (q) => {
       await q.query(
-        `INSERT INTO lessons (id, title, description, kind, school_id, teacher_id, stage, grade, subject, type, edition, status, scheduled_start, scheduled_end, search_text)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-        [id, input.title, description, input.kind, actor.schoolId, actor.userId, input.stage, input.grade, input.subject, input.type, input.edition, status, start, end, searchText(input.title, description)],
+        `INSERT INTO lessons (id, title, description, kind, school_id, teacher_id, stage, grade, subject, type, edition, status, scheduled_start, scheduled_end, search_text, search_bigrams)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+        [id, input.title, description, input.kind, actor.schoolId, actor.userId, input.stage, input.grade, input.subject, input.type, input.edition, status, start, end, searchText(input.title, description), searchBigrams(searchText(input.title, description))],
       );
       await writeAudit(q, { actor, entity: 'lesson', entityId: id, action: 'create', to: status });
     });
@@ -94,7 +110,7 @@ export class LessonsService {
   /** The lesson if this staff member may see it; otherwise NotFound (existence does not leak). */
   async rowForStaff(actor: Principal, id: string): Promise<LessonRow> {
     if (!isUuid(id)) throw new NotFoundError('lesson not found');
-    const rows = await this.db.query<LessonRow & { district_id: string }>('SELECT l.*, s.district_id FROM lessons l JOIN schools s ON s.id = l.school_id WHERE l.id = $1', [id]);
+    const rows = await this.db.query<LessonRow & { district_id: string }>(`SELECT ${lessonCols}, s.district_id FROM lessons l JOIN schools s ON s.id = l.school_id WHERE l.id = $1`, [id]);
     const l = rows[0];
     if (!l || !canSee(actor, l, l.district_id)) throw new NotFoundError('lesson not found');
     return l;
@@ -109,10 +125,17 @@ export class LessonsService {
       where.push(`(l.portal_published_at, l.id) < ($${params.length - 1}, $${params.length})`);
     }
     params.push(limit + 1);
+    // With one filter (or none) the (column, date) indexes give rows in order. With several, a rare
+    // combination would make that walk the whole index: OFFSET 0 keeps the filtered set a subquery,
+    // so the planner combines indexes first and sorts only what matched.
+    const dims = facetKinds.filter((k) => filters[k]?.length).length + (filters.q?.trim() ? 1 : 0);
+    const matched = dims >= 2
+      ? `(SELECT * FROM lessons l WHERE ${where.join(' AND ')} OFFSET 0) l`
+      : 'lessons l';
     const rows = await this.db.query<ListRow>(
-      `SELECT l.*, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
-       FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
-       WHERE ${where.join(' AND ')}
+      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
+       FROM ${matched} JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
+       ${dims >= 2 ? '' : `WHERE ${where.join(' AND ')}`}
        ORDER BY l.portal_published_at DESC, l.id DESC LIMIT $${params.length}`,
       params,
     );
@@ -148,7 +171,7 @@ export class LessonsService {
   async getPublic(id: string, baseUrl: string): Promise<PublicLesson> {
     if (!isUuid(id)) throw new NotFoundError('lesson not found');
     const rows = await this.db.query<ListRow>(
-      `SELECT l.*, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
+      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
        FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
        WHERE l.id = $1 AND l.portal_published_at IS NOT NULL`,
       [id],
@@ -161,7 +184,7 @@ export class LessonsService {
   async getForStaff(actor: Principal, id: string, baseUrl: string): Promise<StaffLesson> {
     const l = await this.rowForStaff(actor, id);
     const rows = await this.db.query<ListRow>(
-      `SELECT l.*, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
+      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
        FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = coalesce(l.portal_asset_id, l.approved_asset_id, l.current_asset_id)
        WHERE l.id = $1`,
       [l.id],
@@ -196,7 +219,7 @@ export class LessonsService {
     if (filters.status?.length) { params.push(filters.status); where.push(`l.status = ANY($${params.length})`); }
     params.push(limit);
     const rows = await this.db.query<ListRow>(
-      `SELECT l.*, s.name school_name, s.code school_code, u.display_name teacher_name, NULL::float8 duration_s
+      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, NULL::float8 duration_s
        FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id
        WHERE ${where.join(' AND ')} ORDER BY l.updated_at DESC, l.id DESC LIMIT $${params.length}`,
       params,
@@ -217,9 +240,16 @@ export class LessonsService {
     }
     if (f.q && f.q.trim()) {
       // substring match: works for Chinese text, which has no word boundaries
+      const bigrams = new Set<string>();
       for (const term of f.q.trim().toLowerCase().split(/\s+/).slice(0, 5)) {
         params.push(`%${likeEscape(term)}%`);
         where.push(`l.search_text LIKE $${params.length}`);
+        for (const b of searchBigrams(term)) bigrams.add(b);
+      }
+      if (bigrams.size) {
+        // the GIN index narrows to lessons holding every bigram; LIKE above keeps the result exact
+        params.push([...bigrams]);
+        where.push(`l.search_bigrams @> $${params.length}::text[]`);
       }
     }
     return { where, params };

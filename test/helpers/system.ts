@@ -20,7 +20,7 @@ export interface TestSystem {
   url: string;
   users: Record<'teacherA' | 'reviewerA' | 'teacherA2' | 'teacherB' | 'reviewerB' | 'operator' | 'admin' | 'cable' | 'districtAdmin', TestUser>;
   schools: { A: string; B: string };
-  api: (method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: BodyInit }) => Promise<{ status: number; body: any; headers: Headers }>;
+  api: (method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: BodyInit | Buffer }) => Promise<{ status: number; body: any; headers: Headers }>;
   stop: () => Promise<void>;
 }
 
@@ -57,7 +57,7 @@ export async function startTestSystem(roles: Partial<Roles> = { api: true }, ove
   const api: TestSystem['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    let body: BodyInit | undefined = opts.raw;
+    let body: BodyInit | undefined = opts.raw as BodyInit | undefined;
     if (opts.body !== undefined) {
       headers['content-type'] ??= 'application/json';
       body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
