@@ -33,6 +33,11 @@ import { assetTarget, gatewayRouter } from './api/gateway.routes.ts';
 import { startJobWorkers } from '../workers/worker.ts';
 import { jobHandlers } from '../workers/handlers.ts';
 import { transcodeJobOptions } from './jobs/transcode-options.ts';
+import { liveJobOptions } from './jobs/live.job.ts';
+import { applyLiveResult, LiveService, liveChannels } from './services/live.service.ts';
+import { SecretBox } from './services/secret-box.ts';
+import { registerLiveRoutes } from './api/live.routes.ts';
+import { liveTarget } from './api/gateway.routes.ts';
 
 export interface Roles {
   api: boolean;
@@ -58,6 +63,7 @@ export interface Services {
   results: JobResultsService;
   access: PlaybackAccessService;
   preview: PreviewSigner;
+  live: LiveService;
 }
 
 /** A running classcast: its parts, services and the API's URL; stop() ends every part it started. */
@@ -103,6 +109,13 @@ async function embeddedParts(config: Config, log: Logger): Promise<{ children: E
     }
   }
   return { children, redisUrl, s3Endpoint, secret };
+}
+
+/** The RTMP URL teachers put into OBS. */
+export function rtmpPublicUrl(config: Config): string {
+  if (config.RTMP_PUBLIC_URL) return config.RTMP_PUBLIC_URL;
+  const host = config.PUBLIC_BASE_URL ? new URL(config.PUBLIC_BASE_URL).hostname : config.HTTP_HOST === '0.0.0.0' ? '127.0.0.1' : config.HTTP_HOST;
+  return `rtmp://${host}:${config.RTMP_PORT}/live`;
 }
 
 /** Starts the roles asked for, with every part they need. */
@@ -173,7 +186,17 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       results: new JobResultsService(db, log),
       access,
       preview,
+      live: new LiveService(db, redis, pubsub, new SecretBox(emb.secret, 'live-stream-keys'), async (j) => {
+        await queues.add(queueNames.live, 'live', j, { ...liveJobOptions, jobId: jobIds.live(j.sessionId) });
+      }, log, {
+        reconnectWindowS: config.LIVE_RECONNECT_WINDOW_S,
+        earlyMarginMin: config.LIVE_EARLY_MARGIN_MIN,
+        lateMarginMin: config.LIVE_LATE_MARGIN_MIN,
+        redisPrefix: config.QUEUE_PREFIX,
+        rtmpUrl: rtmpPublicUrl(config),
+      }),
     };
+    services.results.register('live', applyLiveResult);
 
     let apiUrl: string | undefined;
     if (o.roles.api) {
@@ -184,27 +207,39 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         const applied = await services.results.apply(r);
         if (applied) {
           log.info({ kind: r.kind, subjectId: r.subjectId, ok: r.ok }, 'job result applied');
-          const lessonRows = await db.query<{ lesson_id: string }>('SELECT lesson_id FROM assets WHERE id::text = $1', [r.subjectId]);
+          const lessonRows = await db.query<{ lesson_id: string }>('SELECT lesson_id FROM assets WHERE id::text = $1 UNION SELECT lesson_id FROM live_sessions WHERE id::text = $1', [r.subjectId]);
           if (lessonRows[0]) await access.invalidate(lessonRows[0].lesson_id);
         }
       }, { concurrency: 4 });
+
+      // sessions whose publisher did not come back in time end here (every API process may sweep: idempotent)
+      const sweep = setInterval(() => {
+        services.live.sweep().catch((err) => log.warn({ err: (err as Error).message }, 'live sweep failed'));
+      }, 2000);
+      sweep.unref();
+      stops.push(async () => clearInterval(sweep));
 
       const registry = new RouteRegistry();
       const baseUrl = baseUrlFrom(config.PUBLIC_BASE_URL);
       registerStaffRoutes(registry, { db, auth: services.auth, lessons: services.lessons, review: services.review, publications: services.publications, baseUrl });
       registerCatalogRoutes(registry, { lessons: services.lessons, taxonomy, schools: services.schools, baseUrl });
       registerUploadRoutes(registry, services.uploads);
+      registerLiveRoutes(registry, services.live, baseUrl);
       const gateway = gatewayRouter({
         storage,
         log,
         play: async (lessonId) => {
-          const assetId = await access.publishedAsset(lessonId);
-          return assetId ? assetTarget(assetId, 'vod') : undefined;
+          const asset = await access.publishedAsset(lessonId);
+          return asset ? assetTarget(asset, 'vod') : undefined;
         },
         preview: async (token) => {
           const grant = preview.verify(token);
-          if (!grant || !(await access.assetReady(grant.assetId))) return undefined;
-          return assetTarget(grant.assetId, 'preview');
+          const asset = grant ? await access.readyAsset(grant.assetId) : null;
+          return asset ? assetTarget(asset, 'preview') : undefined;
+        },
+        live: async (lessonId) => {
+          const root = await services.live.liveRoot(lessonId);
+          return root ? liveTarget(root) : undefined;
         },
       });
       const app = createApp({

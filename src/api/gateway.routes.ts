@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import type { ObjectStorage } from '../infra/storage.ts';
 import type { Logger } from '../infra/logger.ts';
-import { hlsObjectKey, isServableHlsPath, posterKey, storyboardImageKey, storyboardVttKey } from '../media/storage-keys.ts';
+import { isServableHlsPath } from '../media/storage-keys.ts';
+import type { AssetLocation } from '../services/playback-access.service.ts';
 import { sendProblem } from './problem.ts';
 
 /** How long players and caches may keep what the gateway serves. */
@@ -29,16 +30,21 @@ export interface GatewayDeps {
 }
 
 /** Maps a path under an asset to its storage key: HLS files, poster and storyboard. */
-export function assetTarget(assetId: string, profile: CacheProfile): GatewayTarget {
+export function assetTarget(a: AssetLocation, profile: CacheProfile): GatewayTarget {
   return {
     profile,
     keyFor(rel) {
-      if (rel === 'poster.jpg') return posterKey(assetId);
-      if (rel === 'storyboard.jpg') return storyboardImageKey(assetId);
-      if (rel === 'storyboard.vtt') return storyboardVttKey(assetId);
-      return isServableHlsPath(rel) ? hlsObjectKey(assetId, rel) : undefined;
+      if (rel === 'poster.jpg') return a.posterKey;
+      if (rel === 'storyboard.jpg') return a.storyboardImageKey;
+      if (rel === 'storyboard.vtt') return a.storyboardVttKey;
+      return isServableHlsPath(rel) ? `${a.hlsRoot}${rel}` : undefined;
     },
   };
+}
+
+/** Maps a path under a live session's root (while on air). */
+export function liveTarget(root: string): GatewayTarget {
+  return { profile: 'live', keyFor: (rel) => (isServableHlsPath(rel) ? `${root}${rel}` : undefined) };
 }
 
 const contentTypes: Record<string, string> = {

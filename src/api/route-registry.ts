@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { ForbiddenError, UnauthorizedError } from '../domain/errors.ts';
+import { ForbiddenError, InvalidError, UnauthorizedError } from '../domain/errors.ts';
 import type { Principal, Role } from '../domain/types.ts';
 import { zodToInvalid } from './problem.ts';
 
@@ -70,10 +70,11 @@ export class RouteRegistry {
         const query = parse(spec.query, req.query, 'query');
         let body: unknown;
         if (spec.body && spec.body !== 'raw') {
-          if (!req.is('application/json') && !req.is('application/*+json')) {
+          const sent = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+          if (sent && !req.is('application/json') && !req.is('application/*+json')) {
             throw Object.assign(new Error('send the body as application/json'), { status: 415, expose: true });
           }
-          body = parse(spec.body, req.body, 'body');
+          body = parseBody(spec.body, sent ? req.body : undefined);
         }
         const out = await spec.handler({ params, query, body, principal, req, res });
         if (res.headersSent || res.writableEnded) return;
@@ -89,6 +90,15 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'body
   if (!schema) return value as T;
   const r = schema.safeParse(value ?? {});
   if (!r.success) throw zodToInvalid(r.error, where);
+  return r.data;
+}
+
+function parseBody<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    if (value === undefined) throw new InvalidError('a JSON request body is required', [{ field: 'body', message: 'required' }]);
+    throw zodToInvalid(r.error, 'body');
+  }
   return r.data;
 }
 

@@ -40,6 +40,7 @@ export interface LessonRow {
   approved_asset_id: string | null;
   portal_published_at: Date | null;
   portal_asset_id: string | null;
+  live_stopped_at?: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -57,6 +58,7 @@ export interface AssetRow {
   error: string | null;
   duration_s: number | null;
   media: Record<string, unknown> | null;
+  hls_root?: string | null;
   created_at: Date;
   updated_at: Date;
 }

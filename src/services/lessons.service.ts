@@ -167,17 +167,22 @@ export class LessonsService {
     return out;
   }
 
-  /** Public detail: NotFound unless published on the portal. */
-  async getPublic(id: string, baseUrl: string): Promise<PublicLesson> {
+  /** Public detail: NotFound unless published on the portal, or a live lesson approved for air. */
+  async getPublic(id: string, baseUrl: string): Promise<PublicLesson & { live?: { onAir: boolean; hls: string | null } }> {
     if (!isUuid(id)) throw new NotFoundError('lesson not found');
-    const rows = await this.db.query<ListRow>(
-      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
+    const rows = await this.db.query<ListRow & { on_air: boolean }>(
+      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s,
+              (l.status = 'on_air') on_air
        FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
-       WHERE l.id = $1 AND l.portal_published_at IS NOT NULL`,
+       WHERE l.id = $1 AND (l.portal_published_at IS NOT NULL
+         OR (l.kind = 'live' AND l.status IN ('approved_for_air', 'on_air') AND l.live_stopped_at IS NULL))`,
       [id],
     );
-    if (!rows[0]) throw new NotFoundError('lesson not found');
-    return publicLesson(rows[0], await this.taxonomy.get(), baseUrl);
+    const r = rows[0];
+    if (!r) throw new NotFoundError('lesson not found');
+    const out = publicLesson(r, await this.taxonomy.get(), baseUrl);
+    if (r.kind !== 'live') return out;
+    return { ...out, live: { onAir: Boolean(r.on_air), hls: r.on_air ? `${baseUrl}/live/${r.id}/master.m3u8` : null } };
   }
 
   /** Staff detail: the public shape plus status, processing and a signed preview link. */

@@ -1,5 +1,33 @@
 import type { Db } from '../infra/db.ts';
 import type { PubSub } from '../infra/pubsub.ts';
+import { hlsPrefix, posterKey, storyboardImageKey, storyboardVttKey } from '../media/storage-keys.ts';
+
+/** Where an asset's files are in storage (uploads under assets/{id}/, live recordings under live/{session}/). */
+export interface AssetLocation {
+  assetId: string;
+  hlsRoot: string;
+  posterKey: string;
+  storyboardImageKey: string;
+  storyboardVttKey: string;
+}
+
+interface LocationRow {
+  id: string;
+  hls_root: string | null;
+  media: Record<string, unknown> | null;
+}
+
+function location(r: LocationRow): AssetLocation {
+  const str = (k: string): string | undefined => (typeof r.media?.[k] === 'string' ? (r.media[k] as string) : undefined);
+  const root = r.hls_root ?? hlsPrefix(r.id);
+  return {
+    assetId: r.id,
+    hlsRoot: root,
+    posterKey: str('posterKey') ?? (r.hls_root ? `${root}poster.jpg` : posterKey(r.id)),
+    storyboardImageKey: str('storyboardImageKey') ?? (r.hls_root ? `${root}storyboard.jpg` : storyboardImageKey(r.id)),
+    storyboardVttKey: str('storyboardVttKey') ?? (r.hls_root ? `${root}storyboard.vtt` : storyboardVttKey(r.id)),
+  };
+}
 
 const channel = 'visibility';
 
@@ -9,7 +37,7 @@ const channel = 'visibility';
  * entry within milliseconds; while the subscriber is down entries live only half a second).
  */
 export class PlaybackAccessService {
-  private readonly cache = new Map<string, { assetId: string | null; until: number }>();
+  private readonly cache = new Map<string, { asset: AssetLocation | null; until: number }>();
 
   constructor(private readonly db: Db, private readonly pubsub: PubSub, private readonly ttlMs = 30_000) {}
 
@@ -27,20 +55,23 @@ export class PlaybackAccessService {
   }
 
   /** The asset published on the portal for a lesson, or null. */
-  async publishedAsset(lessonId: string): Promise<string | null> {
+  async publishedAsset(lessonId: string): Promise<AssetLocation | null> {
     const now = Date.now();
     const hit = this.cache.get(lessonId);
-    if (hit && hit.until > now) return hit.assetId;
-    const rows = await this.db.query<{ portal_asset_id: string | null }>('SELECT portal_asset_id FROM lessons WHERE id = $1 AND portal_published_at IS NOT NULL', [lessonId]);
-    const assetId = rows[0]?.portal_asset_id ?? null;
+    if (hit && hit.until > now) return hit.asset;
+    const rows = await this.db.query<LocationRow>(
+      'SELECT a.id, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.portal_asset_id WHERE l.id = $1 AND l.portal_published_at IS NOT NULL',
+      [lessonId],
+    );
+    const asset = rows[0] ? location(rows[0]) : null;
     if (this.cache.size > 50_000) this.cache.clear();
-    this.cache.set(lessonId, { assetId, until: now + (this.pubsub.healthy ? this.ttlMs : 500) });
-    return assetId;
+    this.cache.set(lessonId, { asset, until: now + (this.pubsub.healthy ? this.ttlMs : 500) });
+    return asset;
   }
 
-  /** Whether an asset exists and finished processing (preview links). */
-  async assetReady(assetId: string): Promise<boolean> {
-    const rows = await this.db.query("SELECT 1 FROM assets WHERE id = $1 AND state = 'ready'", [assetId]);
-    return rows.length > 0;
+  /** A processed asset's location (preview links), or null while it is not ready. */
+  async readyAsset(assetId: string): Promise<AssetLocation | null> {
+    const rows = await this.db.query<LocationRow>("SELECT id, hls_root, media FROM assets WHERE id = $1 AND state = 'ready'", [assetId]);
+    return rows[0] ? location(rows[0]) : null;
   }
 }

@@ -53,6 +53,13 @@ const uploadWithPart = async (ts: TestSystem): Promise<Fixture> => {
   return f;
 };
 
+const liveApproved = async (ts: TestSystem): Promise<Fixture> => {
+  const now = Date.now();
+  const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', scheduledStart: new Date(now - 600_000).toISOString(), scheduledEnd: new Date(now + 3_000_000).toISOString() }) });
+  await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } });
+  return { lessonId: c.body.id };
+};
+
 const teacherOnlyOwn = (ok: number) => all(403, { teacherOwn: ok, teacherOther: 404 });
 
 const matrix: Record<string, Row> = {
@@ -73,6 +80,9 @@ const matrix: Record<string, Row> = {
   'PUT /api/v1/lessons/:id/uploads/:uploadId/parts/:partNumber': { setup: openUpload, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}/parts/1`, raw: Buffer.alloc(100, 2) }), expect: teacherOnlyOwn(200) },
   'POST /api/v1/lessons/:id/uploads/:uploadId/complete': { setup: uploadWithPart, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}/complete` }), expect: teacherOnlyOwn(202) },
   'DELETE /api/v1/lessons/:id/uploads/:uploadId': { setup: openUpload, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}` }), expect: teacherOnlyOwn(204) },
+  'POST /api/v1/lessons/:id/live': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live` }), expect: teacherOnlyOwn(200) },
+  'POST /api/v1/lessons/:id/live/rotate-key': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live/rotate-key` }), expect: teacherOnlyOwn(200) },
+  'POST /api/v1/lessons/:id/live/stop': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live/stop` }), expect: all(403, { reviewerOwn: 200, reviewerOther: 404, operator: 200, admin: 200 }) },
 };
 
 let ts: TestSystem;
