@@ -32,6 +32,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!cfg.DATABASE_URL) problems.push('DATABASE_URL: required in production');
     if (!cfg.REDIS_URL) problems.push('REDIS_URL: required in production');
     if (!cfg.S3_ENDPOINT) problems.push('S3_ENDPOINT: required in production');
+    if (!cfg.RTMP_WORKER_PLAY_TOKEN) problems.push('RTMP_WORKER_PLAY_TOKEN: required in production (shared by ingest and worker processes)');
   }
   if (cfg.S3_MEDIA_BUCKET === cfg.S3_CABLE_BUCKET) problems.push('S3_CABLE_BUCKET: must differ from S3_MEDIA_BUCKET');
   if (cfg.DATABASE_URL && !/^postgres(ql)?:\/\//.test(cfg.DATABASE_URL)) problems.push('DATABASE_URL: must start with postgres:// or postgresql://');

@@ -38,6 +38,7 @@ import { applyLiveResult, LiveService, liveChannels } from './services/live.serv
 import { SecretBox } from './services/secret-box.ts';
 import { registerLiveRoutes } from './api/live.routes.ts';
 import { liveTarget } from './api/gateway.routes.ts';
+import { IngestSupervisor, rtmpPullUrl } from './infra/rtmp.ts';
 
 export interface Roles {
   api: boolean;
@@ -77,6 +78,8 @@ export interface System {
   services: Services;
   metrics: Metrics;
   apiUrl?: string;
+  /** The RTMP ingest when this process runs the ingest role. */
+  ingest?: IngestSupervisor;
   redisUrl: string;
   s3Endpoint: string;
   stop(): Promise<void>;
@@ -109,6 +112,47 @@ async function embeddedParts(config: Config, log: Logger): Promise<{ children: E
     }
   }
   return { children, redisUrl, s3Endpoint, secret };
+}
+
+/**
+ * The ingest role: node-media-server in its supervised child, its key cache fed from the catalog
+ * (refreshed on every change announced over Redis and every few seconds), its events applied to the
+ * live sessions, stop requests turned into kicks.
+ */
+async function startIngest(o: { config: Config; log: Logger; live: LiveService; pubsub: PubSub; metrics: Metrics; workerPlayToken: string }): Promise<IngestSupervisor> {
+  const { live, log } = o;
+  const sup = IngestSupervisor.fromConfig(o.config, log.child({ role: 'ingest' }), { workerPlayToken: o.workerPlayToken });
+  const restarts = o.metrics.counter('classcast_ingest_restarts_total', 'Times the RTMP ingest child process was restarted');
+  const refusals = o.metrics.counter('classcast_ingest_refusals_total', 'Refused RTMP publish/play attempts by reason', ['role', 'reason']);
+  const onAir = o.metrics.gauge('classcast_ingest_publishers', 'Publishers on air in this ingest');
+  const refresh = async () => sup.setKeys(await live.keyEntries());
+  const guard = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err: (err as Error).message, what }, 'ingest event handling failed'));
+  sup.on('restart', () => restarts.inc());
+  sup.on('refused', (e: { role: string; reason: string }) => refusals.inc({ role: e.role, reason: e.reason }));
+  sup.on('publishStart', (e: { lessonId: string; ip: string }) => {
+    onAir.inc();
+    guard('publishStart', live.onPublishStart(e.lessonId, e.ip).then(async (r) => {
+      // the catalog no longer agrees (stopped or plan withdrawn meanwhile): cut it off
+      if (!r) await sup.kick(e.lessonId).catch(() => undefined);
+    }));
+  });
+  sup.on('publisherLost', (e: { lessonId: string }) => {
+    onAir.dec();
+    guard('publisherLost', live.onPublisherLost(e.lessonId));
+  });
+  await o.pubsub.subscribe(liveChannels.keys, () => void guard('keys', refresh()));
+  await o.pubsub.subscribe(liveChannels.kick, (lessonId) => void guard('kick', sup.kick(lessonId).then(refresh)));
+  await sup.start();
+  await refresh();
+  const timer = setInterval(() => void guard('keys', refresh()), 5000);
+  timer.unref();
+  const stop = sup.stop.bind(sup);
+  sup.stop = async () => {
+    clearInterval(timer);
+    await stop();
+  };
+  log.info({ port: sup.port }, 'RTMP ingest listening');
+  return sup;
 }
 
 /** The RTMP URL teachers put into OBS. */
@@ -279,12 +323,23 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       log.info({ url: apiUrl }, 'API listening');
     }
 
+    // workers pull live streams with this token; one process running both roles shares a random one
+    const workerPlayToken = config.RTMP_WORKER_PLAY_TOKEN || randomBytes(24).toString('base64url');
+    let ingest: IngestSupervisor | undefined;
+    if (o.roles.ingest) {
+      ingest = await startIngest({ config, log, live: services.live, pubsub, metrics, workerPlayToken });
+      const sup = ingest;
+      stops.push(() => sup.stop());
+    }
+
     if (o.roles.worker) {
-      const workers: Worker[] = startJobWorkers(queues, { config, storage, log }, jobHandlers(config));
+      const pull = (lessonId: string) =>
+        ingest ? ingest.pullUrl(lessonId) : rtmpPullUrl({ host: config.RTMP_PULL_HOST, port: config.RTMP_PORT, lessonId, token: workerPlayToken });
+      const workers: Worker[] = startJobWorkers(queues, { config, storage, log, redis, livePullUrl: pull }, jobHandlers(config));
       stops.push(async () => { await Promise.all(workers.map((w) => w.close())); });
     }
 
-    return { config, log, db, redis, storage, queues, services, metrics, apiUrl, redisUrl: emb.redisUrl, s3Endpoint: emb.s3Endpoint, stop: stopAll };
+    return { config, log, db, redis, storage, queues, services, metrics, apiUrl, ingest, redisUrl: emb.redisUrl, s3Endpoint: emb.s3Endpoint, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.schema.ts';
 import type { Logger } from '../src/infra/logger.ts';
 import type { ObjectStorage } from '../src/infra/storage.ts';
@@ -9,6 +10,10 @@ export interface WorkerDeps {
   config: Config;
   storage: ObjectStorage;
   log: Logger;
+  /** Redis (live jobs read their control keys; never the database). */
+  redis?: Redis;
+  /** The ingest URL a live job pulls a lesson's stream from (carries the worker token: log it scrubbed). */
+  livePullUrl?: (lessonId: string) => string;
 }
 
 /**

@@ -1,60 +1,74 @@
 /**
  * RTMP ingest: node-media-server (NMS) 4.4.3, pinned, in a supervised child process.
  *
- * This file is the parent side (`IngestSupervisor`), the publish/play decision rules and the IPC
- * message shapes; `rtmp.child.ts` is the child entry and the only importer of node-media-server.
+ * This file is the parent side (`IngestSupervisor`), the publish/play rules (`PublishGate`) and the
+ * IPC message shapes; `rtmp.child.ts` is the child entry and the only importer of node-media-server.
  *
  * Why a child process: NMS keeps its state in module singletons, calls `process.exit` when its port is
  * taken, installs signal handlers, and a few crafted bytes crash it. The supervisor forks the child,
- * pushes the key cache to it over IPC, restarts it at once when it exits (backing off only when it
- * keeps dying within seconds of starting), counts restarts (`restarts`, event `restart`), and
- * re-sends the whole key cache to each new child.
+ * pushes the key cache to it over IPC, restarts it at once when it exits (backing off, up to 5 s, only
+ * when it keeps dying within 10 s of starting), logs and counts restarts (`restarts`, event `restart`),
+ * and re-sends the whole key cache and the revoked keys to each new child, on the same port.
  *
- * What the child patches at runtime (read from node_modules/node-media-server/src, nothing edited on
+ * What the child patches at runtime (read from node_modules/node-media-server/src; nothing edited on
  * disk; the child refuses to start on any other NMS version):
- * - It does not call `NodeMediaServer.run()`: it owns the TCP listener, so NMS never opens its JSON
- *   store (no files, no pid lock, no SIGINT/SIGTERM handlers) and never `process.exit`s on a taken
- *   port. NMS's console logger is silenced: its lines carry stream names, which may be a
- *   mistyped secret; the child logs its own pino lines with ids only.
- * - Per connection: the socket `data` handler runs the parser inside try/catch and destroys only that
- *   socket on any throw or parser error (zero-length AMF commands, `connect` without `tcUrl`, short
- *   media tags... crashed the whole process unpatched). `Rtmp.prototype.packetAlloc` refuses a
- *   declared message length above 64 KiB before a publish is accepted and above
- *   `maxMessageBytes` after; `packetParse` caps distinct chunk streams per connection at 16; a
- *   zero/negative chunk size, an empty command, a second `connect`/`publish`/`play` on one
- *   connection close the connection. Together they bound memory per connection (an unpatched
- *   garbage flood grew the process to 1.4 GB and stalled every stream).
- * - Media messages (audio, video, data) are handled only from the accepted publisher that currently
- *   owns its path; from anyone else (players, refused or pending connections) they are no-ops, so a
- *   play-only client cannot inject frames and a refused publisher's bytes reach nobody.
- * - Publish decisions: `prePublish` decides synchronously from the in-memory key cache. NMS's own
- *   sign check is switched on with a random secret that never leaves the child; an accepted
+ * - It does not use the `NodeMediaServer` class: it sets NMS's `Context.config` and runs NMS's
+ *   `RtmpSession` on its own TCP listener. So NMS never opens its JSON store (no files, no pid lock,
+ *   no SIGINT/SIGTERM handlers), never `process.exit`s on a taken port (the child reports `fatal`),
+ *   and no HTTP/webadmin/relay/record servers exist. NMS's console logger is silenced: its lines carry
+ *   stream names, which may be a mistyped secret; the child logs its own pino lines with ids only.
+ * - Per connection (`RtmpSession` handlers are instance fields, wrapped before `run()`): the socket
+ *   `data` handler runs the parser inside try/catch and destroys only that socket on any throw or
+ *   parser error (zero-length AMF commands, `connect` without `tcUrl`, short media tags crashed the
+ *   whole process unpatched). On `Rtmp.prototype`: `packetAlloc` refuses a declared message length
+ *   above 64 KiB before a publish is accepted and above `maxMessageBytes` after (NMS allocated up to
+ *   16 MiB per chunk stream on a header's word: 200 garbage connections of 100 KB took the process to
+ *   6.6 GB and 83 s here; capped: 125 MB, under 1 s); `packetParse` caps distinct chunk streams per
+ *   connection at 16; `controlHandler` rejects a chunk size < 1; `packetHandler` closes the connection
+ *   on an empty command or a short control message, and on media sent before publish/play;
+ *   `onConnect` requires a parsable `tcUrl` and an `app`; `onPublish`/`onPlay` allow one
+ *   publish-or-play per connection, after `connect`.
+ * - Media messages (audio, video, data) are broadcast only from the accepted publisher that currently
+ *   owns its path; from anyone else (players, refused connections) they are no-ops, so a play-only
+ *   client cannot inject frames and a refused publisher's bytes reach nobody, even when they arrive
+ *   in the same TCP segment as its `publish`.
+ * - Publish decisions: the `prePublish` listener decides synchronously from the in-memory key cache.
+ *   NMS's own sign check is switched on with a random secret that never leaves the child; an accepted
  *   publisher gets a valid `sign` written into its `streamQuery`, a refused one none, so NMS refuses
- *   it before registering anything; its socket is destroyed too (a bare `session.close()` is a
- *   half-close that leaked frames). The stream key is removed from `streamQuery` in any case.
- *   `NetStream.Publish.Start` is sent only after the publish is accepted (NMS sends it first).
- *   A path that is already publishing is refused in `prePublish` (NMS lets a second publisher push
- *   about 10 packets first). Plays use the same sign trick with the worker token (or loopback).
+ *   it before registering anything; the child then sends `NetStream.Publish.BadName` ("publish
+ *   refused", the same for every reason) and destroys the socket (a bare `session.close()` is a
+ *   half-close that leaked frames). The key is removed from `streamQuery` in every case.
+ *   `NetStream.Publish.Start` is sent only after the publish is accepted (NMS sent it first, so
+ *   encoders started pushing media into a refusal). A path already publishing is refused in
+ *   `prePublish` (NMS let a second publisher push about 10 packets into the live stream first).
+ *   Plays use the same sign trick with the worker token (or a loopback address when allowed); Play.Start
+ *   is sent on acceptance, before NMS sends the cached headers and GOP.
  * - `postPublish` re-registers the session's broadcast: a takeover from another address during the
  *   grace window unregistered it (the stream kept flowing but new players got nothing).
  * - Idle and half-open connections: a publisher that sends nothing for `idleTimeoutMs` and a
  *   connection that neither publishes nor plays within `handshakeTimeoutMs` are destroyed; TCP
  *   keepalive on every socket; at most `maxPendingPerAddress` not-yet-authenticated connections per
- *   address and `maxConnections` in all.
+ *   address and `maxConnections` in all. Players (workers) have no idle timeout: they wait through a
+ *   publisher's reconnect.
+ * - Failed authentications (unknown lesson, wrong key, bad path, bad worker token) are counted per
+ *   address; over `authMaxFailures` in `authFailureWindowMs` every attempt from it is refused
+ *   (`rate_limited`), even with a valid key.
  *
- * Reconnects: each broadcast's `publishGraceMs` is set to `publishGraceMs` (default: the live
+ * Reconnects: each broadcast's `publishGraceMs` is set to `publishGraceMs` (from config: the live
  * reconnect window). When a publisher's socket closes the child sends `publisherLost` at once. The
  * same address publishing again within the grace window resumes the stream (NMS shifts timestamps
  * so players see one continuous timeline; `publishStart` carries `resumed: true`, no `publishEnd` for
- * the old session). A different address with a valid key takes over (`publishEnd` of the old session,
- * then `publishStart` of the new one, `resumed: false`, timestamps restart). No reconnect within the
- * window: `publishEnd`. Whether a reconnect continues the same LiveSession is the catalog's decision
- * (LIVE_RECONNECT_WINDOW_S). A publisher whose old connection is still open (not yet noticed dead)
- * is refused as `already_publishing` until the idle timeout drops the old one. `kick` destroys the
- * publisher, revokes its current key hash (a new key from the catalog re-enables the lesson) and
- * ends the publish at once (`publisherLost` then `publishEnd`, no grace). When the child itself dies,
- * the parent sends `publisherLost` (reason `ingest_restart`) for every publish on air and, if no
- * `publishStart` for that lesson follows within the grace window, `publishEnd`.
+ * the old session). A different address with a valid key takes over (`publishEnd` of the old session
+ * with reason `takeover`, then `publishStart` of the new one, `resumed: false`, timestamps restart).
+ * No reconnect within the window: `publishEnd` (reason `ended`). Whether a reconnect continues the
+ * same LiveSession is the catalog's decision (LIVE_RECONNECT_WINDOW_S). A publisher whose old
+ * connection is still open (not yet noticed dead) is refused as `already_publishing` until the idle
+ * timeout drops the old one. `kick` destroys the publisher, revokes its current key hash (a new key
+ * from the catalog re-enables the lesson) and ends the publish at once (`publisherLost` then
+ * `publishEnd`, reason `kicked`, no grace). When the child itself dies, the parent sends
+ * `publisherLost` (reason `ingest_restart`) for every publish on air and, if no `publishStart` for
+ * that lesson follows within the grace window, `publishEnd` (reason `ingest_restart`). The adapter
+ * never cuts a publisher on its own when its window ends or its key changes: the catalog kicks.
  *
  * Secrets: the stream secret arrives only inside the child, is hashed (sha256) and compared in
  * constant time to the cached `keyHash`; the worker token likewise (the child holds only its hash).
@@ -423,6 +437,7 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
   private childStartedAt = 0;
   private stopping = false;
   private started = false;
+  private everReady = false;
   private restartCount = 0;
   private quickFailures = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -625,6 +640,7 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
         const msg = parsed.data;
         if (msg.type === 'ready') {
           ready = true;
+          this.everReady = true;
           this.boundPort = msg.port;
           // later restarts must come back on the same port: RTMP URLs are in OBS and in workers
           this.settings.port = msg.port;
@@ -708,7 +724,8 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
   }
 
   private onChildExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.stopping) return;
+    // a first child that never listened fails start() instead (a taken port would loop forever)
+    if (this.stopping || !this.everReady) return;
     this.restartCount += 1;
     const lived = Date.now() - this.childStartedAt;
     this.quickFailures = lived < stableAfterMs ? this.quickFailures + 1 : 0;

@@ -1,0 +1,328 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/infra/logger.ts';
+import { IngestSupervisor, hashStreamKey, type IngestKeyInput } from '../../src/infra/rtmp.ts';
+import { IngestEventLog } from '../helpers/ingest-events.ts';
+import { startPublisher, startViewer, stopAllFfmpeg, waitUntil } from '../helpers/ffmpeg-rtmp.ts';
+import {
+  MSG, RawRtmpClient, amfEncode, encodeMessage, fakeVideo, metadataCodecIds, timestampRegressions, videoCodecIds,
+} from '../helpers/rtmp-client.ts';
+
+const H264 = 7;
+const IDLE_MS = 2000;
+const GRACE_MS = 3000;
+
+describe('rtmp ingest', () => {
+  let sup: IngestSupervisor;
+  let events: IngestEventLog;
+  let childOutput = '';
+  const secrets: string[] = [];
+  const raws: RawRtmpClient[] = [];
+
+  /** A lesson allowed now, with a fresh secret. */
+  function lesson(over: Partial<IngestKeyInput> = {}): { lessonId: string; secret: string; entry: IngestKeyInput } {
+    const lessonId = randomUUID();
+    const secret = randomBytes(18).toString('base64url');
+    secrets.push(secret);
+    const entry = { lessonId, keyHash: hashStreamKey(secret), allowedFrom: Date.now() - 60_000, allowedUntil: Date.now() + 3_600_000, stopped: false, ...over };
+    return { lessonId, secret, entry };
+  }
+  const pubUrl = (lessonId: string, secret: string) => `rtmp://127.0.0.1:${sup.port}/live/${lessonId}?key=${secret}`;
+
+  async function raw(localAddress?: string): Promise<RawRtmpClient> {
+    const c = await RawRtmpClient.open(sup.port, { localAddress });
+    raws.push(c);
+    await c.handshake();
+    await c.connect();
+    return c;
+  }
+
+  /** A raw viewer with the worker token, attached to the lesson's path. */
+  async function rawViewer(lessonId: string): Promise<RawRtmpClient> {
+    const c = await raw();
+    expect(await c.play(`${lessonId}?token=${sup.workerPlayToken}`)).toBe('NetStream.Play.Start');
+    await events.wait('playStart', (e) => e.lessonId === lessonId);
+    return c;
+  }
+
+  /**
+   * A publisher that ignores the server's answer: the publish command, metadata and 30 Sorenson
+   * (codec id 2) frames go out in one write, so they reach the parser together with the publish.
+   */
+  async function blindPublisher(nameWithQuery: string): Promise<RawRtmpClient> {
+    // from its own address: its failures must not push 127.0.0.1 over the failure limit
+    const c = await raw('127.0.0.4');
+    const parts = [encodeMessage({ cid: 8, type: MSG.command, streamId: 1, payload: amfEncode('publish', 0, null, nameWithQuery, 'live') }, 60_000)];
+    parts.push(encodeMessage({ cid: 6, type: MSG.data, streamId: 1, payload: amfEncode('@setDataFrame', 'onMetaData', { videocodecid: 2, width: 640, height: 360 }) }, 60_000));
+    for (let i = 0; i < 30; i++) parts.push(encodeMessage({ cid: 6, type: MSG.video, streamId: 1, timestamp: i * 40, payload: fakeVideo(2, i % 10 === 0) }, 60_000));
+    c.write(Buffer.concat(parts));
+    return c;
+  }
+
+  beforeAll(async () => {
+    sup = new IngestSupervisor({
+      port: 0,
+      host: '127.0.0.1',
+      log: createLogger('silent'),
+      childLogLevel: 'debug',
+      childOutput: new Writable({ write(chunk, _enc, cb) { childOutput += String(chunk); cb(); } }),
+      idleTimeoutMs: IDLE_MS,
+      handshakeTimeoutMs: 5000,
+      publishGraceMs: GRACE_MS,
+      authMaxFailures: 8,
+      authFailureWindowMs: 60_000,
+    });
+    events = new IngestEventLog(sup);
+    await sup.start();
+    secrets.push(sup.workerPlayToken);
+  });
+
+  afterEach(async () => {
+    await stopAllFfmpeg();
+    for (const c of raws.splice(0)) c.destroy();
+  });
+
+  afterAll(async () => {
+    await sup?.stop();
+  });
+
+  it('when the publisher has a valid key, then a worker viewer decodes its frames and the end is reported', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const pub = startPublisher(pubUrl(lessonId, secret), { durationS: 30 });
+    const start = await events.wait('publishStart', (e) => e.lessonId === lessonId);
+    expect(start.ev).toMatchObject({ ip: '127.0.0.1', resumed: false });
+    expect(sup.onAir().map((o) => o.lessonId)).toContain(lessonId);
+
+    const viewer = startViewer(sup.pullUrl(lessonId));
+    await waitUntil(() => viewer.frames() >= 50, 15_000, '50 decoded frames');
+    await events.wait('playStart', (e) => e.lessonId === lessonId);
+
+    await pub.stop();
+    const { at: exitAt } = await pub.exited;
+    const lost = await events.wait('publisherLost', (e) => e.lessonId === lessonId);
+    expect(lost.ev.sessionId).toBe(start.ev.sessionId);
+    expect(lost.at - exitAt).toBeLessThan(1000);
+    const end = await events.wait('publishEnd', (e) => e.lessonId === lessonId, GRACE_MS + 3000);
+    expect(end.at - lost.at).toBeGreaterThanOrEqual(GRACE_MS - 100);
+    expect(sup.onAir().map((o) => o.lessonId)).not.toContain(lessonId);
+  });
+
+  const refusals: { name: string; reason: string; setup: () => { lessonId: string; url: string; known: boolean } }[] = [
+    {
+      name: 'an unknown lesson', reason: 'unknown_lesson',
+      setup: () => { const l = lesson(); return { lessonId: l.lessonId, url: pubUrl(l.lessonId, l.secret), known: false }; },
+    },
+    {
+      name: 'a wrong key', reason: 'bad_key',
+      setup: () => { const l = lesson(); sup.upsertKey(l.entry); return { lessonId: l.lessonId, url: pubUrl(l.lessonId, 'not-the-key'), known: true }; },
+    },
+    {
+      name: 'no key at all', reason: 'bad_key',
+      setup: () => { const l = lesson(); sup.upsertKey(l.entry); return { lessonId: l.lessonId, url: `rtmp://127.0.0.1:${sup.port}/live/${l.lessonId}`, known: true }; },
+    },
+    {
+      name: 'a time outside the window', reason: 'outside_window',
+      setup: () => {
+        const l = lesson({ allowedFrom: Date.now() + 3_600_000, allowedUntil: Date.now() + 7_200_000 });
+        sup.upsertKey(l.entry);
+        return { lessonId: l.lessonId, url: pubUrl(l.lessonId, l.secret), known: true };
+      },
+    },
+    {
+      name: 'a stopped lesson', reason: 'stopped',
+      setup: () => { const l = lesson({ stopped: true }); sup.upsertKey(l.entry); return { lessonId: l.lessonId, url: pubUrl(l.lessonId, l.secret), known: true }; },
+    },
+  ];
+
+  for (const r of refusals) {
+    it(`when a publisher comes with ${r.name}, then it is refused (${r.reason}) and a waiting viewer receives none of its media`, async () => {
+      const { lessonId, url, known } = r.setup();
+      const viewer = await rawViewer(lessonId);
+      const intruder = startPublisher(url, { codec: 'flv1', durationS: 10 });
+      const refused = await events.wait('refused', (e) => e.role === 'publish' && (known ? e.lessonId === lessonId : e.reason === r.reason && e.lessonId === undefined));
+      expect(refused.ev.reason).toBe(r.reason);
+      expect(refused.ev.ip).toBe('127.0.0.1');
+      const { code } = await intruder.exited;
+      expect(code).not.toBe(0);
+      expect(intruder.stderr()).toContain('publish refused');
+      const blind = await blindPublisher(url.slice(url.indexOf('/live/') + 6));
+      await events.wait('refused', (e) => e.role === 'publish' && e.reason === r.reason && e !== refused.ev && (known ? e.lessonId === lessonId : true));
+      await blind.closed;
+      // nothing arrives later either: the viewer stays attached a little longer
+      await new Promise((res) => setTimeout(res, 1000));
+      expect(viewer.isClosed).toBe(false);
+      expect(viewer.media()).toEqual([]);
+      expect(events.of('publishStart', (e) => e.lessonId === lessonId)).toEqual([]);
+    });
+  }
+
+  it('when a second publisher with the valid key comes while one is on air, then it is refused and the viewer sees only the first', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const pub = startPublisher(pubUrl(lessonId, secret), { durationS: 30 });
+    await events.wait('publishStart', (e) => e.lessonId === lessonId);
+    const viewer = await rawViewer(lessonId);
+    await viewer.until(() => viewer.media().filter((m) => m.type === MSG.video).length >= 25, 10_000, 'first frames');
+
+    const second = startPublisher(pubUrl(lessonId, secret), { codec: 'flv1', durationS: 10 });
+    const refused = await events.wait('refused', (e) => e.lessonId === lessonId);
+    expect(refused.ev.reason).toBe('already_publishing');
+    expect((await second.exited).code).not.toBe(0);
+    const blind = await blindPublisher(`${lessonId}?key=${secret}`);
+    await blind.closed;
+    expect(events.of('refused', (e) => e.lessonId === lessonId).map((x) => x.ev.reason)).toEqual(['already_publishing', 'already_publishing']);
+    const before = viewer.media().length;
+    await viewer.until(() => viewer.media().length >= before + 50, 10_000, 'the first publisher to keep flowing');
+
+    expect(pub.proc.exitCode).toBeNull();
+    expect(videoCodecIds(viewer.media())).toEqual(new Set([H264]));
+    expect(metadataCodecIds(viewer.media()).every((c) => c === H264)).toBe(true);
+    expect(timestampRegressions(viewer.media(), MSG.video)).toBe(0);
+    expect(timestampRegressions(viewer.media(), MSG.audio)).toBe(0);
+    expect(events.of('publishStart', (e) => e.lessonId === lessonId)).toHaveLength(1);
+    expect(events.of('publisherLost', (e) => e.lessonId === lessonId)).toEqual([]);
+  });
+
+  it('when a lesson is kicked, then its publisher is cut within 2 s and cannot come back with that key', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const pub = startPublisher(pubUrl(lessonId, secret), { durationS: 30 });
+    await events.wait('publishStart', (e) => e.lessonId === lessonId);
+    const viewer = startViewer(sup.pullUrl(lessonId));
+    await waitUntil(() => viewer.frames() >= 10, 15_000, 'frames');
+
+    const t0 = Date.now();
+    const res = await sup.kick(lessonId);
+    expect(res.sessionIds).toHaveLength(1);
+    const lost = await events.wait('publisherLost', (e) => e.lessonId === lessonId, 2000);
+    const end = await events.wait('publishEnd', (e) => e.lessonId === lessonId, 2000);
+    const { at: exitAt } = await pub.exited;
+    expect(lost.ev.reason).toBe('kicked');
+    expect(end.ev.reason).toBe('kicked');
+    expect(end.at - t0).toBeLessThan(2000);
+    expect(exitAt - t0).toBeLessThan(2000);
+
+    const again = startPublisher(pubUrl(lessonId, secret), { durationS: 10 });
+    const refused = await events.wait('refused', (e) => e.lessonId === lessonId);
+    expect(refused.ev.reason).toBe('revoked');
+    expect((await again.exited).code).not.toBe(0);
+    expect(events.of('publishStart', (e) => e.lessonId === lessonId)).toHaveLength(1);
+
+    // a rotated key from the catalog lets the lesson back on air
+    const secret2 = randomBytes(18).toString('base64url');
+    secrets.push(secret2);
+    sup.upsertKey({ ...entry, keyHash: hashStreamKey(secret2) });
+    startPublisher(pubUrl(lessonId, secret2), { durationS: 10 });
+    await events.wait('publishStart', (e) => e.lessonId === lessonId && e.sessionId !== res.sessionIds[0]);
+  });
+
+  it('when a publisher connects and then sends nothing, then it is dropped after the idle timeout', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const c = await raw();
+    expect(await c.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
+    const start = await events.wait('publishStart', (e) => e.lessonId === lessonId);
+    await c.closed;
+    const lost = await events.wait('publisherLost', (e) => e.lessonId === lessonId);
+    expect(lost.ev.reason).toBe('idle_timeout');
+    expect(lost.at - start.at).toBeGreaterThanOrEqual(IDLE_MS - 100);
+    expect(lost.at - start.at).toBeLessThan(IDLE_MS + 1500);
+  });
+
+  it('when a player has no or a wrong worker token, then it is refused and receives no media', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    startPublisher(pubUrl(lessonId, secret), { durationS: 30 });
+    await events.wait('publishStart', (e) => e.lessonId === lessonId);
+    for (const q of ['', `?token=${randomBytes(24).toString('base64url')}`]) {
+      const c = await raw();
+      expect(await c.play(`${lessonId}${q}`)).toBe('NetStream.Play.Failed');
+      await c.closed;
+      expect(c.media()).toEqual([]);
+    }
+    expect(events.of('refused', (e) => e.role === 'play' && e.lessonId === lessonId).map((r) => r.ev.reason)).toEqual(['bad_token', 'bad_token']);
+    // and ffmpeg as a player without token gets nothing either
+    const viewer = startViewer(`rtmp://127.0.0.1:${sup.port}/live/${lessonId}`);
+    expect((await viewer.exited).code).not.toBe(0);
+    expect(viewer.frames()).toBe(0);
+    expect(events.of('playStart', (e) => e.lessonId === lessonId)).toEqual([]);
+  });
+
+  it('when a player sends media upstream, then nothing of it reaches other viewers', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    startPublisher(pubUrl(lessonId, secret), { durationS: 30 });
+    await events.wait('publishStart', (e) => e.lessonId === lessonId);
+    const viewer = await rawViewer(lessonId);
+    const injector = await rawViewer(lessonId);
+    const dropped0 = (await sup.stats()).upstreamMediaDropped;
+    injector.send({ cid: 6, type: MSG.data, streamId: 1, payload: amfEncode('@setDataFrame', 'onMetaData', { videocodecid: 2, width: 640, height: 360 }) });
+    for (let i = 0; i < 60; i++) injector.send({ cid: 6, type: MSG.video, streamId: 1, timestamp: i * 40, payload: fakeVideo(2, i % 10 === 0) });
+    const before = viewer.media().length;
+    await viewer.until(() => viewer.media().length >= before + 50, 10_000, 'legitimate frames after the injection');
+    expect(videoCodecIds(viewer.media())).toEqual(new Set([H264]));
+    expect(metadataCodecIds(viewer.media()).every((c) => c === H264)).toBe(true);
+    expect((await sup.stats()).upstreamMediaDropped - dropped0).toBeGreaterThanOrEqual(61);
+  });
+
+  it('when a publisher drops, then the same address resumes within the grace window and another address takes over', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const first = startPublisher(pubUrl(lessonId, secret), { durationS: 30 });
+    const s1 = await events.wait('publishStart', (e) => e.lessonId === lessonId);
+    first.proc.kill('SIGKILL');
+    await events.wait('publisherLost', (e) => e.sessionId === s1.ev.sessionId);
+
+    // same address: resumed, the old publish does not end
+    startPublisher(pubUrl(lessonId, secret), { durationS: 30 });
+    const s2 = await events.wait('publishStart', (e) => e.lessonId === lessonId && e.sessionId !== s1.ev.sessionId);
+    expect(s2.ev.resumed).toBe(true);
+    await stopAllFfmpeg();
+    await events.wait('publisherLost', (e) => e.sessionId === s2.ev.sessionId);
+    expect(events.of('publishEnd', (e) => e.lessonId === lessonId)).toEqual([]);
+
+    // another address during the grace window, with no viewer attached: takes over
+    const other = await raw('127.0.0.2');
+    expect(await other.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
+    const s3 = await events.wait('publishStart', (e) => e.lessonId === lessonId && e.ip === '127.0.0.2');
+    expect(s3.ev.resumed).toBe(false);
+    const ended = await events.wait('publishEnd', (e) => e.sessionId === s2.ev.sessionId);
+    expect(ended.ev.reason).toBe('takeover');
+    // new players still find the stream (NMS unregistered the broadcast here before the patch)
+    const viewer = await rawViewer(lessonId);
+    for (let i = 0; i < 20; i++) other.send({ cid: 6, type: MSG.video, streamId: 1, timestamp: i * 40, payload: fakeVideo(H264, i === 0) });
+    await viewer.until(() => viewer.media().filter((m) => m.type === MSG.video).length >= 20, 5000, 'frames of the new publisher');
+  });
+
+  it('when one address keeps failing authentication, then even its valid key is refused for a while', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    for (let i = 0; i < 8; i++) {
+      const c = await raw('127.0.0.3');
+      expect(await c.publish(`${lessonId}?key=guess${i}`)).toBe('NetStream.Publish.BadName');
+    }
+    const c = await raw('127.0.0.3');
+    expect(await c.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.BadName');
+    await events.wait('refused', (e) => e.ip === '127.0.0.3' && e.reason === 'rate_limited');
+    const last = events.of('refused', (e) => e.ip === '127.0.0.3').map((r) => r.ev.reason);
+    expect(last.slice(0, 8)).toEqual(Array(8).fill('bad_key'));
+    expect(last[8]).toBe('rate_limited');
+    // another address is not affected
+    const ok = await raw();
+    expect(await ok.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
+  });
+
+  it('when the suite has run, then no secret, key or token appears in the child logs or in any event', async () => {
+    expect(childOutput).toContain('rtmp publish refused');
+    const eventsJson = JSON.stringify(events.list);
+    for (const s of secrets) {
+      expect(childOutput).not.toContain(s);
+      expect(eventsJson).not.toContain(s);
+    }
+    expect(childOutput).not.toMatch(/[?&](key|token)=/);
+    expect(eventsJson).not.toMatch(/[?&](key|token)=|streamQuery/);
+    expect(sup.restarts).toBe(0);
+  });
+});
