@@ -1,0 +1,152 @@
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { lessonBody, startTestSystem, uploadAndProcess, type TestSystem } from '../helpers/system.ts';
+import { startSystem, type System } from '../../src/system.ts';
+import { hlsObjectKey, masterKey, posterKey } from '../../src/media/storage-keys.ts';
+
+/**
+ * The playback gateway over real storage: the gate on every path, ranges, compression, CORS, cache
+ * headers, preview tokens, and a withdrawal reaching another API process within a second. The HLS
+ * objects are placed in storage directly (the transcode tests make real ones).
+ */
+
+let ts: TestSystem;
+let second: System | undefined;
+const master = '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n' + '#EXT-X-STREAM-INF:BANDWIDTH=900000,AVERAGE-BANDWIDTH=800000,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=640x360,FRAME-RATE=25.000\n360p/index.m3u8\n'.repeat(3);
+const media = '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:6.000,\nseg-00001.ts\n#EXT-X-ENDLIST\n';
+const segment = Buffer.alloc(188 * 1000, 0x47);
+for (let i = 0; i < segment.length; i++) segment[i] = i % 188 === 0 ? 0x47 : i % 251;
+
+async function withMedia(over: Record<string, unknown> = {}): Promise<{ lessonId: string; assetId: string }> {
+  const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody(over) });
+  const assetId = await uploadAndProcess(ts, c.body.id, ts.users.teacherA.token);
+  const st = ts.sys.storage;
+  await st.putBuffer(st.mediaBucket, hlsObjectKey(assetId, '360p/seg-00001.ts'), segment, 'video/mp2t');
+  await st.putBuffer(st.mediaBucket, hlsObjectKey(assetId, '360p/index.m3u8'), media, 'application/vnd.apple.mpegurl');
+  await st.putBuffer(st.mediaBucket, masterKey(assetId), master, 'application/vnd.apple.mpegurl');
+  await st.putBuffer(st.mediaBucket, posterKey(assetId), Buffer.from([0xff, 0xd8, 0xff, 0xd9]), 'image/jpeg');
+  return { lessonId: c.body.id, assetId };
+}
+
+async function approveAndPublish(lessonId: string): Promise<void> {
+  expect((await ts.api('POST', `/api/v1/lessons/${lessonId}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).status).toBe(200);
+  expect((await ts.api('POST', `/api/v1/lessons/${lessonId}/publications`, { token: ts.users.operator.token, body: { channel: 'portal' } })).status).toBe(201);
+}
+
+const paths = ['master.m3u8', '360p/index.m3u8', '360p/seg-00001.ts', 'poster.jpg'];
+
+beforeAll(async () => {
+  ts = await startTestSystem({ api: true });
+});
+afterAll(async () => {
+  await second?.stop();
+  await ts?.stop();
+});
+
+describe('playback gateway', () => {
+  it('when a lesson is not published, then every gateway path is 404, segments included, and nothing names storage', async () => {
+    const { lessonId } = await withMedia();
+    for (const p of paths) {
+      const r = await fetch(`${ts.url}/play/${lessonId}/${p}`);
+      expect({ p, status: r.status }).toEqual({ p, status: 404 });
+      const body = await r.text();
+      expect(body).not.toMatch(/assets\/|sources\/|t[0-9a-f]+-media|bucket/i);
+    }
+    await approveAndPublish(lessonId);
+    for (const p of paths) expect((await fetch(`${ts.url}/play/${lessonId}/${p}`)).status).toBe(200);
+    // traversal and unknown files stay closed even for a published lesson
+    for (const p of ['../../sources/x/source.mp4', '360p/../../poster.jpg', 'secret.txt', '%2e%2e/master.m3u8']) {
+      expect((await fetch(`${ts.url}/play/${lessonId}/${p}`)).status).toBe(404);
+    }
+    expect((await fetch(`${ts.url}/play/not-a-uuid/master.m3u8`)).status).toBe(404);
+  });
+
+  it('when a published lesson is played, then playlists are gzipped with short caching and segments are immutable with ranges', async () => {
+    const { lessonId } = await withMedia();
+    await approveAndPublish(lessonId);
+    const m = await fetch(`${ts.url}/play/${lessonId}/master.m3u8`, { headers: { 'accept-encoding': 'gzip', origin: 'https://portal.example.cn' } });
+    expect(m.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
+    expect(m.headers.get('cache-control')).toBe('public, max-age=300');
+    expect(m.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await m.text()).toBe(master);
+
+    // raw bytes: the body really is gzip on the wire
+    const raw = await import('node:http').then(
+      (http) =>
+        new Promise<{ enc: string | undefined; body: Buffer }>((resolve, reject) => {
+          http.get(`${ts.url}/play/${lessonId}/master.m3u8`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => resolve({ enc: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+          }).on('error', reject);
+        }),
+    );
+    expect(raw.enc).toBe('gzip');
+    expect(gunzipSync(raw.body).toString()).toBe(master);
+
+    const seg = await fetch(`${ts.url}/play/${lessonId}/360p/seg-00001.ts`);
+    expect(seg.headers.get('content-type')).toBe('video/mp2t');
+    expect(seg.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(seg.headers.get('accept-ranges')).toBe('bytes');
+    expect(Buffer.from(await seg.arrayBuffer()).equals(segment)).toBe(true);
+
+    const part = await fetch(`${ts.url}/play/${lessonId}/360p/seg-00001.ts`, { headers: { range: 'bytes=188-375' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 188-375/${segment.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(segment.subarray(188, 376))).toBe(true);
+    const tail = await fetch(`${ts.url}/play/${lessonId}/360p/seg-00001.ts`, { headers: { range: 'bytes=-100' } });
+    expect(Buffer.from(await tail.arrayBuffer()).equals(segment.subarray(segment.length - 100))).toBe(true);
+    const bad = await fetch(`${ts.url}/play/${lessonId}/360p/seg-00001.ts`, { headers: { range: `bytes=${segment.length}-` } });
+    expect(bad.status).toBe(416);
+    expect(bad.headers.get('content-range')).toBe(`bytes */${segment.length}`);
+
+    const pre = await fetch(`${ts.url}/play/${lessonId}/master.m3u8`, { method: 'OPTIONS', headers: { origin: 'https://portal.example.cn', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-headers')).toMatch(/Range/);
+  });
+
+  it('when a reviewer previews through the signed link, then it plays before publication, only for that version, and a forged or expired token is 404', async () => {
+    const { lessonId, assetId } = await withMedia();
+    const staff = await ts.api('GET', `/api/v1/lessons/${lessonId}`, { token: ts.users.reviewerA.token });
+    const previewUrl: string = staff.body.preview.hls;
+    expect(previewUrl).toMatch(/\/preview\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\/master\.m3u8$/);
+    expect(previewUrl).not.toContain(assetId);
+    const base = previewUrl.replace(/master\.m3u8$/, '');
+    for (const p of paths) expect((await fetch(`${base}${p}`)).status).toBe(200);
+    expect((await fetch(`${base}360p/seg-00001.ts`)).headers.get('cache-control')).toBe('private, max-age=3600');
+    // the public path stays closed
+    expect((await fetch(`${ts.url}/play/${lessonId}/master.m3u8`)).status).toBe(404);
+    const token = base.split('/preview/')[1].replace(/\/$/, '');
+    const forged = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA');
+    expect((await fetch(`${ts.url}/preview/${forged}/master.m3u8`)).status).toBe(404);
+    const expired = ts.sys.services.preview.sign(assetId, 60, Date.now() - 3600_000).token;
+    expect((await fetch(`${ts.url}/preview/${expired}/master.m3u8`)).status).toBe(404);
+    // a token of another asset does not open this one's files
+    const other = await withMedia();
+    const otherToken = ts.sys.services.preview.sign(other.assetId, 600).token;
+    const own = await fetch(`${ts.url}/preview/${otherToken}/poster.jpg`);
+    expect(own.status).toBe(200);
+    expect((await ts.api('GET', `/api/v1/lessons/${lessonId}`, { token: ts.users.teacherB.token })).status).toBe(404);
+  });
+
+  // two API processes share one database: PostgreSQL (an embedded PGlite belongs to one process)
+  it.skipIf(!inject('databaseUrl'))('when an operator withdraws a lesson, then another API process stops serving it within a second', async () => {
+    const { lessonId } = await withMedia();
+    await approveAndPublish(lessonId);
+    second = await startSystem({ config: ts.sys.config, roles: { api: true, worker: false, ingest: false } });
+    const url2 = second.apiUrl!;
+    // warm the second process's cache
+    expect((await fetch(`${url2}/play/${lessonId}/master.m3u8`)).status).toBe(200);
+    expect((await fetch(`${url2}/play/${lessonId}/360p/seg-00001.ts`)).status).toBe(200);
+    expect((await ts.api('DELETE', `/api/v1/lessons/${lessonId}/publications/portal`, { token: ts.users.operator.token })).status).toBe(200);
+    const deadline = Date.now() + 1000;
+    let status = 200;
+    while (Date.now() < deadline) {
+      status = (await fetch(`${url2}/play/${lessonId}/360p/seg-00001.ts`)).status;
+      if (status === 404) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(status).toBe(404);
+    expect((await fetch(`${url2}/play/${lessonId}/master.m3u8`)).status).toBe(404);
+  });
+});
