@@ -30,9 +30,10 @@ export function createApp(o: AppOptions): express.Express {
 
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
+    const ip = req.ip;
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const entry = { method: req.method, url: scrubUrl(req.originalUrl).slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10, ip: req.ip };
+      const entry = { method: req.method, url: scrubUrl(req.originalUrl).slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10, ip };
       if (res.statusCode >= 500) o.log.error(entry, 'request');
       else o.log.debug(entry, 'request');
     });

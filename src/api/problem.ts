@@ -15,6 +15,13 @@ export function sendProblem(res: Response, status: number, detail: string, extra
     res.destroy();
     return;
   }
+  const req = res.req;
+  if (req && !req.complete && req.readableLength !== undefined) {
+    // the body was not read to its end (refused upload): answer, then drop the connection instead of
+    // reading what may be gigabytes more
+    res.setHeader('Connection', 'close');
+    res.once('finish', () => setTimeout(() => req.socket?.destroy(), 1000).unref());
+  }
   res.status(status).type('application/problem+json').send(JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, detail, ...extra }));
 }
 

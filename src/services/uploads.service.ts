@@ -248,7 +248,8 @@ async function* chunker(body: Readable, size: number, max: number): AsyncGenerat
     let b = c as Buffer;
     total += b.length;
     if (total > max) {
-      body.destroy();
+      // stop reading; the error handler answers 413 and then closes the connection
+      body.pause();
       throw new PayloadTooLargeError(`the file is larger than the ${fmtBytes(max)} limit`);
     }
     while (pendingLen + b.length >= size) {
