@@ -52,6 +52,7 @@ export const configShape = {
   UPLOAD_MAX_BYTES: int(8 * 1024 ** 3, 1, 5 * 1024 ** 4).describe('Largest media upload accepted, bytes.'),
   MEDIA_MAX_DURATION_S: int(4 * 3600, 1, 48 * 3600).describe('Longest lesson accepted, seconds.'),
   TRANSCODE_CONCURRENCY: int(1, 1, 64).describe('Transcode jobs one worker process runs at once.'),
+  TRANSCODE_X264_PRESET: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow']).default('veryfast').describe('x264 preset of VOD renditions: slower presets give smaller files for the same quality at more CPU time.'),
   FFMPEG_PATH: z.string().default('ffmpeg').describe('ffmpeg binary.'),
   FFPROBE_PATH: z.string().default('ffprobe').describe('ffprobe binary.'),
   WORK_DIR: z.string().default('').describe('Scratch directory for ffmpeg jobs; empty: the OS temp dir.'),
@@ -73,6 +74,10 @@ export const configShape = {
   LIVE_RECONNECT_WINDOW_S: int(60, 1, 3600).describe('A publisher reconnecting within this many seconds continues the same live session.'),
   LIVE_EARLY_MARGIN_MIN: int(30, 0, 1440).describe('Minutes before scheduledStart a live lesson may go on air.'),
   LIVE_LATE_MARGIN_MIN: int(60, 0, 1440).describe('Minutes after scheduledEnd a live lesson may still be on air.'),
+  LIVE_CONCURRENCY: int(2, 1, 64).describe('Live sessions one worker process transcodes at once (each runs one ffmpeg with the whole live ladder for the whole session).'),
+  LIVE_LADDER: z.string().regex(/^[a-z0-9_-]+(,[a-z0-9_-]+)*$/, 'comma-separated rung names').default('720p,480p,360p').describe('Video rungs of the live ladder (config/ladder.ts liveLadder), never above the source; the fallback rung and the audio-only rendition are always added.'),
+  LIVE_X264_PRESET: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast').describe('x264 preset of live renditions (with -tune zerolatency): faster presets let one worker carry more live lessons at some cost in quality per bit.'),
+  LIVE_WINDOW_SEGMENTS: int(6, 6, 60).describe('Segments (2 s each) in the viewers\' sliding live playlist; REFERENCE asks for at least 6.'),
 
   CABLE_PROFILE: z.enum(Object.keys(cableProfiles) as [CableProfileName, ...CableProfileName[]]).default(defaultCableProfile).describe('Cable VOD delivery profile (config/cable-profiles.ts): codec, resolution and scan, rates, audio, GOP.'),
   CABLE_VIDEO_KBPS: int(0, 0, 80000).describe('Cable video rate, kb/s (operator); 0: the profile\'s.'),
@@ -80,6 +85,7 @@ export const configShape = {
   CABLE_AUDIO_CODEC: z.enum(['profile', 'ac3', 'aac']).default('profile').describe('Cable audio codec (operator): ac3, aac, or the profile\'s.'),
   CABLE_AUDIO_KBPS: int(0, 0, 640).describe('Cable audio rate, kb/s (operator); 0: the profile\'s.'),
   CABLE_GOP: int(0, 0, 300).describe('Cable GOP length in frames, all GOPs closed (operator); 0: the profile\'s.'),
+  CABLE_X264_PRESET: z.enum(['profile', 'ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']).default('profile').describe('x264 speed preset of H.264 cable profiles (slower: better picture at the same rate, more CPU); profile: the profile\'s.'),
   CABLE_PROVIDER: z.string().min(1).max(20).default('classcast').describe('ADI Provider: content provider name, <= 20 characters.'),
   CABLE_PROVIDER_ID: z.string().regex(/^(?=.{1,20}$)[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a lower-case domain of at most 20 characters').default('classcast.example').describe('ADI Provider_ID: a domain the provider owns, lower case, <= 20 characters.'),
   CABLE_PRODUCT: z.string().min(1).max(20).default('MOD').describe('ADI Product (operator), <= 20 characters.'),
@@ -95,6 +101,7 @@ export const configShape = {
   CABLE_TEXT_UNIT: z.enum(['char', 'utf8', 'gbk']).default('char').describe('How ADI text limits count (operator): characters, UTF-8 bytes, or GBK bytes (2 per Chinese character).'),
   CABLE_CONCURRENCY: int(1, 1, 16).describe('Cable packaging jobs one worker process runs at once.'),
 
+  GATEWAY_CACHE_MB: int(256, 0, 65536).describe('Memory the playback gateway may use for hot playlists and segments (0 disables the cache).'),
   METRICS_ENABLED: bool(true).describe('Serve Prometheus metrics at /metrics.'),
 } as const;
 

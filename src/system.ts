@@ -37,8 +37,15 @@ import { liveJobOptions } from './jobs/live.job.ts';
 import { applyLiveResult, LiveService, liveChannels } from './services/live.service.ts';
 import { SecretBox } from './services/secret-box.ts';
 import { registerLiveRoutes } from './api/live.routes.ts';
-import { liveTarget } from './api/gateway.routes.ts';
+import { liveTarget, ObjectCache } from './api/gateway.routes.ts';
 import { IngestSupervisor, rtmpPullUrl } from './infra/rtmp.ts';
+import { RedisRateLimiter } from './infra/rate-limit.ts';
+import { ScheduleService } from './services/schedule.service.ts';
+import { TimetablesService } from './services/timetables.service.ts';
+import { QuestionsService } from './services/questions.service.ts';
+import { registerTimetableRoutes } from './api/timetables.routes.ts';
+import { askBodyLimitBytes, registerQuestionRoutes } from './api/questions.routes.ts';
+import { strictJsonRouter } from './api/strict-json.ts';
 
 export interface Roles {
   api: boolean;
@@ -65,7 +72,13 @@ export interface Services {
   access: PlaybackAccessService;
   preview: PreviewSigner;
   live: LiveService;
+  schedule: ScheduleService;
+  timetables: TimetablesService;
+  questions: QuestionsService;
 }
+
+/** Q&A limits (issue 6): strict per address, so a bot cannot flood the teachers' queue. */
+const qa = { maxImages: 3, maxImageBytes: 2 * 1024 * 1024, askWindows: [{ windowS: 600, max: 5 }, { windowS: 86_400, max: 20 }] };
 
 /** A running classcast: its parts, services and the API's URL; stop() ends every part it started. */
 export interface System {
@@ -239,6 +252,11 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         redisPrefix: config.QUEUE_PREFIX,
         rtmpUrl: rtmpPublicUrl(config),
       }),
+      schedule: new ScheduleService(db, taxonomy),
+      timetables: new TimetablesService(db, taxonomy, { onLessonChanged: (lessonId) => pubsub.publish(liveChannels.keys, lessonId) }),
+      questions: new QuestionsService(db, storage, taxonomy, new RedisRateLimiter(redis, config.QUEUE_PREFIX, 'ask-question', qa.askWindows, emb.secret), emb.secret, {
+        maxImages: qa.maxImages, imageLimits: { maxBytes: qa.maxImageBytes, maxSide: 10_000, maxPixels: 40_000_000 },
+      }),
     };
     services.results.register('live', applyLiveResult);
 
@@ -269,9 +287,17 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       registerCatalogRoutes(registry, { lessons: services.lessons, taxonomy, schools: services.schools, baseUrl });
       registerUploadRoutes(registry, services.uploads);
       registerLiveRoutes(registry, services.live, baseUrl);
+      registerTimetableRoutes(registry, { timetables: services.timetables, schedule: services.schedule, baseUrl });
+      registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: qa.maxImageBytes, maxImages: qa.maxImages });
+      const strictJson = strictJsonRouter({
+        prefixes: ['/api/v1/questions', '/api/v1/answers', '/api/v1/staff/questions', '/api/v1/timetables', '/api/v1/schedule', '/api/v1/reports/late-timetables'],
+        limitBytes: config.BODY_LIMIT_KB * 1024,
+        larger: [{ method: 'POST', path: '/api/v1/questions', limitBytes: askBodyLimitBytes(qa.maxImageBytes, qa.maxImages) }],
+      });
       const gateway = gatewayRouter({
         storage,
         log,
+        cache: config.GATEWAY_CACHE_MB > 0 ? new ObjectCache(config.GATEWAY_CACHE_MB * 1024 * 1024) : undefined,
         play: async (lessonId) => {
           const asset = await access.publishedAsset(lessonId);
           return asset ? assetTarget(asset, 'vod') : undefined;
@@ -302,7 +328,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
           redis: async () => { await redis.ping(); },
           storage: () => storage.ping(),
         },
-        routers: [gateway],
+        routers: [gateway, strictJson],
         version,
       });
       const server = http.createServer(app);

@@ -18,9 +18,53 @@ export interface GatewayTarget {
   profile: CacheProfile;
 }
 
+/**
+ * Recently served objects in memory, bounded in bytes (least recently used goes first). Asset objects
+ * never change once their asset is ready, so entries of VOD and preview paths live for a minute;
+ * live playlists change every segment and are kept half a second.
+ */
+export class ObjectCache {
+  private readonly map = new Map<string, { body: Buffer; gz?: Buffer; until: number }>();
+  private bytes = 0;
+  constructor(private readonly maxBytes: number, private readonly maxObjectBytes = 4 * 1024 * 1024) {}
+
+  get(key: string): { body: Buffer; gz?: Buffer } | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    if (e.until < Date.now()) {
+      this.delete(key);
+      return undefined;
+    }
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e;
+  }
+
+  set(key: string, body: Buffer, ttlMs: number, gz?: Buffer): void {
+    const size = body.length + (gz?.length ?? 0);
+    if (size > this.maxObjectBytes || size > this.maxBytes) return;
+    this.delete(key);
+    this.map.set(key, { body, gz, until: Date.now() + ttlMs });
+    this.bytes += size;
+    for (const [k] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.delete(k);
+    }
+  }
+
+  private delete(key: string): void {
+    const e = this.map.get(key);
+    if (!e) return;
+    this.bytes -= e.body.length + (e.gz?.length ?? 0);
+    this.map.delete(key);
+  }
+}
+
 export interface GatewayDeps {
   storage: ObjectStorage;
   log: Logger;
+  /** Hot objects in memory; undefined serves every request from storage. */
+  cache?: ObjectCache;
   /** /play/{lessonId}/...: the published asset's target, or undefined (404). */
   play(lessonId: string): Promise<GatewayTarget | undefined>;
   /** /preview/{token}/...: the token's asset target, or undefined (404). */
@@ -91,26 +135,35 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
   const playlist = ext === 'm3u8' || ext === 'vtt';
   res.setHeader('Cache-Control', cacheControl(profile, playlist));
   res.setHeader('X-Content-Type-Options', 'nosniff');
+  const ttl = profile === 'live' ? (playlist ? 500 : 60_000) : 60_000;
   if (playlist) {
-    let body: Buffer;
-    try {
-      body = await d.storage.getBuffer(bucket, key);
-    } catch (err) {
-      return missing(d, res, err);
+    let hit = d.cache?.get(key);
+    if (!hit) {
+      let body: Buffer;
+      try {
+        body = await d.storage.getBuffer(bucket, key);
+      } catch (err) {
+        return missing(d, res, err);
+      }
+      hit = { body, gz: body.length > 256 ? gzipSync(body, { level: 6 }) : undefined };
+      d.cache?.set(key, hit.body, ttl, hit.gz);
     }
     res.setHeader('Content-Type', type);
     res.setHeader('Vary', 'Accept-Encoding');
-    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && body.length > 256) {
-      body = gzipSync(body, { level: 6 });
+    let out = hit.body;
+    if (hit.gz && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      out = hit.gz;
       res.setHeader('Content-Encoding', 'gzip');
     }
-    res.setHeader('Content-Length', String(body.length));
-    res.status(200).end(req.method === 'HEAD' ? undefined : body);
+    res.setHeader('Content-Length', String(out.length));
+    res.status(200).end(req.method === 'HEAD' ? undefined : out);
     return;
   }
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('Content-Type', type);
   const rangeHeader = req.headers.range;
+  const cached = d.cache?.get(key);
+  if (cached) return sendBuffer(req, res, cached.body, rangeHeader);
   if (rangeHeader) {
     const st = await d.storage.stat(bucket, key).catch(() => null);
     if (!st) return notFound(res);
@@ -136,6 +189,18 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
     return missing(d, res, err);
   }
   const len = s.headers?.['content-length'];
+  if (d.cache && len && Number(len) <= 4 * 1024 * 1024) {
+    // small enough to keep: read it whole, remember it, answer from memory
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of s) chunks.push(c as Buffer);
+    } catch (err) {
+      return missing(d, res, err);
+    }
+    const body = Buffer.concat(chunks);
+    d.cache.set(key, body, ttl);
+    return sendBuffer(req, res, body, undefined);
+  }
   if (len) res.setHeader('Content-Length', len);
   res.status(200);
   if (req.method === 'HEAD') {
@@ -143,6 +208,26 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
     return void res.end();
   }
   await pipeline(s, res).catch(() => res.destroy());
+}
+
+function sendBuffer(req: Request, res: Response, body: Buffer, rangeHeader: string | undefined): void {
+  if (rangeHeader) {
+    const range = parseRange(rangeHeader, body.length);
+    if (range === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${body.length}`);
+      return sendProblem(res, 416, 'range not satisfiable');
+    }
+    if (range) {
+      res.status(206);
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${body.length}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+      res.end(req.method === 'HEAD' ? undefined : body.subarray(range.start, range.end + 1));
+      return;
+    }
+  }
+  res.status(200);
+  res.setHeader('Content-Length', String(body.length));
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 function missing(d: GatewayDeps, res: Response, err: unknown): void {

@@ -1,0 +1,96 @@
+// npm run bench:gateway: the playback gateway serving a published lesson (master playlist, media
+// playlist, 1 MB segment) next to a bare node:http server serving the same bytes from memory, in the
+// same run. 50 connections, bounded in time. Prints requests/s, p99 and the ratios.
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import autocannon from 'autocannon';
+import { loadConfig } from '../config/load.ts';
+import { startSystem } from '../src/system.ts';
+import { hlsObjectKey, masterKey } from '../src/media/storage-keys.ts';
+import { createRedis } from '../src/infra/redis.ts';
+import type { PublicUser } from '../src/services/auth.service.ts';
+import type { Principal } from '../src/domain/types.ts';
+
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 50;
+
+const dataDir = await mkdtemp(path.join(os.tmpdir(), 'classcast-benchgw-'));
+const schema = `benchgw_${Date.now().toString(36)}`;
+const config = loadConfig(process.env, { NODE_ENV: 'test', LOG_LEVEL: 'warn', DATA_DIR: dataDir, DATABASE_SCHEMA: schema, HTTP_PORT: '0', QUEUE_PREFIX: schema });
+const sys = await startSystem({ config, roles: { api: true, worker: false, ingest: false } });
+
+try {
+  const s = sys.services;
+  await s.schools.createDistrict('benchgw', '基准区');
+  await s.schools.createSchool({ code: 'benchgw-1', name: '基准学校', districtCode: 'benchgw', stage: 'primary' });
+  const teacher = await s.auth.createUser({ username: 'benchgw-teacher', password: 'bench-password-1', role: 'teacher', schoolCode: 'benchgw-1' });
+  const reviewer = await s.auth.createUser({ username: 'benchgw-reviewer', password: 'bench-password-1', role: 'reviewer', schoolCode: 'benchgw-1' });
+  const operator = await s.auth.createUser({ username: 'benchgw-op', password: 'bench-password-1', role: 'operator' });
+  const p = (u: PublicUser): Principal => ({ userId: u.id, username: u.username, role: u.role, schoolId: u.schoolId, districtId: u.districtId });
+  const lesson = await s.lessons.create(p(teacher), { title: '基准课', kind: 'recorded', stage: 'primary', grade: 'g1', subject: 'math', type: 'recorded', edition: 'pep' });
+  const { Readable } = await import('node:stream');
+  const up = await s.uploads.putMedia(p(teacher), lesson.id, Readable.from([Buffer.from('source')]), { filename: 'a.mp4' });
+  await s.results.apply({ kind: 'transcode', key: `transcode:${up.assetId}`, subjectId: up.assetId, ok: true, data: { durationS: 3600 } });
+  await s.review.decide(p(reviewer), lesson.id, 'approve', undefined);
+  await s.publications.publish(p(operator), lesson.id, 'portal');
+
+  // a realistic hour-long 6 s ladder: 4 video renditions + audio in the master, 600 segments per playlist
+  const master = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-INDEPENDENT-SEGMENTS',
+    ...['1280x720', '854x480', '640x360', '426x240'].flatMap((r, i) => [`#EXT-X-STREAM-INF:BANDWIDTH=${3_000_000 >> i},AVERAGE-BANDWIDTH=${2_400_000 >> i},CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=${r},FRAME-RATE=30.000`, `r${i}/index.m3u8`]),
+    '#EXT-X-STREAM-INF:BANDWIDTH=72000,AVERAGE-BANDWIDTH=66000,CODECS="mp4a.40.2"', 'audio/index.m3u8', ''].join('\n');
+  const media = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:6', '#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-MEDIA-SEQUENCE:0',
+    ...Array.from({ length: 600 }, (_, i) => `#EXTINF:6.000000,\nseg-${String(i).padStart(5, '0')}.ts`), '#EXT-X-ENDLIST', ''].join('\n');
+  const segment = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < segment.length; i++) segment[i] = i % 188 === 0 ? 0x47 : (i * 13) & 0xff;
+  const st = sys.storage;
+  await st.putBuffer(st.mediaBucket, masterKey(up.assetId), master, 'application/vnd.apple.mpegurl');
+  await st.putBuffer(st.mediaBucket, hlsObjectKey(up.assetId, 'r0/index.m3u8'), media, 'application/vnd.apple.mpegurl');
+  await st.putBuffer(st.mediaBucket, hlsObjectKey(up.assetId, 'r0/seg-00000.ts'), segment, 'video/mp2t');
+
+  // the baseline: node:http with the same bytes from memory (playlists pre-gzipped, as a CDN would hold them)
+  const files: Record<string, { body: Buffer; type: string; gz: boolean }> = {
+    '/master.m3u8': { body: gzipSync(master), type: 'application/vnd.apple.mpegurl', gz: true },
+    '/r0/index.m3u8': { body: gzipSync(media), type: 'application/vnd.apple.mpegurl', gz: true },
+    '/r0/seg-00000.ts': { body: segment, type: 'video/mp2t', gz: false },
+  };
+  const bare = http.createServer((req, res) => {
+    const f = files[req.url ?? ''];
+    if (!f) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': f.type, 'content-length': f.body.length, ...(f.gz ? { 'content-encoding': 'gzip' } : {}) });
+    res.end(f.body);
+  });
+  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as import('node:net').AddressInfo).port}`;
+
+  const run = (url: string) => autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, headers: { 'accept-encoding': 'gzip' } });
+  const rows: string[] = [];
+  for (const [name, rel] of [['master playlist', 'master.m3u8'], ['media playlist (600 segments)', 'r0/index.m3u8'], ['1 MB segment', 'r0/seg-00000.ts']]) {
+    const gw = await run(`${sys.apiUrl}/play/${lesson.id}/${rel}`);
+    const base = await run(`${bareUrl}/${rel}`);
+    const errors = gw.errors + gw.non2xx;
+    rows.push(
+      `${name.padEnd(30)} gateway ${gw.requests.average.toFixed(0).padStart(6)} req/s p99 ${String(gw.latency.p99).padStart(5)} ms (errors ${errors}) | bare ${base.requests.average.toFixed(0).padStart(6)} req/s p99 ${String(base.latency.p99).padStart(5)} ms | ratio ${(gw.requests.average / base.requests.average).toFixed(3)} throughput, ${(gw.latency.p99 / Math.max(base.latency.p99, 1)).toFixed(2)}x p99`,
+    );
+  }
+  bare.close();
+  process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION_S} s each; storage: ${config.S3_ENDPOINT ? 'S3 endpoint' : 'embedded s3rver'}\n${rows.join('\n')}\n`);
+} finally {
+  await sys.stop();
+  if (config.DATABASE_URL) {
+    const pg = await import('pg');
+    const c = new pg.default.Client({ connectionString: config.DATABASE_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await c.end();
+  }
+  if (config.REDIS_URL) {
+    const r = createRedis(config.REDIS_URL);
+    const keys = await r.keys(`${schema}:*`);
+    if (keys.length) await r.del(...keys);
+    r.disconnect();
+  }
+  await rm(dataDir, { recursive: true, force: true });
+}
