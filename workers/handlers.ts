@@ -1,10 +1,18 @@
 import type { Config } from '../config/config.schema.ts';
-import type { HandlerMap } from './worker.ts';
+import type { QueueName } from '../src/jobs/job-types.ts';
+import type { HandlerEntry, HandlerMap } from './worker.ts';
+import { liveHandlerEntry } from './live.handler.ts';
+import { transcodeHandlerEntry } from './transcode.handler.ts';
+import { cableHandlerEntry } from './cable-package.handler.ts';
 
 /**
- * The job handler map: one entry per queue. Each entry is added with its handler; a queue without a
- * handler is a compile error once every queue has one (see `satisfies` below).
+ * The job handler map: one entry per queue (`results` is the catalog's, not a worker's). A queue
+ * without a handler here is a compile error.
  */
-export function jobHandlers(_config: Config): HandlerMap {
-  return {};
+export function jobHandlers(config: Config): HandlerMap {
+  return {
+    transcode: transcodeHandlerEntry(config),
+    live: liveHandlerEntry(config),
+    cable: cableHandlerEntry(config),
+  } satisfies Record<Exclude<QueueName, 'results'>, HandlerEntry>;
 }
