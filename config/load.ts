@@ -32,6 +32,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!cfg.DATABASE_URL) problems.push('DATABASE_URL: required in production');
     if (!cfg.REDIS_URL) problems.push('REDIS_URL: required in production');
     if (!cfg.S3_ENDPOINT) problems.push('S3_ENDPOINT: required in production');
+    if (cfg.CABLE_PROVIDER_ID.endsWith('.example')) problems.push('CABLE_PROVIDER_ID: set the domain your organisation owns (the default is a placeholder)');
+    if (cfg.CABLE_QA_CONTACT.endsWith('.example')) problems.push('CABLE_QA_CONTACT: set a real contact for the cable operator');
     if (!cfg.RTMP_WORKER_PLAY_TOKEN) problems.push('RTMP_WORKER_PLAY_TOKEN: required in production (shared by ingest and worker processes)');
   }
   if (cfg.S3_MEDIA_BUCKET === cfg.S3_CABLE_BUCKET) problems.push('S3_CABLE_BUCKET: must differ from S3_MEDIA_BUCKET');

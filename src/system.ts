@@ -39,6 +39,9 @@ import { SecretBox } from './services/secret-box.ts';
 import { registerLiveRoutes } from './api/live.routes.ts';
 import { liveTarget, ObjectCache } from './api/gateway.routes.ts';
 import { IngestSupervisor, rtmpPullUrl } from './infra/rtmp.ts';
+import { applyCableResult, CableService } from './services/cable.service.ts';
+import { registerCableRoutes } from './api/cable.routes.ts';
+import { cableJob, cableProfileFromConfig, cableProviderFromConfig } from './jobs/cable.job.ts';
 import { RedisRateLimiter } from './infra/rate-limit.ts';
 import { ScheduleService } from './services/schedule.service.ts';
 import { TimetablesService } from './services/timetables.service.ts';
@@ -72,6 +75,7 @@ export interface Services {
   access: PlaybackAccessService;
   preview: PreviewSigner;
   live: LiveService;
+  cable: CableService;
   schedule: ScheduleService;
   timetables: TimetablesService;
   questions: QuestionsService;
@@ -220,8 +224,19 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const taxonomy = new TaxonomyService(db);
     await taxonomy.seed();
     const access = new PlaybackAccessService(db, pubsub);
+    const cable = new CableService(db, storage, taxonomy, async (payload) => {
+      const j = cableJob(payload);
+      await queues.add(j.queue, j.name, j.data, j.opts);
+    }, log, {
+      assetIdPrefix: config.CABLE_ASSET_ID_PREFIX,
+      licenseDays: config.CABLE_LICENSE_DAYS,
+      provider: cableProviderFromConfig(config),
+      profile: cableProfileFromConfig(config),
+      linkTtlS: 24 * 3600,
+    });
     const onPublication: PublicationListener = async (c) => {
       if (c.channel === 'portal') await access.invalidate(c.lessonId);
+      else await cable.onPublicationChange(c).catch((err) => log.error({ err: (err as Error).message, lessonId: c.lessonId }, 'cable package could not be queued'));
     };
     const transcodeQueue = queues.queue(queueNames.transcode);
     const services: Services = {
@@ -243,6 +258,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       results: new JobResultsService(db, log),
       access,
       preview,
+      cable,
       live: new LiveService(db, redis, pubsub, new SecretBox(emb.secret, 'live-stream-keys'), async (j) => {
         await queues.add(queueNames.live, 'live', j, { ...liveJobOptions, jobId: jobIds.live(j.sessionId) });
       }, log, {
@@ -259,6 +275,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       }),
     };
     services.results.register('live', applyLiveResult);
+    services.results.register('cable', applyCableResult);
 
     let apiUrl: string | undefined;
     if (o.roles.api) {
@@ -287,6 +304,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       registerCatalogRoutes(registry, { lessons: services.lessons, taxonomy, schools: services.schools, baseUrl });
       registerUploadRoutes(registry, services.uploads);
       registerLiveRoutes(registry, services.live, baseUrl);
+      registerCableRoutes(registry, cable);
       registerTimetableRoutes(registry, { timetables: services.timetables, schedule: services.schedule, baseUrl });
       registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: qa.maxImageBytes, maxImages: qa.maxImages });
       const strictJson = strictJsonRouter({

@@ -162,7 +162,11 @@ export class ObjectStorage {
   async removePrefix(bucket: string, prefix: string): Promise<number> {
     const items = await this.list(bucket, prefix);
     for (let i = 0; i < items.length; i += 500) {
-      await this.client.removeObjects(bucket, items.slice(i, i + 500).map((o) => o.key));
+      const batch = items.slice(i, i + 500).map((o) => o.key);
+      // s3rver answers some multi-object deletes with a 500: fall back to one call per object
+      await this.client.removeObjects(bucket, batch).catch(async () => {
+        for (const k of batch) await this.client.removeObject(bucket, k).catch(() => undefined);
+      });
     }
     return items.length;
   }

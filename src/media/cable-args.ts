@@ -2,6 +2,10 @@ import type { CableProfile } from '../../config/cable-profiles.ts';
 
 /** What the builders need to know about the source (from ffprobe). */
 export interface CableSource {
+  /** Absolute index of the video stream to use (`-map 0:{index}`). */
+  videoIndex: number;
+  /** Absolute index of the audio stream, null when the source has no sound. */
+  audioIndex: number | null;
   width: number;
   height: number;
   /** Sample aspect ratio [num, den]; [1, 1] when unknown. */
@@ -14,7 +18,6 @@ export interface CableSource {
   topFieldFirst: boolean;
   /** Colour matrix tagged on the source, if any (`bt709`, `bt601`...). */
   colorMatrix?: string;
-  hasAudio: boolean;
   durationS: number;
 }
 
@@ -136,6 +139,8 @@ function videoCodecArgs(profile: CableProfile): string[] {
       ...common,
       '-keyint_min', String(v.gop), '-sc_threshold', '0',
       ...(v.bPyramid ? [] : ['-b-pyramid', 'none']),
+      // x264 has no weighted P prediction in interlaced coding (it would only warn and drop it)
+      ...(interlaced ? ['-weightp', 'none'] : []),
       // nal-hrd=cbr: filler NAL units keep the video stream itself at a constant rate, HRD signalled
       '-nal-hrd', 'cbr',
       // access unit delimiters: required for H.264 in DVB transport streams (ETSI TS 101 154, 5.5.1)
@@ -167,14 +172,15 @@ function videoCodecArgs(profile: CableProfile): string[] {
 export function cableMovieArgs(o: CableMovieArgsOptions): string[] {
   const { profile: p, source } = o;
   const a = p.audio;
-  const audioIn = source.hasAudio ? '[0:a:0]' : '[1:a:0]';
+  const audioIn = source.audioIndex !== null ? `[0:${source.audioIndex}]` : '[1:a:0]';
   const filter = [
-    `[0:v:0]${cableVideoFilter(p, source)}[v]`,
+    `[0:${source.videoIndex}]${cableVideoFilter(p, source)}[v]`,
     // async: fills gaps and drops overlaps (live recordings, reconnects) so sound stays in sync
     `${audioIn}aresample=async=1:first_pts=0,aformat=sample_fmts=fltp:sample_rates=${a.sampleRate}:channel_layouts=stereo[a]`,
   ].join(';');
-  const args = ['-hide_banner', '-nostdin', '-y', '-i', o.input];
-  if (!source.hasAudio) {
+  // progress on stdout for the runner; only warnings and errors on stderr, so its tail explains a failure
+  const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning', '-progress', 'pipe:1', '-nostats', '-i', o.input];
+  if (source.audioIndex === null) {
     args.push('-f', 'lavfi', '-t', source.durationS.toFixed(3), '-i', `anullsrc=channel_layout=stereo:sample_rate=${a.sampleRate}`);
   }
   args.push(
@@ -198,7 +204,7 @@ export interface CablePosterArgsOptions {
   input: string;
   output: string;
   profile: CableProfile;
-  source: Pick<CableSource, 'width' | 'height' | 'sar' | 'rotation' | 'durationS'>;
+  source: Pick<CableSource, 'videoIndex' | 'width' | 'height' | 'sar' | 'rotation' | 'durationS'>;
 }
 
 /** Where the poster frame is taken: a tenth into the lesson (past the title card), at most 60 s in. */
@@ -214,13 +220,14 @@ export function cablePosterArgs(o: CablePosterArgsOptions): string[] {
     { ...o.profile, video: { ...o.profile.video, width: W, height: H, displayAspect: reduce(W, H), scan: 'progressive' } },
     o.source,
   );
-  const vf = [`scale=${fit.scaleWidth}:${fit.scaleHeight}:flags=bicubic`, 'setsar=1'];
+  // JPEG is full range: scale straight into it so swscale converts once and correctly
+  const vf = [`scale=${fit.scaleWidth}:${fit.scaleHeight}:flags=bicubic:out_range=pc`, 'setsar=1'];
   if (fit.scaleWidth !== W || fit.scaleHeight !== H) vf.push(`pad=${W}:${H}:${fit.padX}:${fit.padY}:black`);
   vf.push('format=yuvj420p');
   return [
-    '-hide_banner', '-nostdin', '-y',
+    '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
     '-ss', posterTimeS(o.source.durationS).toFixed(3), '-i', o.input,
-    '-map', '0:v:0', '-frames:v', '1', '-an', '-sn', '-map_metadata', '-1',
+    '-map', `0:${o.source.videoIndex}`, '-frames:v', '1', '-an', '-sn', '-map_metadata', '-1',
     '-vf', vf.join(','),
     '-q:v', '2', '-f', 'image2', '-update', '1',
     o.output,

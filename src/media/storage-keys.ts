@@ -1,43 +1,139 @@
 /**
- * Every object key classcast writes, in one place (DESIGN.md, storage layout). Bucket `media` unless
- * said. Keys never reach students: the playback gateway maps public paths onto them.
+ * Every object key of the media bucket (DESIGN.md "Storage layout"), built in one place. Ids are
+ * checked so a key can never climb out of its prefix. Cable-outbox keys live with the cable packager.
  */
 
-/** Uploaded original, kept: sources/{assetId}/source.{ext}. */
-export const sourceKey = (assetId: string, ext: string): string => `sources/${assetId}/source.${safeExt(ext)}`;
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+const renditionPattern = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const fileNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-/** Root of an asset's HLS output. */
-export const hlsPrefix = (assetId: string): string => `assets/${assetId}/hls/`;
-/** VOD multivariant playlist (written last). */
-export const masterKey = (assetId: string): string => `${hlsPrefix(assetId)}master.m3u8`;
-/** A file under the asset's HLS root, by its path relative to master.m3u8 (e.g. `720p/index.m3u8`, `720p/seg_00001.ts`). */
-export const hlsObjectKey = (assetId: string, relPath: string): string => `${hlsPrefix(assetId)}${relPath}`;
-export const mediaPlaylistKey = (assetId: string, rendition: string): string => `${hlsPrefix(assetId)}${rendition}/index.m3u8`;
-
-export const posterKey = (assetId: string): string => `assets/${assetId}/poster.jpg`;
-export const storyboardImageKey = (assetId: string): string => `assets/${assetId}/storyboard.jpg`;
-export const storyboardVttKey = (assetId: string): string => `assets/${assetId}/storyboard.vtt`;
-
-/** Live HLS while on air; becomes the recording's asset. */
-export const livePrefix = (sessionId: string): string => `live/${sessionId}/`;
-export const liveObjectKey = (sessionId: string, relPath: string): string => `${livePrefix(sessionId)}${relPath}`;
-
-/** Question attachments. */
-export const qaImageKey = (questionId: string, n: number): string => `qa/${questionId}/${n}.jpg`;
-
-/** Bucket cable-outbox: one folder per package; ADI.XML written last. */
-export const cablePackageKey = (packageId: string, file: 'ADI.XML' | 'movie.ts' | 'poster.jpg'): string => `${packageId}/${file}`;
-
-/**
- * Whether a path relative to an HLS root is one a player may ask for: playlists, segments, init
- * segments, storyboard; no traversal, no hidden files.
- */
-export function isServableHlsPath(relPath: string): boolean {
-  if (relPath.length > 200 || relPath.includes('..') || relPath.includes('//')) return false;
-  return /^(?:[A-Za-z0-9_-]{1,40}\/)?[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}\.(?:m3u8|ts|m4s|mp4|aac|vtt|jpg)$/.test(relPath);
+function id(kind: string, value: string): string {
+  if (!idPattern.test(value)) throw new Error(`invalid ${kind} for a storage key: ${JSON.stringify(value)}`);
+  return value;
 }
 
-function safeExt(ext: string): string {
-  const e = ext.toLowerCase().replace(/^\./, '');
-  return /^[a-z0-9]{1,8}$/.test(e) ? e : 'bin';
+function rendition(value: string): string {
+  if (!renditionPattern.test(value)) throw new Error(`invalid rendition name for a storage key: ${JSON.stringify(value)}`);
+  return value;
+}
+
+function fileName(value: string): string {
+  if (!fileNamePattern.test(value) || value.includes('..')) throw new Error(`invalid file name for a storage key: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Lower-case extension of an uploaded file name, without the dot; `bin` when none or odd. */
+export function sourceExtension(originalName: string | undefined): string {
+  const m = /\.([A-Za-z0-9]{1,8})$/.exec(originalName ?? '');
+  return m ? m[1].toLowerCase() : 'bin';
+}
+
+/** Uploaded original: `sources/{assetId}/source.{ext}`. */
+export function sourceKey(assetId: string, ext: string): string {
+  const e = /^[a-z0-9]{1,8}$/.test(ext) ? ext : 'bin';
+  return `sources/${id('assetId', assetId)}/source.${e}`;
+}
+
+/** Everything made from one asset version: `assets/{assetId}/`. */
+export function assetPrefix(assetId: string): string {
+  return `assets/${id('assetId', assetId)}/`;
+}
+
+/** HLS tree of an asset: `assets/{assetId}/hls/`. */
+export function hlsPrefix(assetId: string): string {
+  return `${assetPrefix(assetId)}hls/`;
+}
+
+/** VOD multivariant playlist, written last. */
+export function masterKey(assetId: string): string {
+  return `${hlsPrefix(assetId)}master.m3u8`;
+}
+
+/** Folder of one rendition (media playlist and its segments side by side). */
+export function renditionPrefix(assetId: string, name: string): string {
+  return `${hlsPrefix(assetId)}${rendition(name)}/`;
+}
+
+/** Media playlist of one rendition. */
+export function mediaPlaylistKey(assetId: string, name: string): string {
+  return `${renditionPrefix(assetId, name)}index.m3u8`;
+}
+
+/** A segment (or fMP4 init file) beside its media playlist. */
+export function segmentKey(assetId: string, name: string, file: string): string {
+  return `${renditionPrefix(assetId, name)}${fileName(file)}`;
+}
+
+const servableHls = /^(?:master\.m3u8|[a-z0-9][a-z0-9_-]{0,31}\/[A-Za-z0-9][A-Za-z0-9_-]{0,127}\.(?:m3u8|ts|m4s|mp4|aac))$/;
+
+/**
+ * Whether a path relative to an asset's master playlist names an HLS object players may fetch
+ * (`master.m3u8`, `{rendition}/index.m3u8`, `{rendition}/seg-00001.ts`...); nothing else, no `..`.
+ */
+export function isServableHlsPath(rel: string): boolean {
+  return servableHls.test(rel);
+}
+
+/** Storage key of an HLS path relative to the asset's master playlist (check isServableHlsPath first). */
+export function hlsObjectKey(assetId: string, rel: string): string {
+  if (!isServableHlsPath(rel)) throw new Error(`not an HLS path: ${JSON.stringify(rel)}`);
+  return `${hlsPrefix(assetId)}${rel}`;
+}
+
+export function posterKey(assetId: string): string {
+  return `${assetPrefix(assetId)}poster.jpg`;
+}
+
+export function storyboardImageKey(assetId: string): string {
+  return `${assetPrefix(assetId)}storyboard.jpg`;
+}
+
+export function storyboardVttKey(assetId: string): string {
+  return `${assetPrefix(assetId)}storyboard.vtt`;
+}
+
+/** Live HLS of one session while on air (and the recording afterwards): `live/{sessionId}/`. */
+export function livePrefix(sessionId: string): string {
+  return `live/${id('sessionId', sessionId)}/`;
+}
+
+export function liveMasterKey(sessionId: string): string {
+  return `${livePrefix(sessionId)}master.m3u8`;
+}
+
+export function liveRenditionPrefix(sessionId: string, name: string): string {
+  return `${livePrefix(sessionId)}${rendition(name)}/`;
+}
+
+export function liveMediaPlaylistKey(sessionId: string, name: string): string {
+  return `${liveRenditionPrefix(sessionId, name)}index.m3u8`;
+}
+
+export function liveSegmentKey(sessionId: string, name: string, file: string): string {
+  return `${liveRenditionPrefix(sessionId, name)}${fileName(file)}`;
+}
+
+/** Attachment n (0-based) of a question. */
+export function questionImageKey(questionId: string, n: number): string {
+  if (!Number.isInteger(n) || n < 0 || n > 99) throw new Error(`invalid attachment number: ${n}`);
+  return `qa/${id('questionId', questionId)}/${n}.jpg`;
+}
+
+const contentTypes: Record<string, string> = {
+  m3u8: 'application/vnd.apple.mpegurl',
+  ts: 'video/mp2t',
+  m4s: 'video/iso.segment',
+  mp4: 'video/mp4',
+  aac: 'audio/aac',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  vtt: 'text/vtt; charset=utf-8',
+  xml: 'application/xml',
+};
+
+/** Content type to store (and serve) an object with, from its key's extension. */
+export function contentTypeOf(key: string): string {
+  const m = /\.([a-z0-9]+)$/i.exec(key);
+  return (m && contentTypes[m[1].toLowerCase()]) || 'application/octet-stream';
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lessonBody, publishedLesson, startTestSystem, uploadAndProcess, type TestSystem } from '../helpers/system.ts';
+import { addDays, mondayOf, shanghaiMidnight } from '../../src/domain/shanghai-time.ts';
 
 /**
  * Every non-public endpoint x every role x own / other school, with the exact status. The list of
@@ -13,6 +14,10 @@ const actors: Actor[] = ['anon', 'teacherOwn', 'teacherOther', 'reviewerOwn', 'r
 interface Fixture {
   lessonId: string;
   uploadId?: string;
+  timetableId?: string;
+  entryId?: string;
+  questionId?: string;
+  answerId?: string;
 }
 
 interface Row {
@@ -62,6 +67,42 @@ const liveApproved = async (ts: TestSystem): Promise<Fixture> => {
 
 const teacherOnlyOwn = (ok: number) => all(403, { teacherOwn: ok, teacherOther: 404 });
 
+// timetables: each fixture gets its own week far ahead (one timetable per school and week)
+let weeks = 0;
+const farWeek = (k: number): string => mondayOf(addDays(new Date(), 100 + 7 * k));
+const approvedLiveIn = async (ts: TestSystem, week: string, hour: number): Promise<string> => {
+  const start = new Date(shanghaiMidnight(week).getTime() + hour * 3600_000);
+  const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', scheduledStart: start.toISOString(), scheduledEnd: new Date(start.getTime() + 2400_000).toISOString() }) });
+  await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } });
+  return c.body.id;
+};
+/** A draft timetable of school A with one entry, and a spare lesson of its week not on it (lessonId). */
+const timetable = async (ts: TestSystem): Promise<Fixture> => {
+  const week = farWeek(weeks++);
+  const onIt = await approvedLiveIn(ts, week, 33);
+  const spare = await approvedLiveIn(ts, week, 57);
+  const t = await ts.api('POST', '/api/v1/timetables', { token: ts.users.reviewerA.token, body: { scope: 'school', weekStart: week } });
+  const e = await ts.api('POST', `/api/v1/timetables/${t.body.id}/entries`, { token: ts.users.reviewerA.token, body: { lessonId: onIt } });
+  return { lessonId: spare, timetableId: t.body.id, entryId: e.body.entryId };
+};
+const ttReaders = (ok: number) => all(ok, { teacherOther: 404, reviewerOther: 404, cable: 403 });
+const ttEditors = (ok: number) => all(403, { reviewerOwn: ok, reviewerOther: 404, admin: ok, districtAdmin: ok });
+
+// Q&A: an open primary-school math question (asked through the service: the HTTP route is rate limited per address)
+let askers = 0;
+const openQuestion = async (ts: TestSystem): Promise<Fixture> => {
+  askers++;
+  const q = await ts.sys.services.questions.ask({ stage: 'primary', subject: 'math', text: '矩阵测试问题', displayName: '学生' }, `10.${askers >> 8}.${askers & 255}.9`);
+  return { lessonId: '', questionId: q.id };
+};
+const answered = async (ts: TestSystem): Promise<Fixture> => {
+  const f = await openQuestion(ts);
+  const teacher = (await ts.sys.services.auth.authenticate(ts.users.teacherA.token))!;
+  const a = await ts.sys.services.questions.answer(teacher, f.questionId!, '矩阵测试回答');
+  return { ...f, answerId: a.id };
+};
+const moderators = (ok: number) => all(403, { reviewerOwn: ok, reviewerOther: 404, operator: ok, admin: ok });
+
 const matrix: Record<string, Row> = {
   'GET /api/v1/auth/me': { request: () => ({ path: '/api/v1/auth/me' }), expect: all(200) },
   'POST /api/v1/auth/logout': { request: () => ({ path: '/api/v1/auth/logout' }), expect: all(204), freshToken: true },
@@ -82,6 +123,24 @@ const matrix: Record<string, Row> = {
   'DELETE /api/v1/lessons/:id/uploads/:uploadId': { setup: openUpload, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}` }), expect: teacherOnlyOwn(204) },
   'POST /api/v1/lessons/:id/live': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live` }), expect: teacherOnlyOwn(200) },
   'POST /api/v1/lessons/:id/live/rotate-key': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live/rotate-key` }), expect: teacherOnlyOwn(200) },
+  'POST /api/v1/timetables': { request: (_f, n) => ({ path: '/api/v1/timetables', body: { scope: 'school', school: ts.schools.A, weekStart: farWeek(1000 + n) } }), expect: all(403, { reviewerOwn: 201, admin: 201, districtAdmin: 201 }) },
+  'GET /api/v1/timetables': { request: () => ({ path: '/api/v1/timetables' }), expect: all(200, { cable: 403 }) },
+  'GET /api/v1/timetables/:id': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}` }), expect: ttReaders(200) },
+  'POST /api/v1/timetables/:id/entries': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}/entries`, body: { lessonId: f.lessonId } }), expect: ttEditors(201) },
+  'PATCH /api/v1/timetables/:id/entries/:entryId': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}/entries/${f.entryId}`, body: { audience: '三(1)班' } }), expect: ttEditors(200) },
+  'POST /api/v1/timetables/:id/entries/:entryId/cancel': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}/entries/${f.entryId}/cancel`, body: { reason: '停课' } }), expect: ttEditors(200) },
+  'DELETE /api/v1/timetables/:id/entries/:entryId': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}/entries/${f.entryId}` }), expect: ttEditors(204) },
+  'POST /api/v1/timetables/:id/publish': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}/publish`, body: {} }), expect: ttEditors(201) },
+  'GET /api/v1/timetables/:id/versions': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}/versions` }), expect: ttReaders(200) },
+  'GET /api/v1/timetables/:id/week.csv': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}/week.csv` }), expect: ttReaders(200) },
+  'GET /api/v1/timetables/:id/week.html': { setup: timetable, request: (f) => ({ path: `/api/v1/timetables/${f.timetableId}/week.html` }), expect: ttReaders(200) },
+  'GET /api/v1/reports/late-timetables': { request: () => ({ path: '/api/v1/reports/late-timetables' }), expect: all(403, { operator: 200, admin: 200, districtAdmin: 200 }) },
+  'GET /api/v1/staff/questions': { request: () => ({ path: '/api/v1/staff/questions' }), expect: all(200, { cable: 403, districtAdmin: 403 }) },
+  'POST /api/v1/questions/:id/answers': { setup: openQuestion, request: (f) => ({ path: `/api/v1/questions/${f.questionId}/answers`, body: { text: '答' } }), expect: all(403, { teacherOwn: 201, teacherOther: 404 }) },
+  'PATCH /api/v1/answers/:id': { setup: answered, request: (f) => ({ path: `/api/v1/answers/${f.answerId}`, body: { text: '改过的回答' } }), expect: all(403, { teacherOwn: 200 }) },
+  'PUT /api/v1/questions/:id/visibility': { setup: openQuestion, request: (f) => ({ path: `/api/v1/questions/${f.questionId}/visibility`, body: { hidden: true, reason: '不当内容' } }), expect: moderators(200) },
+  'PUT /api/v1/answers/:id/visibility': { setup: answered, request: (f) => ({ path: `/api/v1/answers/${f.answerId}/visibility`, body: { hidden: true, reason: '不当内容' } }), expect: moderators(200) },
+  'GET /api/v1/cable/packages': { request: () => ({ path: '/api/v1/cable/packages' }), expect: all(403, { operator: 200, admin: 200, cable: 200 }) },
   'POST /api/v1/lessons/:id/live/stop': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live/stop` }), expect: all(403, { reviewerOwn: 200, reviewerOther: 404, operator: 200, admin: 200 }) },
 };
 

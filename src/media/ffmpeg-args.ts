@@ -1,0 +1,491 @@
+/**
+ * Pure ffmpeg argument builders: plain values in, `string[]` argv out (never a shell string, never
+ * config). The runner (src/infra/ffmpeg.runner.ts) executes them.
+ *
+ * One transcode = one ffmpeg process: one decode -> (deinterlace, fps, orientation, tone map) ->
+ * split -> scale per rendition -> x264 + AAC -> HLS muxer per rendition, plus an audio-only rendition.
+ */
+import type { AudioSettings, LadderSpec, VideoRungSpec } from '../../config/ladder.ts';
+import { rationalValue, type HdrTransfer, type MediaInfo, type Rational } from './probe.ts';
+
+export interface VideoRendition {
+  kind: 'video';
+  name: string;
+  width: number;
+  height: number;
+  crf: number;
+  maxrateKbps: number;
+  bufsizeKbps: number;
+  audioKbps: number;
+}
+
+export interface AudioRendition {
+  kind: 'audio';
+  name: string;
+  audioKbps: number;
+}
+
+export type Rendition = VideoRendition | AudioRendition;
+
+export interface VideoSourcePlan {
+  /** Absolute stream index to map; null maps the first video stream (live inputs). */
+  streamIndex: number | null;
+  deinterlace: boolean;
+  /** Filters that put the picture upright (from the display matrix), applied once before the split. */
+  orient: string[];
+  /** HDR transfer to tone-map to SDR BT.709, or null. */
+  hdr: HdrTransfer | null;
+  /** Seconds to hold the last picture after the video ends, so picture and sound end together. */
+  padEndS: number;
+}
+
+export interface AudioSourcePlan {
+  /** Absolute stream index; null maps the first audio stream (live inputs). */
+  streamIndex: number | null;
+  mono: boolean;
+}
+
+export interface TranscodePlan {
+  renditions: Rendition[];
+  /** Constant output frame rate. */
+  fps: Rational;
+  /** Keyframe interval in seconds and its frame-count upper bound at the output rate. */
+  gopSeconds: number;
+  gopFrames: number;
+  segmentSeconds: number;
+  /** VOD: the output length (longer of picture and sound). Live: null (runs until the input ends). */
+  durationS: number | null;
+  video: VideoSourcePlan;
+  /** null: the source has no sound; silence is generated so every rendition carries audio. */
+  audio: AudioSourcePlan | null;
+  audioSettings: AudioSettings;
+}
+
+/** Standard rates a measured or nominal rate snaps to, as exact rationals. */
+const standardRates: Rational[] = [
+  { num: 24000, den: 1001 }, { num: 24, den: 1 }, { num: 25, den: 1 }, { num: 30000, den: 1001 }, { num: 30, den: 1 },
+  { num: 48, den: 1 }, { num: 50, den: 1 }, { num: 60000, den: 1001 }, { num: 60, den: 1 },
+  { num: 10, den: 1 }, { num: 12, den: 1 }, { num: 15, den: 1 }, { num: 20, den: 1 },
+  { num: 72, den: 1 }, { num: 90, den: 1 }, { num: 100, den: 1 }, { num: 120, den: 1 },
+];
+
+function gcd(a: number, b: number): number {
+  return b ? gcd(b, a % b) : Math.abs(a);
+}
+
+function reduce(r: Rational): Rational {
+  const g = gcd(r.num, r.den) || 1;
+  return { num: r.num / g, den: r.den / g };
+}
+
+function nearestStandard(fps: number, maxRelDiff: number): Rational | null {
+  let best: Rational | null = null;
+  let bestDiff = Infinity;
+  for (const s of standardRates) {
+    const d = Math.abs(rationalValue(s) - fps) / rationalValue(s);
+    if (d < bestDiff) {
+      bestDiff = d;
+      best = s;
+    }
+  }
+  return best && bestDiff <= maxRelDiff ? best : null;
+}
+
+/**
+ * The constant output frame rate: the source's nominal rate (snapped to a standard one), the average
+ * for variable-rate sources, divided down to at most `maxFps` and multiplied up to at least `minFps`.
+ */
+export function chooseOutputFps(video: Pick<MediaInfo['video'], 'rFrameRate' | 'avgFrameRate' | 'vfr'>, maxFps: number, minFps: number): Rational {
+  const valid = (r: Rational | null): r is Rational => !!r && rationalValue(r) >= 0.1 && rationalValue(r) <= 1000;
+  let fps: Rational;
+  if (video.vfr) {
+    // Phones and screen recorders: r_frame_rate is the capture rate when it is a standard one.
+    const nominal = valid(video.rFrameRate) ? nearestStandard(rationalValue(video.rFrameRate), 0.005) : null;
+    const avg = valid(video.avgFrameRate) ? rationalValue(video.avgFrameRate) : 30;
+    fps = nominal ?? nearestStandard(avg, Infinity) ?? { num: 30, den: 1 };
+  } else {
+    const src = valid(video.rFrameRate) ? video.rFrameRate : valid(video.avgFrameRate) ? video.avgFrameRate : { num: 30, den: 1 };
+    fps = nearestStandard(rationalValue(src), 0.005) ?? reduce({ num: Math.round(rationalValue(src) * 1000), den: 1000 });
+  }
+  const v = rationalValue(fps);
+  if (v > maxFps + 1e-6) fps = reduce({ num: fps.num, den: fps.den * Math.ceil(v / maxFps - 1e-9) });
+  else if (v < minFps - 1e-6) fps = reduce({ num: fps.num * Math.ceil(minFps / v - 1e-9), den: fps.den });
+  return reduce(fps);
+}
+
+const even = (n: number): number => Math.max(2, 2 * Math.round(n / 2));
+const evenDown = (n: number): number => Math.max(2, 2 * Math.floor(n / 2));
+
+/** Size of a rendition in a bounding box: aspect kept, never upscaled, even sides, never above the source. */
+export function fitInBox(displayW: number, displayH: number, boxLong: number, boxShort: number): { width: number; height: number } {
+  const landscape = displayW >= displayH;
+  const boxW = landscape ? boxLong : boxShort;
+  const boxH = landscape ? boxShort : boxLong;
+  const scale = Math.min(1, boxW / displayW, boxH / displayH);
+  return {
+    width: Math.min(even(displayW * scale), evenDown(displayW)),
+    height: Math.min(even(displayH * scale), evenDown(displayH)),
+  };
+}
+
+function videoRendition(rung: VideoRungSpec, size: { width: number; height: number }): VideoRendition {
+  return { kind: 'video', name: rung.name, ...size, crf: rung.crf, maxrateKbps: rung.maxrateKbps, bufsizeKbps: rung.bufsizeKbps, audioKbps: rung.audioKbps };
+}
+
+/**
+ * Filters that display the picture upright, following ffmpeg's own autorotate rules (including the
+ * mirrored matrices some front cameras write), so planned sizes and the real output agree.
+ */
+export function orientFilters(rotation: 0 | 90 | 180 | 270, matrix: number[] | null): string[] {
+  const m = matrix ?? [];
+  switch (rotation) {
+    case 90:
+      return [m[3] !== undefined && m[3] > 0 ? 'transpose=cclock_flip' : 'transpose=clock'];
+    case 180:
+      if (!matrix) return ['hflip', 'vflip'];
+      return [...(m[0] < 0 ? ['hflip'] : []), ...(m[4] < 0 ? ['vflip'] : [])];
+    case 270:
+      return [m[3] !== undefined && m[3] < 0 ? 'transpose=clock_flip' : 'transpose=cclock'];
+    default:
+      return matrix && m[4] < 0 ? ['vflip'] : [];
+  }
+}
+
+/**
+ * The renditions a source gets: every rung it reaches (long or short side at least `reachShare` of the
+ * rung's box), sized to fit, never upscaled; at least two video rungs (the lowest rung clamped to the
+ * source, then the fallback); the audio-only rendition last.
+ */
+export function planRenditions(displayW: number, displayH: number, ladder: LadderSpec): Rendition[] {
+  const long = Math.max(displayW, displayH);
+  const short = Math.min(displayW, displayH);
+  const chosen: VideoRendition[] = [];
+  for (const rung of ladder.video) {
+    if (long >= rung.boxLong * ladder.reachShare || short >= rung.boxShort * ladder.reachShare) {
+      chosen.push(videoRendition(rung, fitInBox(displayW, displayH, rung.boxLong, rung.boxShort)));
+    }
+  }
+  if (chosen.length === 0 && ladder.video.length) {
+    const lowest = ladder.video[ladder.video.length - 1];
+    chosen.push(videoRendition(lowest, fitInBox(displayW, displayH, lowest.boxLong, lowest.boxShort)));
+  }
+  if (chosen.length < 2) {
+    const last = chosen[chosen.length - 1];
+    let size = fitInBox(displayW, displayH, ladder.fallback.boxLong, ladder.fallback.boxShort);
+    if (last && size.width * size.height >= last.width * last.height) size = { width: even((last.width * 2) / 3), height: even((last.height * 2) / 3) };
+    chosen.push(videoRendition(ladder.fallback, size));
+  }
+  const out: Rendition[] = [...chosen];
+  if (ladder.audioOnly) out.push({ kind: 'audio', name: ladder.audioOnly.name, audioKbps: ladder.audioOnly.audioKbps });
+  return out;
+}
+
+export interface PlanOptions {
+  /** Live inputs: no known length, map the first streams, no end padding. */
+  live?: boolean;
+}
+
+/** Plans a transcode of a probed source with a ladder. */
+export function planTranscode(info: MediaInfo, ladder: LadderSpec, opts: PlanOptions = {}): TranscodePlan {
+  const v = info.video;
+  const fps = chooseOutputFps(v, ladder.maxFps, ladder.minFps);
+  const frame = 1 / rationalValue(fps);
+  const audioLonger = info.audioEndS !== null ? info.audioEndS - info.videoEndS : 0;
+  return {
+    renditions: planRenditions(v.displayWidth, v.displayHeight, ladder),
+    fps,
+    gopSeconds: ladder.gopSeconds,
+    gopFrames: Math.ceil(ladder.gopSeconds * rationalValue(fps) - 1e-6),
+    segmentSeconds: ladder.segmentSeconds,
+    durationS: opts.live ? null : round6(info.durationS),
+    video: {
+      streamIndex: opts.live ? null : v.index,
+      deinterlace: v.interlaced,
+      orient: orientFilters(v.rotation, v.displayMatrix),
+      hdr: v.hdr,
+      // Decision (issue 3): sound that outlasts the picture is kept (a teacher's last words matter more
+      // than a frozen frame), holding the last picture; shorter sound is padded with silence.
+      padEndS: !opts.live && audioLonger > frame ? round6(audioLonger) : 0,
+    },
+    audio: info.audio ? { streamIndex: opts.live ? null : info.audio.index, mono: info.audio.channels === 1 } : null,
+    audioSettings: ladder.audio,
+  };
+}
+
+const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;
+const fmtS = (n: number): string => String(round6(n));
+const fpsText = (r: Rational): string => (r.den === 1 ? String(r.num) : `${r.num}/${r.den}`);
+
+export interface LiveOutputOptions {
+  /** Viewer window in segments (0 keeps every segment: the recording). */
+  listSize: number;
+  /** EXT-X-PROGRAM-DATE-TIME on every segment (REFERENCE live rules). */
+  programDateTime: boolean;
+  /** Remove segments that left the window (only with listSize > 0). */
+  deleteSegments: boolean;
+  /** `event` while recording the whole session, null for a sliding window only. */
+  playlistType: 'event' | null;
+}
+
+export interface TranscodeArgsOptions {
+  input: string;
+  /** Options placed before `-i` (e.g. live: `-rw_timeout`). */
+  inputOptions?: string[];
+  /** Each rendition writes `{outDir}/{name}/index.m3u8` and its segments. */
+  outDir: string;
+  plan: TranscodePlan;
+  /** x264 preset (speed/size trade-off). */
+  preset: string;
+  segmentFormat: 'mpegts' | 'fmp4';
+  /** Live output: low-delay encoder settings and a rolling playlist. */
+  live?: LiveOutputOptions;
+  /** Only these renditions (by name), e.g. a re-encode of one rendition with a lower cap. */
+  only?: string[];
+}
+
+/** File name pattern of segments (and fMP4 init) inside a rendition folder. */
+export function segmentPattern(format: 'mpegts' | 'fmp4'): string {
+  return format === 'fmp4' ? 'seg-%05d.m4s' : 'seg-%05d.ts';
+}
+
+/** The filter graph: one decode, shared conditioning, split, one scale per video rendition. */
+export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): string {
+  const videos = renditions.filter((r): r is VideoRendition => r.kind === 'video');
+  const audioCount = renditions.length;
+  const parts: string[] = [];
+  const fps = fpsText(plan.fps);
+  const vIn = plan.video.streamIndex === null ? '[0:v:0]' : `[0:${plan.video.streamIndex}]`;
+  const common: string[] = [];
+  // Deinterlace first, at full resolution, before any resize mixes the fields.
+  if (plan.video.deinterlace) common.push('bwdif=mode=send_frame:parity=auto:deint=all');
+  // Constant output rate (VFR phones, 60 -> 30); start_time=0 fills a late first frame so every rendition starts at 0.
+  common.push(plan.durationS === null ? `fps=fps=${fps}` : `fps=fps=${fps}:start_time=0`);
+  if (plan.video.padEndS > 0 && plan.durationS !== null) {
+    // Sound outlasts the picture: hold the last frame, then cut exactly at the lesson's end.
+    common.push(`tpad=stop_mode=clone:stop_duration=${fmtS(plan.video.padEndS + 1)}`, `trim=end=${fmtS(plan.durationS)}`);
+  }
+  common.push(...plan.video.orient);
+  if (plan.video.hdr) {
+    // HDR (PQ/HLG phones) to SDR BT.709: linearise, tone map, back to BT.709 limited range.
+    common.push('zscale=t=linear:npl=100', 'format=gbrpf32le', 'zscale=p=bt709', 'tonemap=tonemap=hable:desat=0', 'zscale=t=bt709:m=bt709:r=tv', 'format=yuv420p');
+  }
+  if (videos.length) {
+    const outs = videos.map((_, i) => `[s${i}]`).join('');
+    parts.push(`${vIn}${common.join(',')},split=${videos.length}${outs}`);
+    videos.forEach((r, i) => {
+      // Exact even size (square pixels after setsar=1); BT.709 matrix so SD sources keep their colours.
+      parts.push(`[s${i}]scale=${r.width}:${r.height}:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v${i}]`);
+    });
+  }
+  const aOuts = Array.from({ length: audioCount }, (_, i) => `[a${i}]`).join('');
+  const rate = plan.audioSettings.sampleRate;
+  const tail = plan.durationS === null ? '' : `,apad,atrim=end=${fmtS(plan.durationS)}`;
+  if (plan.audio) {
+    const aIn = plan.audio.streamIndex === null ? '[0:a:0]' : `[0:${plan.audio.streamIndex}]`;
+    // async fills gaps and drops overlaps in phone audio timestamps; first_pts=0 aligns sound with picture.
+    const chain = [`aresample=${rate}:async=1:first_pts=0`];
+    // Mono goes to both ears at full level; everything else downmixes to stereo with the standard matrix.
+    chain.push(plan.audio.mono ? 'aformat=channel_layouts=mono,pan=stereo|FL=FC|FR=FC' : 'aformat=sample_fmts=fltp:channel_layouts=stereo');
+    parts.push(`${aIn}${chain.join(',')}${tail},asplit=${audioCount}${aOuts}`);
+  } else {
+    // No audio track: silence, so every rendition (and the audio-only one) still has a sound track.
+    const end = plan.durationS === null ? '' : `,atrim=end=${fmtS(plan.durationS)}`;
+    parts.push(`anullsrc=channel_layout=stereo:sample_rate=${rate}${end},asplit=${audioCount}${aOuts}`);
+  }
+  return parts.join(';');
+}
+
+/** argv of the single-process ladder transcode. */
+export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
+  const plan = o.plan;
+  const renditions = o.only ? plan.renditions.filter((r) => o.only!.includes(r.name)) : plan.renditions;
+  if (!renditions.length) throw new Error('no rendition to encode');
+  const audio = plan.audioSettings;
+  const args: string[] = [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    // Tagged warnings and errors only: the runner keeps the tail for the job's error.
+    '-loglevel', 'level+warning',
+    // Machine-readable progress (out_time_us) on stdout; a vanished parent also kills ffmpeg via SIGPIPE.
+    '-progress', 'pipe:1',
+    '-nostats',
+    // We orient the picture ourselves from the probed display matrix, so planned sizes are exact.
+    '-noautorotate',
+    ...(o.inputOptions ?? []),
+    '-i', o.input,
+    '-filter_complex', buildFilterGraph(plan, renditions),
+  ];
+  const gop = String(plan.gopFrames);
+  let vi = 0;
+  renditions.forEach((r, ai) => {
+    const dir = `${o.outDir}/${r.name}`;
+    if (r.kind === 'video') {
+      args.push(
+        '-map', `[v${vi++}]`,
+        '-map', `[a${ai}]`,
+        '-c:v', 'libx264',
+        '-preset', o.preset,
+        // High profile 8-bit 4:2:0: what every HLS client decodes (DESIGN.md).
+        '-profile:v', 'high',
+        '-pix_fmt', 'yuv420p',
+        // Capped CRF: quality-targeted, held under the rung's cap by the VBV.
+        '-crf', String(r.crf),
+        '-maxrate', `${r.maxrateKbps}k`,
+        '-bufsize', `${r.bufsizeKbps}k`,
+        // Fixed GOP, no scene-cut keyframes: keyframes at the same instants in every rendition.
+        '-g', gop,
+        '-keyint_min', gop,
+        '-sc_threshold', '0',
+        // A keyframe at every GOP boundary in time, whatever the frame rate (29.97 -> 59/60-frame GOPs).
+        '-force_key_frames', `expr:gte(t,n_forced*${plan.gopSeconds})`,
+        ...(o.live ? ['-tune', 'zerolatency'] : []),
+        '-colorspace', 'bt709',
+        '-color_primaries', 'bt709',
+        '-color_trc', 'bt709',
+        '-color_range', 'tv',
+      );
+    } else {
+      args.push('-map', `[a${ai}]`);
+    }
+    args.push(
+      '-c:a', 'aac',
+      '-profile:a', audio.profile,
+      '-b:a', `${r.audioKbps}k`,
+      '-ar', String(audio.sampleRate),
+      '-ac', String(audio.channels),
+      '-map_metadata', '-1',
+      '-map_chapters', '-1',
+      // x264 lookahead holds video back while audio packets queue: let the queue grow instead of failing.
+      '-max_muxing_queue_size', '4096',
+      // Keep encoder timestamps as they are in every output (the same B-frame/priming offsets), so
+      // segment boundaries of all renditions carry the same PTS (REFERENCE: aligned boundaries).
+      '-avoid_negative_ts', 'disabled',
+      ...(plan.durationS === null && !plan.audio ? ['-shortest'] : []),
+      '-f', 'hls',
+      '-hls_time', String(plan.segmentSeconds),
+      '-hls_segment_type', o.segmentFormat,
+      // fMP4: negative composition offsets make the first picture start at time 0 like the audio-only
+      // track, without relying on edit lists (which HLS players ignore in fragments).
+      '-hls_segment_options', o.segmentFormat === 'fmp4' ? 'avoid_negative_ts=disabled:movflags=+negative_cts_offsets' : 'avoid_negative_ts=disabled',
+      '-start_number', '0',
+    );
+    if (o.segmentFormat === 'fmp4') args.push('-hls_fmp4_init_filename', 'init.mp4');
+    if (o.live) {
+      const flags = ['independent_segments', 'temp_file'];
+      if (o.live.programDateTime) flags.push('program_date_time');
+      if (o.live.deleteSegments && o.live.listSize > 0) flags.push('delete_segments');
+      args.push('-hls_list_size', String(o.live.listSize), '-hls_flags', flags.join('+'));
+      if (o.live.playlistType) args.push('-hls_playlist_type', o.live.playlistType);
+    } else {
+      args.push('-hls_list_size', '0', '-hls_playlist_type', 'vod', '-hls_flags', 'independent_segments');
+    }
+    args.push('-hls_segment_filename', `${dir}/${segmentPattern(o.segmentFormat)}`, `${dir}/index.m3u8`);
+  });
+  return args;
+}
+
+export interface PosterArgsOptions {
+  input: string;
+  /** Seek offset into the input, seconds. */
+  atS: number;
+  width: number;
+  height: number;
+  output: string;
+}
+
+/**
+ * Input URL reading an fMP4 rendition as one seekable file: its init section then its segments, listed
+ * in a text file (ffmpeg's `concatf` protocol; the HLS demuxer of ffmpeg 5.1 cannot seek in fMP4).
+ */
+export function concatListInput(listFile: string): string {
+  return `concatf:${listFile}`;
+}
+
+/** One JPEG frame (the poster) from an already-oriented rendition. */
+export function buildPosterArgs(o: PosterArgsOptions): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
+    // Input seek: jump to the keyframe before, then decode up to the exact instant.
+    '-ss', fmtS(Math.max(0, o.atS)),
+    '-i', o.input,
+    '-map', '0:v:0',
+    '-frames:v', '1',
+    '-vf', `scale=${o.width}:${o.height},setsar=1`,
+    // JPEG quality 2-31 (lower is better): 3 keeps slide text crisp at a modest size.
+    '-q:v', '3',
+    '-update', '1',
+    o.output,
+  ];
+}
+
+export interface StoryboardPlan {
+  intervalS: number;
+  count: number;
+  columns: number;
+  rows: number;
+  thumbWidth: number;
+  thumbHeight: number;
+}
+
+/**
+ * Storyboard layout: one thumbnail per interval (a whole number of GOPs, so every thumbnail is a
+ * keyframe), at most `maxThumbs` in one sprite, `thumbWidth` wide (aspect kept, even height).
+ */
+export function planStoryboard(durationS: number, width: number, height: number, opts: { gopSeconds: number; maxThumbs?: number; thumbWidth?: number; columns?: number }): StoryboardPlan {
+  const maxThumbs = opts.maxThumbs ?? 400;
+  const thumbWidth = opts.thumbWidth ?? 160;
+  const gop = opts.gopSeconds;
+  const intervalS = Math.max(gop, Math.ceil(durationS / maxThumbs / gop) * gop);
+  const count = Math.max(1, Math.floor(Math.max(0, durationS - 0.25) / intervalS) + 1);
+  const columns = Math.min(opts.columns ?? 10, count);
+  return { intervalS, count, columns, rows: Math.ceil(count / columns), thumbWidth, thumbHeight: even((thumbWidth * height) / width) };
+}
+
+/** The storyboard sprite from a rendition's keyframes only (cheap: no other frame is decoded). */
+export function buildStoryboardArgs(o: { input: string; plan: StoryboardPlan; output: string }): string[] {
+  const p = o.plan;
+  const i = p.intervalS;
+  // First keyframe of each interval bucket (0.05 s of slack for 29.97 fps keyframe instants).
+  const select = `select='isnan(prev_selected_t)+gt(floor((t+0.05)/${i}),floor((prev_selected_t+0.05)/${i}))'`;
+  return [
+    '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
+    // Decode keyframes only: thumbnails fall on GOP boundaries anyway.
+    '-skip_frame', 'nokey',
+    '-i', o.input,
+    '-map', '0:v:0',
+    '-an',
+    '-vf', `${select},scale=${p.thumbWidth}:${p.thumbHeight},setsar=1,tile=${p.columns}x${p.rows}`,
+    '-frames:v', '1',
+    '-q:v', '4',
+    '-update', '1',
+    o.output,
+  ];
+}
+
+function vttTime(s: number): string {
+  const ms = Math.round(s * 1000);
+  const h = Math.floor(ms / 3600000);
+  const m = Math.floor((ms % 3600000) / 60000);
+  const sec = Math.floor((ms % 60000) / 1000);
+  return `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}.${String(ms % 1000).padStart(3, '0')}`;
+}
+
+/** WebVTT thumbnail track: one cue per sprite cell, `image#xywh=x,y,w,h` (relative image URI). */
+export function buildStoryboardVtt(plan: StoryboardPlan, imageUri: string, durationS: number): string {
+  const lines = ['WEBVTT', ''];
+  for (let k = 0; k < plan.count; k++) {
+    const start = k * plan.intervalS;
+    const end = Math.min(durationS, (k + 1) * plan.intervalS);
+    if (end <= start) break;
+    const x = (k % plan.columns) * plan.thumbWidth;
+    const y = Math.floor(k / plan.columns) * plan.thumbHeight;
+    lines.push(`${vttTime(start)} --> ${vttTime(end)}`, `${imageUri}#xywh=${x},${y},${plan.thumbWidth},${plan.thumbHeight}`, '');
+  }
+  return lines.join('\n');
+}
+
+/** FRAME-RATE value (3 decimals) of a rational rate. */
+export function frameRateText(r: Rational): string {
+  return rationalValue(r).toFixed(3);
+}

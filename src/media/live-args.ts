@@ -1,0 +1,116 @@
+/**
+ * Pure ffmpeg argv builders for live lessons, on top of the VOD builders in ffmpeg-args.ts: the short
+ * capture a run probes the pulled stream with, the live ladder (one pull, one decode, every rendition,
+ * low-delay x264, 2 s segments), and the inputs of the recording's poster and storyboard.
+ */
+import { liveLadder, type LadderSpec, type VideoRungSpec } from '../../config/ladder.ts';
+import { buildTranscodeArgs, fitInBox, type Rendition, type TranscodePlan, type VideoRendition } from './ffmpeg-args.ts';
+
+/** The live ladder limited to the named video rungs (config LIVE_LADDER); fallback and audio-only stay. */
+export function liveLadderSpec(names: readonly string[], base: LadderSpec = liveLadder): LadderSpec {
+  const wanted = names.map((n) => n.trim()).filter(Boolean);
+  const known = base.video.map((r) => r.name);
+  const unknown = wanted.filter((n) => !known.includes(n));
+  if (unknown.length) throw new Error(`unknown live rung(s) ${unknown.join(', ')}; the live ladder has ${known.join(', ')}`);
+  const video = base.video.filter((r) => wanted.includes(r.name));
+  if (!video.length) throw new Error('the live ladder needs at least one video rung');
+  return { ...base, video };
+}
+
+/**
+ * The session's renditions for a run's source. The first run decides the set (the master lists the
+ * same variants for the whole session); a later run (a reconnect may bring another picture size) keeps
+ * that set, each rung re-fitted to the new source and never upscaled.
+ */
+export function sessionRenditions(planned: readonly Rendition[], fixed: readonly string[], ladder: LadderSpec, display: { width: number; height: number }): Rendition[] {
+  if (!fixed.length) return [...planned];
+  const rungs: VideoRungSpec[] = [...ladder.video, ladder.fallback];
+  return fixed.map((name): Rendition => {
+    const p = planned.find((r) => r.name === name);
+    if (p) return p;
+    if (ladder.audioOnly?.name === name) return { kind: 'audio', name, audioKbps: ladder.audioOnly.audioKbps };
+    const rung = rungs.find((r) => r.name === name);
+    if (!rung) throw new Error(`rendition ${name} is not in the live ladder`);
+    const size = fitInBox(display.width, display.height, rung.boxLong, rung.boxShort);
+    const v: VideoRendition = { kind: 'video', name, ...size, crf: rung.crf, maxrateKbps: rung.maxrateKbps, bufsizeKbps: rung.bufsizeKbps, audioKbps: rung.audioKbps };
+    return v;
+  });
+}
+
+/** Microseconds, as ffmpeg's `-rw_timeout` takes them. */
+const micros = (s: number): string => String(Math.round(s * 1e6));
+
+export interface LiveProbeArgsOptions {
+  input: string;
+  /** A read that stalls this long fails the capture (no publisher). */
+  rwTimeoutS: number;
+  /** Media seconds to capture; the ingest sends its cached GOP at once, so this is usually instant. */
+  seconds: number;
+  output: string;
+}
+
+/** Copies the first seconds of the pulled stream into a local FLV for ffprobe (never re-encodes). */
+export function buildLiveProbeArgs(o: LiveProbeArgsOptions): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
+    // A dead ingest or a stream without publisher must not hang the capture.
+    '-rw_timeout', micros(o.rwTimeoutS),
+    '-i', o.input,
+    '-map', '0:v?', '-map', '0:a?',
+    '-c', 'copy',
+    '-t', String(o.seconds),
+    '-f', 'flv',
+    o.output,
+  ];
+}
+
+export interface LiveLadderArgsOptions {
+  input: string;
+  rwTimeoutS: number;
+  /** Each rendition writes `{outDir}/{name}/index.m3u8` and `seg-%05d.ts` (local names; uploads are renamed). */
+  outDir: string;
+  plan: TranscodePlan;
+  preset: string;
+  /** Segments ffmpeg keeps listed locally; the uploader must take each one before it leaves the list. */
+  localListSize: number;
+}
+
+/** One ffmpeg per run: the pulled stream through the whole live ladder into local HLS. */
+export function buildLiveLadderArgs(o: LiveLadderArgsOptions): string[] {
+  return buildTranscodeArgs({
+    input: o.input,
+    // A stalled pull ends the run (the worker then checks the session and pulls again).
+    inputOptions: ['-rw_timeout', micros(o.rwTimeoutS)],
+    outDir: o.outDir,
+    plan: o.plan,
+    preset: o.preset,
+    // MPEG-TS for live: one format per session keeps discontinuities simple (no per-run EXT-X-MAP).
+    segmentFormat: 'mpegts',
+    // Segments stay on disk until uploaded (we delete them); PROGRAM-DATE-TIME gives the run's wall-clock start.
+    live: { listSize: o.localListSize, programDateTime: true, deleteSegments: false, playlistType: null },
+  });
+}
+
+/**
+ * ffconcat list: each file shown for `durationS` on one continuous timeline, whatever its own
+ * timestamps (live runs restart them), so a storyboard over it matches the recording's timeline.
+ */
+export function buildConcatList(files: readonly { path: string; durationS: number }[]): string {
+  const lines = ['ffconcat version 1.0'];
+  for (const f of files) lines.push(`file '${f.path.replace(/'/g, "'\\''")}'`, `duration ${f.durationS.toFixed(6)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Remuxes (no re-encode) the picture of a concat list into one MPEG-TS with continuous timestamps. */
+export function buildConcatRemuxArgs(o: { list: string; output: string }): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
+    // Our own list of local files: absolute paths are fine.
+    '-f', 'concat', '-safe', '0',
+    '-i', o.list,
+    '-map', '0:v:0',
+    '-c', 'copy',
+    '-f', 'mpegts',
+    o.output,
+  ];
+}

@@ -1,0 +1,214 @@
+/**
+ * Live playlists (REFERENCE.md "Live"): the viewers' sliding-window media playlists, the recording's
+ * VOD media playlists with the session's discontinuities, the live multivariant playlist, and reading
+ * what ffmpeg writes locally during a run. Pure: text in, text out.
+ */
+import { measureBandwidth, orderVariants, requiredVersion, writeMasterPlaylist, type VariantEntry } from './hls-playlists.ts';
+import type { LiveLedger, LiveSlot } from './live-ledger.ts';
+
+/** Segment file name of a slot: the run in the name keeps runs (and workers) from overwriting each other. */
+export function liveSegmentFile(run: number, seq: number): string {
+  return `r${String(run).padStart(4, '0')}-${String(seq).padStart(5, '0')}.ts`;
+}
+
+/** EXT-X-PROGRAM-DATE-TIME value with milliseconds, UTC (ISO 8601, as RFC 8216 4.3.2.6 asks). */
+export function formatProgramDateTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Index of the first slot viewers get: the last `windowSegments`, extended back while the window is
+ * shorter than three target durations (RFC 8216 6.2.2: a live playlist never lasts less than that).
+ */
+export function liveWindowStart(slots: readonly LiveSlot[], windowSegments: number, targetDurationS: number): number {
+  let start = Math.max(0, slots.length - windowSegments);
+  let total = slots.slice(start).reduce((s, x) => s + x.parts[0].durationS, 0);
+  while (start > 0 && total < 3 * targetDurationS) {
+    start--;
+    total += slots[start].parts[0].durationS;
+  }
+  return start;
+}
+
+/** Viewers get playlists only once three target durations are there (the first playlist never shrinks below that). */
+export function livePlaylistReady(slots: readonly LiveSlot[], targetDurationS: number): boolean {
+  return slots.reduce((s, x) => s + x.parts[0].durationS, 0) >= 3 * targetDurationS - 0.5;
+}
+
+const extinf = (d: number): string => d.toFixed(6);
+
+function segmentLines(slots: readonly LiveSlot[], rendition: number): string[] {
+  const lines: string[] = [];
+  for (const s of slots) {
+    if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    // PROGRAM-DATE-TIME on every segment (REFERENCE live rules; players map segments to wall time).
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${formatProgramDateTime(s.pdtMs)}`, `#EXTINF:${extinf(s.parts[rendition].durationS)},`, liveSegmentFile(s.run, s.seq));
+  }
+  return lines;
+}
+
+export interface LiveMediaOptions {
+  windowSegments: number;
+  targetDurationS: number;
+}
+
+/**
+ * A viewer's sliding-window media playlist of one rendition. MEDIA-SEQUENCE is the first slot's
+ * position in the session and DISCONTINUITY-SEQUENCE the discontinuities that left the window, so both
+ * only increase (RFC 8216 6.2.1); a discontinuity at the window's first slot keeps its tag.
+ */
+export function writeLiveMediaPlaylist(slots: readonly LiveSlot[], rendition: number, o: LiveMediaOptions): string {
+  if (!slots.length) throw new Error('a live playlist needs at least one segment');
+  const start = liveWindowStart(slots, o.windowSegments, o.targetDurationS);
+  const dsn = slots.slice(0, start).filter((s) => s.discontinuity).length;
+  const lines = [
+    '#EXTM3U',
+    `#EXT-X-VERSION:${requiredVersion({ decimalDurations: true, map: false })}`,
+    `#EXT-X-TARGETDURATION:${o.targetDurationS}`,
+    `#EXT-X-MEDIA-SEQUENCE:${slots[start].msn}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${dsn}`,
+    // Every segment starts with an IDR (fixed 2 s GOP, cut on keyframes); AAC frames are all independent.
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    ...segmentLines(slots.slice(start), rendition),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/**
+ * The recording's media playlist of one rendition: every slot of the session, the discontinuities of
+ * reconnects and failovers kept, PLAYLIST-TYPE VOD and ENDLIST. Written over the live playlist at the
+ * same key, so a viewer still polling sees the stream end (same media sequence numbers as live).
+ */
+export function writeRecordingPlaylist(slots: readonly LiveSlot[], rendition: number, o: { targetDurationS: number }): string {
+  if (!slots.length) throw new Error('a recording needs at least one segment');
+  const lines = [
+    '#EXTM3U',
+    `#EXT-X-VERSION:${requiredVersion({ decimalDurations: true, map: false })}`,
+    `#EXT-X-TARGETDURATION:${o.targetDurationS}`,
+    `#EXT-X-MEDIA-SEQUENCE:${slots[0].msn}`,
+    '#EXT-X-DISCONTINUITY-SEQUENCE:0',
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    ...segmentLines(slots, rendition),
+    '#EXT-X-ENDLIST',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** A media playlist ffmpeg writes locally during a run (hls muxer, sliding list, PROGRAM-DATE-TIME on). */
+export interface FfmpegLivePlaylist {
+  mediaSequence: number;
+  endlist: boolean;
+  segments: { seq: number; uri: string; durationS: number; pdtMs: number | null }[];
+}
+
+/** Reads ffmpeg's local playlist (`+0000` offsets included, which Date.parse does not take everywhere). */
+export function readFfmpegLivePlaylist(text: string): FfmpegLivePlaylist {
+  let mediaSequence = 0;
+  let endlist = false;
+  let duration: number | null = null;
+  let pdt: number | null = null;
+  const uris: { uri: string; durationS: number; pdtMs: number | null }[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) mediaSequence = Number(line.slice(22));
+    else if (line === '#EXT-X-ENDLIST') endlist = true;
+    else if (line.startsWith('#EXTINF:')) duration = Number(line.slice(8).split(',')[0]);
+    else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = parsePdt(line.slice(25));
+    else if (!line.startsWith('#')) {
+      if (duration !== null && Number.isFinite(duration)) uris.push({ uri: line, durationS: duration, pdtMs: pdt });
+      duration = null;
+      pdt = null;
+    }
+  }
+  if (!Number.isInteger(mediaSequence) || mediaSequence < 0) throw new Error('bad EXT-X-MEDIA-SEQUENCE in the local playlist');
+  return { mediaSequence, endlist, segments: uris.map((u, i) => ({ seq: mediaSequence + i, ...u })) };
+}
+
+/** ISO 8601 date-time with an optional `+hhmm`/`+hh:mm`/`Z` offset, to ms since the epoch; null if unreadable. */
+export function parsePdt(text: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
+  if (!m) return null;
+  const ms = m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
+  let t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
+  if (m[8] && m[8] !== 'Z') {
+    const sign = m[8][0] === '-' ? -1 : 1;
+    const digits = m[8].slice(1).replace(':', '');
+    t -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
+  }
+  return t;
+}
+
+/** Segment positions every rendition has finished, from the run's local playlists. */
+export interface ReadySlots {
+  /** Per ready position: its ffmpeg segment number and, per rendition, the local segment. */
+  ready: { seq: number; parts: { uri: string; durationS: number; pdtMs: number | null }[] }[];
+  /** Positions that left ffmpeg's local list before they were taken (the uploader fell behind). */
+  skipped: number;
+  /** The next position to wait for. */
+  nextSeq: number;
+}
+
+/**
+ * The positions from `nextSeq` on that every rendition has listed (a listed segment is complete:
+ * ffmpeg renames it into place, `temp_file`, before it lists it). A position already gone from some
+ * rendition's local list is skipped in all of them, so slots stay aligned.
+ */
+export function readySlots(lists: readonly FfmpegLivePlaylist[], nextSeq: number): ReadySlots {
+  if (!lists.length) return { ready: [], skipped: 0, nextSeq };
+  const firstListed = Math.max(...lists.map((l) => l.mediaSequence));
+  const lastListed = Math.min(...lists.map((l) => (l.segments.length ? l.segments[l.segments.length - 1].seq : l.mediaSequence - 1)));
+  let seq = nextSeq;
+  let skipped = 0;
+  if (seq < firstListed && lastListed >= firstListed) {
+    skipped = firstListed - seq;
+    seq = firstListed;
+  }
+  const ready: ReadySlots['ready'] = [];
+  for (; seq <= lastListed; seq++) {
+    ready.push({ seq, parts: lists.map((l) => l.segments[seq - l.mediaSequence]) });
+  }
+  return { ready, skipped, nextSeq: seq };
+}
+
+/** Transport-stream overhead on top of the encoders' rates (TS/PES headers, PAT/PMT per segment). */
+const tsOverhead = { video: 1.1, audio: 1.25 };
+
+/** BANDWIDTH a rendition's caps allow before anything was measured, b/s. */
+export function capBandwidth(r: { kind: 'video'; maxrateKbps: number; audioKbps: number } | { kind: 'audio'; audioKbps: number }): number {
+  return Math.round(r.kind === 'video' ? (r.maxrateKbps + r.audioKbps) * 1000 * tsOverhead.video : r.audioKbps * 1000 * tsOverhead.audio);
+}
+
+/** Variant attributes of every rendition that has codecs, from the ledger. */
+export function liveVariants(ledger: LiveLedger, o: { phase: 'live' | 'recording' }): VariantEntry[] {
+  const lastRun = ledger.runs[ledger.runs.length - 1];
+  const out: VariantEntry[] = [];
+  ledger.renditions.forEach((r, i) => {
+    if (!r.codecs) return;
+    const m = measureBandwidth(ledger.slots.map((s) => s.parts[i]), ledger.targetDurationS);
+    // Live: the cap until the encoder has shown more (a still slide measures far below what motion costs).
+    const bandwidth = o.phase === 'live' ? Math.max(r.capBps, m.peakBps) : m.peakBps;
+    const averageBandwidth = m.averageBps > 0 ? m.averageBps : r.capBps / 2;
+    const v: VariantEntry = { uri: `${r.name}/index.m3u8`, bandwidth: Math.ceil(bandwidth), averageBandwidth: Math.ceil(Math.min(averageBandwidth, bandwidth)), codecs: r.codecs };
+    if (r.kind === 'video') {
+      // Live: the current run's size; the recording: the largest (a reconnect may have brought a smaller source).
+      const sizes = (o.phase === 'live' ? [lastRun] : ledger.runs).map((x) => x?.sizes[r.name]).filter((s): s is { width: number; height: number } => !!s);
+      const size = sizes.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a), sizes[0] ?? { width: 0, height: 0 });
+      if (size.width > 0) v.resolution = size;
+      const fr = (o.phase === 'live' ? lastRun?.frameRate : ledger.runs.find((x) => x.frameRate)?.frameRate) ?? null;
+      if (fr) v.frameRate = fr;
+    }
+    out.push(v);
+  });
+  return out;
+}
+
+/** The multivariant playlist of the session (live or recording): the variant nearest 2 Mb/s first. */
+export function writeLiveMaster(ledger: LiveLedger, o: { phase: 'live' | 'recording' }): string {
+  const variants = liveVariants(ledger, o);
+  if (!variants.length) throw new Error('no rendition has segments yet');
+  return writeMasterPlaylist(orderVariants(variants), { version: requiredVersion({ decimalDurations: true, map: false }), independentSegments: true });
+}
