@@ -27,6 +27,12 @@ export function createApp(o: AppOptions): express.Express {
   app.set('trust proxy', o.trustProxy === 'true' ? true : o.trustProxy === 'false' ? false : o.trustProxy);
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // JSON answers can never be sniffed into HTML or script by a browser that shows them
+  app.set('json escape', true);
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
 
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();

@@ -1,0 +1,90 @@
+import type { Redis } from 'ioredis';
+import { liveControlKeys, type LiveSessionState } from '../jobs/live.job.ts';
+
+/** What the catalog says about a session now; `state` null when the key is gone (treated as ended). */
+export interface LiveControlState {
+  epoch: number;
+  state: LiveSessionState | null;
+}
+
+const ttlS = 14 * 86400;
+const states: readonly LiveSessionState[] = ['on_air', 'reconnecting', 'ended'];
+
+/**
+ * A live job's side of the catalog's control keys (src/jobs/live.job.ts): reads `epoch`/`state`,
+ * wakes up on the control channel (polling stays the fallback when a message is lost), and numbers
+ * the job's ffmpeg runs. The run counter is the fence between workers: a worker whose run is no longer
+ * the latest (its job was taken over after a stall) stops writing.
+ */
+export class LiveControl {
+  private sub: Redis | undefined;
+  private waiters = new Set<() => void>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    readonly sessionId: string,
+  ) {}
+
+  /** Key of the run counter (next to the catalog's control keys). */
+  static runKey(prefix: string, sessionId: string): string {
+    return `${prefix}:live:${sessionId}:run`;
+  }
+
+  /** Subscribes to the control channel. */
+  async open(): Promise<void> {
+    const sub = this.redis.duplicate({ connectionName: 'classcast-live-control', maxRetriesPerRequest: null });
+    sub.on('error', () => undefined);
+    sub.on('message', (_channel: string, message: string) => {
+      if (message === this.sessionId) this.wake();
+    });
+    await sub.subscribe(liveControlKeys.channel(this.prefix));
+    this.sub = sub;
+  }
+
+  async read(): Promise<LiveControlState> {
+    const [epoch, state] = await this.redis.mget(liveControlKeys.epoch(this.prefix, this.sessionId), liveControlKeys.state(this.prefix, this.sessionId));
+    const n = Number(epoch);
+    return {
+      epoch: Number.isInteger(n) && n >= 0 ? n : 0,
+      state: states.includes(state as LiveSessionState) ? (state as LiveSessionState) : null,
+    };
+  }
+
+  /** Resolves on the next announced change of this session, after `ms`, or when `signal` aborts. */
+  waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** A new run number, higher than every earlier one of the session (on any worker). */
+  async claimRun(): Promise<number> {
+    const key = LiveControl.runKey(this.prefix, this.sessionId);
+    const [[, run]] = (await this.redis.multi().incr(key).expire(key, ttlS).exec()) as [[Error | null, number], [Error | null, number]];
+    return Number(run);
+  }
+
+  /** Whether `run` is still the session's latest run (no other worker has taken the job over). */
+  async isLatestRun(run: number): Promise<boolean> {
+    return Number(await this.redis.get(LiveControl.runKey(this.prefix, this.sessionId))) === run;
+  }
+
+  async close(): Promise<void> {
+    for (const w of [...this.waiters]) w();
+    this.sub?.disconnect();
+    this.sub = undefined;
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}

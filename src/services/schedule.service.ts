@@ -1,0 +1,274 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../infra/db.ts';
+import { InvalidError, NotFoundError } from '../domain/errors.ts';
+import type { LessonStatus } from '../domain/lesson-state.ts';
+import { icalCalendar, type IcalEvent } from '../domain/ical.ts';
+import { addDays, shanghaiMidnight, startOfShanghaiDay, toShanghaiIso } from '../domain/shanghai-time.ts';
+import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
+
+/**
+ * Whether a live lesson belongs on the public schedule: its live plan was approved and not taken
+ * back. `approved_for_air` and `on_air` are approved by definition; the states after air
+ * (processing, in_review, approved, rejected, failed, published, withdrawn) count when the latest
+ * live-plan review approved it (a rejected *plan* also ends in `rejected`, a *recording* rejected
+ * after air does not touch the plan review). `draft` is a cancelled live plan, `scheduled` waits for
+ * a decision.
+ */
+export function isApprovedLive(kind: 'live' | 'recorded', status: LessonStatus, latestPlanDecision: 'approve' | 'reject' | null): boolean {
+  if (kind !== 'live') return false;
+  if (status === 'approved_for_air' || status === 'on_air') return true;
+  if (status === 'draft' || status === 'scheduled') return false;
+  return latestPlanDecision === 'approve';
+}
+
+/** SQL for the latest live-plan decision of lesson `l` (the same rule as isApprovedLive). */
+export const planDecisionSql = `(SELECT r.decision FROM reviews r WHERE r.lesson_id = l.id AND r.target = 'live_plan' ORDER BY r.created_at DESC, r.id DESC LIMIT 1)`;
+const approvedLiveSql = `(l.kind = 'live' AND (l.status IN ('approved_for_air', 'on_air') OR (l.status NOT IN ('draft', 'scheduled') AND ${planDecisionSql} = 'approve')))`;
+
+export interface ScheduleFilters {
+  school?: string;
+  grade?: string;
+}
+
+export interface ScheduleItem {
+  lessonId: string;
+  uid: string;
+  title: string;
+  description: string;
+  school: { code: string; name: string };
+  stage: { code: string; label: string };
+  grade: { code: string; label: string };
+  subject: { code: string; label: string };
+  teacher: { name: string };
+  /** Classes or audiences named by published timetables. */
+  audience: string[];
+  start: string;
+  end: string;
+  state: 'upcoming' | 'on_air' | 'ended';
+  watchUrl: string;
+}
+
+interface Row {
+  id: string;
+  title: string;
+  description: string;
+  kind: 'live' | 'recorded';
+  status: LessonStatus;
+  stage: string;
+  grade: string;
+  subject: string;
+  scheduled_start: Date;
+  scheduled_end: Date;
+  portal_published_at: Date | null;
+  school_code: string;
+  school_name: string;
+  teacher_name: string;
+  audience: string[] | null;
+  plan_decision: 'approve' | 'reject' | null;
+}
+
+interface EventRow extends Row {
+  ev_sequence: number | null;
+  ev_fingerprint: string | null;
+  ev_status: 'confirmed' | 'cancelled' | null;
+  ev_created_at: Date | null;
+  ev_changed_at: Date | null;
+}
+
+export interface ScheduleOptions {
+  /** Longest from..to range of the JSON schedule, days. */
+  maxRangeDays: number;
+  /** The iCalendar feed covers lessons from this many days ago... */
+  feedPastDays: number;
+  /** ...to this many days ahead. */
+  feedFutureDays: number;
+  /** REFRESH-INTERVAL suggested to subscribers, minutes. */
+  refreshMinutes: number;
+  now?: () => Date;
+}
+
+export const defaultScheduleOptions: ScheduleOptions = { maxRangeDays: 93, feedPastDays: 30, feedFutureDays: 180, refreshMinutes: 60 };
+
+const encodeCursor = (at: Date, id: string): string => Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const d = new Date(at);
+    if (Number.isNaN(d.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('bad');
+    return { at: d, id };
+  } catch {
+    throw new InvalidError('cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
+  }
+}
+
+/** Start of a `from`/`to` bound: a date means Shanghai midnight, a date-time is taken as given. */
+export function parseBound(v: string): Date {
+  return /^\d{4}-\d{2}-\d{2}$/.test(v) ? shanghaiMidnight(v) : new Date(v);
+}
+
+/** The public timetable of approved live lessons: JSON (paged) and iCalendar (subscribable). */
+export class ScheduleService {
+  private readonly opts: ScheduleOptions;
+  constructor(private readonly db: Db, private readonly taxonomy: TaxonomyService, opts: Partial<ScheduleOptions> = {}) {
+    this.opts = { ...defaultScheduleOptions, ...opts };
+  }
+
+  private now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  /** Approved live lessons between `from` (default: today 00:00 Shanghai) and `to` (default: 7 days later). */
+  async list(f: ScheduleFilters & { from?: string; to?: string; cursor?: string; limit: number }, baseUrl: string): Promise<{ from: string; to: string; items: ScheduleItem[]; nextCursor: string | null }> {
+    const from = f.from ? parseBound(f.from) : startOfShanghaiDay(this.now());
+    const to = f.to ? parseBound(f.to) : addDays(from, 7);
+    if (to <= from) throw new InvalidError('to must be after from', [{ field: 'to', message: 'must be after from' }]);
+    if (to.getTime() - from.getTime() > this.opts.maxRangeDays * 86_400_000) {
+      throw new InvalidError(`at most ${this.opts.maxRangeDays} days at once`, [{ field: 'to', message: `range longer than ${this.opts.maxRangeDays} days` }]);
+    }
+    const { where, params } = await this.filterSql(f);
+    params.push(from, to);
+    where.push(`l.scheduled_start >= $${params.length - 1}`, `l.scheduled_start < $${params.length}`);
+    where.push(approvedLiveSql);
+    if (f.cursor) {
+      const c = decodeCursor(f.cursor);
+      params.push(c.at, c.id);
+      where.push(`(l.scheduled_start, l.id) > ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(f.limit + 1);
+    const rows = await this.db.query<Row>(`${this.selectSql()} WHERE ${where.join(' AND ')} ORDER BY l.scheduled_start, l.id LIMIT $${params.length}`, params);
+    const more = rows.length > f.limit;
+    const page = rows.slice(0, f.limit);
+    const tax = await this.taxonomy.get();
+    const now = this.now();
+    const last = page[page.length - 1];
+    return {
+      from: toShanghaiIso(from),
+      to: toShanghaiIso(to),
+      items: page.map((r) => this.item(r, tax, baseUrl, now)),
+      nextCursor: more && last ? encodeCursor(last.scheduled_start, last.id) : null,
+    };
+  }
+
+  /**
+   * The iCalendar feed of a school and/or a grade: approved live lessons from `feedPastDays` ago to
+   * `feedFutureDays` ahead, plus lessons once in the feed that are no longer approved, as
+   * STATUS:CANCELLED. Each event's SEQUENCE is bumped (once, whichever process notices first) when
+   * what a subscriber sees of it changed since the feed last showed it.
+   */
+  async ics(f: ScheduleFilters, baseUrl: string): Promise<{ body: string; etag: string; name: string }> {
+    if (!f.school && !f.grade) throw new InvalidError('name a school or a grade (or both)', [{ field: 'school', message: 'school or grade required' }]);
+    const now = this.now();
+    const { where, params, schoolName, gradeLabel } = await this.filterSql(f);
+    params.push(addDays(startOfShanghaiDay(now), -this.opts.feedPastDays), addDays(now, this.opts.feedFutureDays));
+    where.push("l.kind = 'live'", `l.scheduled_start >= $${params.length - 1}`, `l.scheduled_start < $${params.length}`);
+    const rows = await this.db.query<EventRow>(
+      `${this.selectSql(', se.sequence ev_sequence, se.fingerprint ev_fingerprint, se.status ev_status, se.created_at ev_created_at, se.changed_at ev_changed_at', 'LEFT JOIN schedule_events se ON se.lesson_id = l.id')}
+       WHERE ${where.join(' AND ')} ORDER BY l.scheduled_start, l.id LIMIT 5000`,
+      params,
+    );
+    const tax = await this.taxonomy.get();
+    const events: IcalEvent[] = [];
+    for (const r of rows) {
+      const approved = isApprovedLive(r.kind, r.status, r.plan_decision);
+      if (!approved && r.ev_status === null) continue; // never shown: nothing to cancel
+      const status = approved ? 'confirmed' : 'cancelled';
+      const item = this.item(r, tax, baseUrl, now);
+      const fingerprint = createHash('sha256')
+        .update(JSON.stringify([item.title, item.description, item.start, item.end, item.teacher.name, item.school.name, item.grade.code, item.subject.code, item.audience, Boolean(r.portal_published_at)]))
+        .digest('base64url');
+      let ev = { sequence: r.ev_sequence ?? 0, created: r.ev_created_at ?? now, changed: r.ev_changed_at ?? now };
+      if (r.ev_fingerprint !== fingerprint || r.ev_status !== status) ev = await this.recordEvent(r.id, fingerprint, status);
+      events.push({
+        uid: item.uid,
+        sequence: ev.sequence,
+        status: status === 'confirmed' ? 'CONFIRMED' : 'CANCELLED',
+        start: r.scheduled_start,
+        end: r.scheduled_end,
+        summary: `${item.subject.label}｜${item.title}`,
+        description: [
+          `课题：${item.title}`,
+          `学校：${item.school.name}`,
+          `年级：${item.grade.label}　学科：${item.subject.label}`,
+          `授课教师：${item.teacher.name}`,
+          ...(item.audience.length ? [`对象：${item.audience.join('、')}`] : []),
+          `观看：${item.watchUrl}`,
+          ...(item.description ? ['', item.description] : []),
+        ].join('\n'),
+        location: `${item.school.name}（网络直播）`,
+        url: item.watchUrl,
+        categories: [item.stage.label, item.grade.label, item.subject.label],
+        created: ev.created,
+        lastModified: ev.changed,
+      });
+    }
+    const name = `${[schoolName, gradeLabel].filter(Boolean).join(' ')} 直播课表`;
+    const body = icalCalendar({ name, description: `${name}（北京时间）`, refreshMinutes: this.opts.refreshMinutes, events });
+    return { body, etag: `W/"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`, name };
+  }
+
+  /** Stores what the feed now shows; bumps SEQUENCE only if the stored state still differs (races: once). */
+  private async recordEvent(lessonId: string, fingerprint: string, status: 'confirmed' | 'cancelled'): Promise<{ sequence: number; created: Date; changed: Date }> {
+    const rows = await this.db.query<{ sequence: number; created_at: Date; changed_at: Date }>(
+      `INSERT INTO schedule_events (lesson_id, sequence, fingerprint, status) VALUES ($1, 0, $2, $3)
+       ON CONFLICT (lesson_id) DO UPDATE SET
+         sequence = CASE WHEN schedule_events.fingerprint <> EXCLUDED.fingerprint OR schedule_events.status <> EXCLUDED.status THEN schedule_events.sequence + 1 ELSE schedule_events.sequence END,
+         changed_at = CASE WHEN schedule_events.fingerprint <> EXCLUDED.fingerprint OR schedule_events.status <> EXCLUDED.status THEN now() ELSE schedule_events.changed_at END,
+         fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status
+       RETURNING sequence, created_at, changed_at`,
+      [lessonId, fingerprint, status],
+    );
+    return { sequence: Number(rows[0].sequence), created: rows[0].created_at, changed: rows[0].changed_at };
+  }
+
+  private selectSql(extraCols = '', extraJoin = ''): string {
+    return `SELECT l.id, l.title, l.description, l.kind, l.status, l.stage, l.grade, l.subject, l.scheduled_start, l.scheduled_end, l.portal_published_at,
+        s.code school_code, s.name school_name, u.display_name teacher_name, ${planDecisionSql} plan_decision,
+        (SELECT array_agg(DISTINCT e.published_audience ORDER BY e.published_audience) FROM timetable_entries e JOIN timetables t ON t.id = e.timetable_id
+          WHERE e.lesson_id = l.id AND e.published_state = 'scheduled' AND t.status = 'published' AND e.published_audience <> '') audience
+        ${extraCols}
+      FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id ${extraJoin}`;
+  }
+
+  private async filterSql(f: ScheduleFilters): Promise<{ where: string[]; params: unknown[]; schoolName?: string; gradeLabel?: string }> {
+    const where: string[] = ['l.scheduled_start IS NOT NULL', 'l.scheduled_end IS NOT NULL'];
+    const params: unknown[] = [];
+    let schoolName: string | undefined;
+    let gradeLabel: string | undefined;
+    if (f.school) {
+      const s = (await this.db.query<{ id: string; name: string }>('SELECT id, name FROM schools WHERE code = $1', [f.school]))[0];
+      if (!s) throw new NotFoundError(`school ${f.school} not found`);
+      params.push(s.id);
+      where.push(`l.school_id = $${params.length}`);
+      schoolName = s.name;
+    }
+    if (f.grade) {
+      const g = (await this.taxonomy.get()).grade.find((x) => x.code === f.grade);
+      if (!g) throw new InvalidError(`unknown grade code "${f.grade}"`, [{ field: 'grade', message: 'unknown grade' }]);
+      params.push(f.grade);
+      where.push(`l.grade = $${params.length}`);
+      gradeLabel = g.label;
+    }
+    return { where, params, schoolName, gradeLabel };
+  }
+
+  private item(r: Row, tax: Taxonomy, baseUrl: string, now: Date): ScheduleItem {
+    const term = (kind: 'stage' | 'grade' | 'subject', code: string) => ({ code, label: tax[kind].find((i) => i.code === code)?.label ?? code });
+    return {
+      lessonId: r.id,
+      uid: `lesson-${r.id}@classcast`,
+      title: r.title,
+      description: r.description,
+      school: { code: r.school_code, name: r.school_name },
+      stage: term('stage', r.stage),
+      grade: term('grade', r.grade),
+      subject: term('subject', r.subject),
+      teacher: { name: r.teacher_name },
+      audience: r.audience ?? [],
+      start: toShanghaiIso(r.scheduled_start),
+      end: toShanghaiIso(r.scheduled_end),
+      state: r.status === 'on_air' ? 'on_air' : r.scheduled_end.getTime() <= now.getTime() ? 'ended' : 'upcoming',
+      // a lesson published on the portal is watched as a recording, otherwise live through the gateway
+      watchUrl: r.portal_published_at ? `${baseUrl}/play/${r.id}/master.m3u8` : `${baseUrl}/live/${r.id}/master.m3u8`,
+    };
+  }
+}
