@@ -74,7 +74,7 @@ export const configShape = {
   LIVE_RECONNECT_WINDOW_S: int(60, 1, 3600).describe('A publisher reconnecting within this many seconds continues the same live session.'),
   LIVE_EARLY_MARGIN_MIN: int(30, 0, 1440).describe('Minutes before scheduledStart a live lesson may go on air.'),
   LIVE_LATE_MARGIN_MIN: int(60, 0, 1440).describe('Minutes after scheduledEnd a live lesson may still be on air.'),
-  LIVE_CONCURRENCY: int(2, 1, 64).describe('Live sessions one worker process transcodes at once (each runs one ffmpeg with the whole live ladder for the whole session).'),
+  LIVE_CONCURRENCY: int(1, 1, 64).describe('Live sessions one worker process transcodes at once, each one ffmpeg with the whole live ladder for the whole session; a 720p30 source with the default ladder needs about 1.5 cores (npm run bench:live).'),
   LIVE_LADDER: z.string().regex(/^[a-z0-9_-]+(,[a-z0-9_-]+)*$/, 'comma-separated rung names').default('720p,480p,360p').describe('Video rungs of the live ladder (config/ladder.ts liveLadder), never above the source; the fallback rung and the audio-only rendition are always added.'),
   LIVE_X264_PRESET: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast').describe('x264 preset of live renditions (with -tune zerolatency): faster presets let one worker carry more live lessons at some cost in quality per bit.'),
   LIVE_WINDOW_SEGMENTS: int(6, 6, 60).describe('Segments (2 s each) in the viewers\' sliding live playlist; REFERENCE asks for at least 6.'),

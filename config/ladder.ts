@@ -4,8 +4,10 @@
  * here is read from the environment.
  *
  * Bit rates are *caps* on a capped-CRF encode (x264 `-crf` + `-maxrate` + `-bufsize`): static slides
- * come out far below the cap, motion is held at it. Caps follow Apple's authoring table
- * (1280x720@3000, 1920x1080@6000, 960x540@2000 / 768x432@1100, 640x360@730).
+ * come out far below the cap, motion is held at it. Caps follow Apple's authoring table: 1080p at
+ * 6000 and 720p at 3000 (its lower tiers); 854x480 at 1500, between 768x432@1100 and 960x540@2000;
+ * 640x360 at 730 (Apple's 768x432 tier: twice its 640x360@365, so slide text stays legible); the
+ * 240p fallback at 300 (Apple's 416x234@145 doubled, same reason).
  */
 
 /** A video rung. Sizes are a bounding box: landscape sources fit long x short, portrait ones short x long. */

@@ -15,6 +15,10 @@ export interface HandlerEntry {
   /** BullMQ lock duration: a worker that stops renewing it for this long is considered dead. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Times a job may stall (its worker died) and be picked up again before it fails; default 3. */
+  maxStalledCount?: number;
+  /** Abort running jobs when the worker closes (long jobs hand over instead of holding a shutdown). */
+  abortOnClose?: boolean;
 }
 
 export type HandlerMap = Partial<Record<Exclude<QueueName, 'results'>, HandlerEntry>>;
@@ -66,9 +70,12 @@ export function startJobWorkers(queues: QueueFactory, deps: WorkerDeps, handlers
         concurrency: entry.concurrency,
         lockDuration: entry.lockDurationMs ?? 30_000,
         stalledInterval: entry.stalledIntervalMs ?? 30_000,
-        maxStalledCount: 3,
+        maxStalledCount: entry.maxStalledCount ?? 3,
       },
     );
+    if (entry.abortOnClose) w.on('closing', () => {
+      for (const ac of aborts.values()) ac.abort();
+    });
     w.on('failed', (job, err) => {
       if (!job) return;
       const attempts = job.opts.attempts ?? 1;

@@ -244,6 +244,47 @@ async function readHead(file: string, n: number): Promise<Uint8Array> {
   }
 }
 
+/**
+ * Where each stream really ends (absolute seconds, by stream index): the highest pts + duration among
+ * the packets of the last `tailS` seconds. Only the tail is read (a seek), so it is cheap on any size.
+ */
+export async function probeStreamEnds(ffprobePath: string, file: string, approxEndS: number, opts: { tailS?: number; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Record<number, number>> {
+  const from = Math.max(0, approxEndS - (opts.tailS ?? 20));
+  const args = ['-v', 'error', '-hide_banner', '-read_intervals', `${from.toFixed(3)}%`, '-show_entries', 'packet=stream_index,pts_time,dts_time,duration_time', '-print_format', 'json', file];
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawnGuarded(ffprobePath, args);
+    let text = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (c: string) => (text += c));
+    child.stderr?.resume();
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    const onAbort = () => child.kill('SIGKILL');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.once('error', (e) => reject(new FfmpegError(`ffprobe could not start: ${e.message}`, null, null, '', false)));
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (signal) reject(new FfmpegError(`ffprobe killed by ${signal}`, code, signal, '', opts.signal?.aborted ?? false));
+      else resolve(text);
+    });
+  });
+  const ends: Record<number, number> = {};
+  let packets: { stream_index?: number; pts_time?: string; dts_time?: string; duration_time?: string }[] = [];
+  try {
+    packets = (JSON.parse(out) as { packets?: typeof packets }).packets ?? [];
+  } catch {
+    return ends;
+  }
+  for (const p of packets) {
+    const t = Number(p.pts_time ?? p.dts_time);
+    if (p.stream_index === undefined || !Number.isFinite(t)) continue;
+    const d = Number(p.duration_time);
+    const end = t + (Number.isFinite(d) && d > 0 ? d : 0);
+    if (!(p.stream_index in ends) || end > ends[p.stream_index]) ends[p.stream_index] = end;
+  }
+  return ends;
+}
+
 /** Encoders and filters the transcode needs; missing ones are listed (empty: ffmpeg is fit for work). */
 export async function checkFfmpegCapabilities(ffmpegPath: string): Promise<string[]> {
   const cmd = ffmpeg();

@@ -279,7 +279,11 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
   }
   const aOuts = Array.from({ length: audioCount }, (_, i) => `[a${i}]`).join('');
   const rate = plan.audioSettings.sampleRate;
-  const tail = plan.durationS === null ? '' : `,apad,atrim=end=${fmtS(plan.durationS)}`;
+  // Whole AAC frames (1024 samples) ending at or just before the lesson's end: with the encoder's
+  // 1024-sample priming, the audio-only rendition then spans [-1 frame, end] and stays within one
+  // frame of the video renditions (REFERENCE: same time range).
+  const samples = plan.durationS === null ? 0 : Math.floor((plan.durationS * rate) / 1024) * 1024;
+  const tail = plan.durationS === null ? '' : `,apad,atrim=end_sample=${samples}`;
   if (plan.audio) {
     const aIn = plan.audio.streamIndex === null ? '[0:a:0]' : `[0:${plan.audio.streamIndex}]`;
     // async fills gaps and drops overlaps in phone audio timestamps; first_pts=0 aligns sound with picture.
@@ -289,7 +293,7 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
     parts.push(`${aIn}${chain.join(',')}${tail},asplit=${audioCount}${aOuts}`);
   } else {
     // No audio track: silence, so every rendition (and the audio-only one) still has a sound track.
-    const end = plan.durationS === null ? '' : `,atrim=end=${fmtS(plan.durationS)}`;
+    const end = plan.durationS === null ? '' : `,atrim=end_sample=${samples}`;
     parts.push(`anullsrc=channel_layout=stereo:sample_rate=${rate}${end},asplit=${audioCount}${aOuts}`);
   }
   return parts.join(';');

@@ -4,7 +4,21 @@
  * is plain text so every attribute is exactly what REFERENCE.md asks for (FRAME-RATE with 3 decimals,
  * quoted CODECS...).
  */
-import { parse, types } from 'hls-parser';
+import { getOptions, parse, setOptions, types } from 'hls-parser';
+
+/**
+ * hls-parser without its console output (its options are module-wide: set for this synchronous call
+ * only, then restored for other users of the library).
+ */
+export function parsePlaylistQuietly(text: string): types.MasterPlaylist | types.MediaPlaylist {
+  const saved = { ...getOptions() };
+  setOptions({ ...saved, silent: true });
+  try {
+    return parse(text);
+  } finally {
+    setOptions(saved);
+  }
+}
 
 export interface SegmentMeasure {
   durationS: number;
@@ -61,7 +75,7 @@ export interface MediaPlaylistInfo {
 
 /** Reads a media playlist (ffmpeg's or ours) with hls-parser. */
 export function readMediaPlaylist(text: string): MediaPlaylistInfo {
-  const p = parse(text);
+  const p = parsePlaylistQuietly(text);
   if (p.isMasterPlaylist) throw new Error('expected a media playlist, got a multivariant playlist');
   const m = p as types.MediaPlaylist;
   const first = m.segments[0];

@@ -4,8 +4,7 @@
  * checks are pure; `loadVodInput` gathers the input through an injected loader (local files,
  * storage or HTTP: see src/infra/hls-source.ts), parsing MPEG-TS segments with ts-segment.ts.
  */
-import { parse } from 'hls-parser';
-import { measureBandwidth, requiredVersion } from './hls-playlists.ts';
+import { measureBandwidth, parsePlaylistQuietly, requiredVersion } from './hls-playlists.ts';
 import { inspectFmp4Init, inspectFmp4Segment, type Fmp4Init } from './fmp4-segment.ts';
 import { inspectTsSegment } from './ts-segment.ts';
 
@@ -235,7 +234,7 @@ export function validateVod(input: VodInput): Violation[] {
   const add = (rule: string, message: string, uri?: string) => out.push(uri ? { rule, message, uri } : { rule, message });
 
   try {
-    parse(input.master);
+    parsePlaylistQuietly(input.master);
   } catch (err) {
     add('playlist.syntax', `multivariant playlist does not parse: ${(err as Error).message}`);
   }
@@ -271,7 +270,7 @@ export function validateVod(input: VodInput): Violation[] {
       continue;
     }
     try {
-      parse(text);
+      parsePlaylistQuietly(text);
     } catch (err) {
       add('playlist.syntax', `media playlist does not parse: ${(err as Error).message}`, v.uri);
     }

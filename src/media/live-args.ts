@@ -86,8 +86,8 @@ export function buildLiveLadderArgs(o: LiveLadderArgsOptions): string[] {
     preset: o.preset,
     // MPEG-TS for live: one format per session keeps discontinuities simple (no per-run EXT-X-MAP).
     segmentFormat: 'mpegts',
-    // Segments stay on disk until uploaded (we delete them); PROGRAM-DATE-TIME gives the run's wall-clock start.
-    live: { listSize: o.localListSize, programDateTime: true, deleteSegments: false, playlistType: null },
+    // Segments stay on disk until uploaded (we delete them); PROGRAM-DATE-TIME is ours (live-ledger.ts).
+    live: { listSize: o.localListSize, programDateTime: false, deleteSegments: false, playlistType: null },
   });
 }
 

@@ -97,55 +97,38 @@ export function writeRecordingPlaylist(slots: readonly LiveSlot[], rendition: nu
   return lines.join('\n');
 }
 
-/** A media playlist ffmpeg writes locally during a run (hls muxer, sliding list, PROGRAM-DATE-TIME on). */
+/** A media playlist ffmpeg writes locally during a run (hls muxer, sliding list). */
 export interface FfmpegLivePlaylist {
   mediaSequence: number;
   endlist: boolean;
-  segments: { seq: number; uri: string; durationS: number; pdtMs: number | null }[];
+  segments: { seq: number; uri: string; durationS: number }[];
 }
 
-/** Reads ffmpeg's local playlist (`+0000` offsets included, which Date.parse does not take everywhere). */
+/** Reads ffmpeg's local playlist: sequence numbers, file names, durations. */
 export function readFfmpegLivePlaylist(text: string): FfmpegLivePlaylist {
   let mediaSequence = 0;
   let endlist = false;
   let duration: number | null = null;
-  let pdt: number | null = null;
-  const uris: { uri: string; durationS: number; pdtMs: number | null }[] = [];
+  const uris: { uri: string; durationS: number }[] = [];
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (!line) continue;
     if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) mediaSequence = Number(line.slice(22));
     else if (line === '#EXT-X-ENDLIST') endlist = true;
     else if (line.startsWith('#EXTINF:')) duration = Number(line.slice(8).split(',')[0]);
-    else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = parsePdt(line.slice(25));
     else if (!line.startsWith('#')) {
-      if (duration !== null && Number.isFinite(duration)) uris.push({ uri: line, durationS: duration, pdtMs: pdt });
+      if (duration !== null && Number.isFinite(duration)) uris.push({ uri: line, durationS: duration });
       duration = null;
-      pdt = null;
     }
   }
   if (!Number.isInteger(mediaSequence) || mediaSequence < 0) throw new Error('bad EXT-X-MEDIA-SEQUENCE in the local playlist');
   return { mediaSequence, endlist, segments: uris.map((u, i) => ({ seq: mediaSequence + i, ...u })) };
 }
 
-/** ISO 8601 date-time with an optional `+hhmm`/`+hh:mm`/`Z` offset, to ms since the epoch; null if unreadable. */
-export function parsePdt(text: string): number | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
-  if (!m) return null;
-  const ms = m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
-  let t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
-  if (m[8] && m[8] !== 'Z') {
-    const sign = m[8][0] === '-' ? -1 : 1;
-    const digits = m[8].slice(1).replace(':', '');
-    t -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
-  }
-  return t;
-}
-
 /** Segment positions every rendition has finished, from the run's local playlists. */
 export interface ReadySlots {
   /** Per ready position: its ffmpeg segment number and, per rendition, the local segment. */
-  ready: { seq: number; parts: { uri: string; durationS: number; pdtMs: number | null }[] }[];
+  ready: { seq: number; parts: { uri: string; durationS: number }[] }[];
   /** Positions that left ffmpeg's local list before they were taken (the uploader fell behind). */
   skipped: number;
   /** The next position to wait for. */

@@ -66,6 +66,8 @@ export interface AudioStreamInfo {
 
 export interface MediaInfo {
   formatName: string;
+  /** The file's start time; stream starts and ends below are relative to it, as ffmpeg sees them. */
+  formatStartS: number;
   formatLongName: string | null;
   sizeBytes: number;
   bitRate: number | null;
@@ -400,6 +402,7 @@ export function parseProbe(run: ProbeRun, maxDurationS?: number): ProbeOutcome {
     ok: true,
     info: {
       formatName,
+      formatStartS: fmtStart,
       formatLongName: format.format_long_name ?? null,
       sizeBytes: run.fileSize,
       bitRate: format.bit_rate ?? null,
@@ -437,6 +440,34 @@ export function failureFromProbeError(stderr: string, errorString = '', head?: U
   // "moov atom not found" is also what a renamed text file gets: only a file that starts like an MP4 was cut short.
   if (cut && !looksLikeText(head) && (head === undefined || looksLikeIsoBmff(head))) return { reason: 'truncated', message: failureMessage('truncated') };
   return { reason: 'not-media', message: failureMessage('not-media') };
+}
+
+/**
+ * Replaces header lengths with the real ends of the streams, measured from their last packets
+ * (`ends`: absolute end time per stream index, see the runner's probeStreamEnds). Containers such as
+ * Matroska, ASF or FLV state lengths that include start offsets or preroll; padding and trimming
+ * planned on them would leave the renditions different lengths.
+ */
+export function withMeasuredEnds(info: MediaInfo, ends: Readonly<Record<number, number>>): MediaInfo {
+  const rel = (abs: number | undefined): number | null => (abs !== undefined && Number.isFinite(abs) ? Math.max(0, abs - info.formatStartS) : null);
+  const vEnd = rel(ends[info.video.index]);
+  const aEnd = info.audio ? rel(ends[info.audio.index]) : null;
+  if (vEnd === null && aEnd === null) return info;
+  const videoEndS = vEnd ?? info.videoEndS;
+  const audioEndS = info.audio ? aEnd ?? info.audioEndS : null;
+  return {
+    ...info,
+    video: { ...info.video, durationS: Math.max(0, videoEndS - info.video.startS) },
+    audio: info.audio && audioEndS !== null ? { ...info.audio, durationS: Math.max(0, audioEndS - info.audio.startS) } : info.audio,
+    videoEndS,
+    audioEndS,
+    durationS: Math.max(videoEndS, audioEndS ?? 0),
+  };
+}
+
+/** The too-long failure for a (re-measured) source, or null. */
+export function durationFailure(info: MediaInfo, maxDurationS: number): ProbeFailure | null {
+  return info.durationS > maxDurationS + 0.5 ? { reason: 'too-long', message: failureMessage('too-long', { durationS: info.durationS, maxDurationS }) } : null;
 }
 
 /**

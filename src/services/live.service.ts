@@ -222,11 +222,18 @@ export class LiveService {
     };
   }
 
-  /** The storage root of the session students may watch live now, or undefined. */
+  /**
+   * The storage root of the session students may watch live now, or undefined. A session that ended
+   * by itself stays reachable for two minutes, so players still polling read its ENDLIST; one cut off
+   * by a reviewer or operator is closed at once.
+   */
   async liveRoot(lessonId: string): Promise<string | undefined> {
     const rows = await this.db.query<{ id: string }>(
       `SELECT s.id FROM live_sessions s JOIN lessons l ON l.id = s.lesson_id
-       WHERE s.lesson_id = $1 AND s.state <> 'ended' AND l.status = 'on_air' AND l.live_stopped_at IS NULL`,
+       WHERE s.lesson_id = $1 AND l.live_stopped_at IS NULL AND (
+         (s.state <> 'ended' AND l.status = 'on_air')
+         OR (s.state = 'ended' AND s.ended_at > now() - interval '120 seconds' AND s.end_reason <> 'stopped'))
+       ORDER BY s.started_at DESC LIMIT 1`,
       [lessonId],
     );
     return rows[0] ? livePrefix(rows[0].id) : undefined;

@@ -58,8 +58,9 @@ export async function generateMedia(kind: MediaKind, dir: string): Promise<Gener
   const mp4 = out('mp4');
   switch (kind) {
     case 'normal-720p':
-      await runFfmpegCli([...video('1280x720', 30, 5), ...tone(5), ...x264, ...aac, '-shortest', mp4]);
-      return { kind, file: mp4, ext: 'mp4', expect: { displayWidth: 1280, displayHeight: 720, durationS: 5 } };
+      // Exactly one 6 s segment long: AAC priming then gives the audio-only rendition a sliver to merge.
+      await runFfmpegCli([...video('1280x720', 30, 6), ...tone(6), ...x264, ...aac, '-shortest', mp4]);
+      return { kind, file: mp4, ext: 'mp4', expect: { displayWidth: 1280, displayHeight: 720, durationS: 6 } };
     case 'normal-1080p':
       await runFfmpegCli([...video('1920x1080', 30, 4), ...tone(4), ...x264, ...aac, '-shortest', mp4]);
       return { kind, file: mp4, ext: 'mp4', expect: { displayWidth: 1920, displayHeight: 1080, durationS: 4 } };

@@ -25,7 +25,7 @@ function media(v: Partial<VideoStreamInfo> = {}, a: Partial<AudioStreamInfo> | n
     hdr: null, startS: 0, durationS: 10, frames: 300, bitRate: null, ...v,
   };
   const audio: AudioStreamInfo | null = a === null ? null : { index: 1, codec: 'aac', profile: 'LC', channels: 2, channelLayout: 'stereo', sampleRate: 48000, startS: 0, durationS: 10, bitRate: null, ...a };
-  return { formatName: 'mov,mp4,m4a,3gp,3g2,mj2', formatLongName: null, sizeBytes: 1000, bitRate: null, video, audio, streamCounts: { video: 1, audio: audio ? 1 : 0, other: 0 }, durationS: 10, videoEndS: 10, audioEndS: audio ? 10 : null, ...over };
+  return { formatName: 'mov,mp4,m4a,3gp,3g2,mj2', formatStartS: 0, formatLongName: null, sizeBytes: 1000, bitRate: null, video, audio, streamCounts: { video: 1, audio: audio ? 1 : 0, other: 0 }, durationS: 10, videoEndS: 10, audioEndS: audio ? 10 : null, ...over };
 }
 
 const sizes = (l: ReturnType<typeof planRenditions>) => l.map((r) => (r.kind === 'video' ? `${r.name}:${r.width}x${r.height}` : r.name));
@@ -140,7 +140,7 @@ describe('buildTranscodeArgs', () => {
       '[0:0]fps=fps=30:start_time=0,split=2[s0][s1];' +
         '[s0]scale=640:360:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];' +
         '[s1]scale=426:240:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v1];' +
-        '[0:1]aresample=48000:async=1:first_pts=0,aformat=channel_layouts=mono,pan=stereo|FL=FC|FR=FC,apad,atrim=end=10,asplit=3[a0][a1][a2]',
+        '[0:1]aresample=48000:async=1:first_pts=0,aformat=channel_layouts=mono,pan=stereo|FL=FC|FR=FC,apad,atrim=end_sample=479232,asplit=3[a0][a1][a2]',
       '-map', '[v0]', '-map', '[a0]', ...x264(24, 730, 1460), ...aacArgs(96), ...vodTail('360p'),
       '-map', '[v1]', '-map', '[a1]', ...x264(25, 300, 600), ...aacArgs(64), ...vodTail('240p'),
       '-map', '[a2]', ...aacArgs(64), ...vodTail('audio'),
@@ -169,7 +169,7 @@ describe('buildTranscodeArgs', () => {
         '[s0]scale=720:1280:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];' +
         '[s1]scale=480:854:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v1];' +
         '[s2]scale=360:640:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v2];' +
-        '[0:1]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=end=10,asplit=4[a0][a1][a2][a3]',
+        '[0:1]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=end_sample=479232,asplit=4[a0][a1][a2][a3]',
     );
   });
 
@@ -180,7 +180,7 @@ describe('buildTranscodeArgs', () => {
       '[0:0]fps=fps=30:start_time=0,split=2[s0][s1];' +
         '[s0]scale=640:360:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];' +
         '[s1]scale=426:240:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v1];' +
-        'anullsrc=channel_layout=stereo:sample_rate=48000,atrim=end=10,asplit=3[a0][a1][a2]',
+        'anullsrc=channel_layout=stereo:sample_rate=48000,atrim=end_sample=479232,asplit=3[a0][a1][a2]',
     );
   });
 
@@ -190,7 +190,7 @@ describe('buildTranscodeArgs', () => {
     const args = buildTranscodeArgs({ input: 'in', outDir: '/w/hls', plan: lowered, preset: 'veryfast', segmentFormat: 'mpegts', only: ['480p'] });
     expect(args[args.indexOf('-filter_complex') + 1]).toBe(
       '[0:0]fps=fps=30:start_time=0,split=1[s0];[s0]scale=854:480:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];' +
-        '[0:1]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=end=10,asplit=1[a0]',
+        '[0:1]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=end_sample=479232,asplit=1[a0]',
     );
     expect(args.filter((a) => a === '-f')).toHaveLength(1);
     expect(args.slice(args.indexOf('-maxrate'), args.indexOf('-maxrate') + 4)).toEqual(['-maxrate', '750k', '-bufsize', '750k']);

@@ -68,10 +68,10 @@ describe('live ffmpeg argv', () => {
       '-filter_complex [0:v:0]fps=fps=25,split=1[s0];[s0]scale=640:360:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];[0:a:0]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,asplit=2[a0][a1]',
       '-map [v0] -map [a0] -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -crf 24 -maxrate 730k -bufsize 1460k -g 50 -keyint_min 50 -sc_threshold 0 -force_key_frames expr:gte(t,n_forced*2) -tune zerolatency',
       '-colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv -c:a aac -profile:a aac_low -b:a 96k -ar 48000 -ac 2 -map_metadata -1 -map_chapters -1 -max_muxing_queue_size 4096 -avoid_negative_ts disabled',
-      '-f hls -hls_time 2 -hls_segment_type mpegts -hls_segment_options avoid_negative_ts=disabled -start_number 0 -hls_list_size 30 -hls_flags independent_segments+temp_file+program_date_time',
+      '-f hls -hls_time 2 -hls_segment_type mpegts -hls_segment_options avoid_negative_ts=disabled -start_number 0 -hls_list_size 30 -hls_flags independent_segments+temp_file',
       '-hls_segment_filename /w/run-3/360p/seg-%05d.ts /w/run-3/360p/index.m3u8',
       '-map [a1] -c:a aac -profile:a aac_low -b:a 64k -ar 48000 -ac 2 -map_metadata -1 -map_chapters -1 -max_muxing_queue_size 4096 -avoid_negative_ts disabled',
-      '-f hls -hls_time 2 -hls_segment_type mpegts -hls_segment_options avoid_negative_ts=disabled -start_number 0 -hls_list_size 30 -hls_flags independent_segments+temp_file+program_date_time',
+      '-f hls -hls_time 2 -hls_segment_type mpegts -hls_segment_options avoid_negative_ts=disabled -start_number 0 -hls_list_size 30 -hls_flags independent_segments+temp_file',
       '-hls_segment_filename /w/run-3/audio/seg-%05d.ts /w/run-3/audio/index.m3u8',
     ].join(' '));
   });

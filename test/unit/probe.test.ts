@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failureFromProbeError, formatDuration, looksTruncated, parseDisplayMatrix, parseProbe, type ProbeRun } from '../../src/media/probe.ts';
+import { durationFailure, failureFromProbeError, formatDuration, looksTruncated, parseDisplayMatrix, parseProbe, withMeasuredEnds, type ProbeRun } from '../../src/media/probe.ts';
 
 const mp4Head = Buffer.from([0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d]);
 
@@ -172,6 +172,33 @@ describe('parseProbe: files that cannot be a lesson', () => {
   it('when ffprobe finds a subtitle or text format, then it is not media', () => {
     const r = parseProbe(run([{ index: 0, codec_type: 'video', codec_name: 'ansi', width: 640, height: 400 }], { format_name: 'tty' }));
     expect(r.ok ? null : r.failure.reason).toBe('not-media');
+  });
+});
+
+describe('withMeasuredEnds', () => {
+  it('when a Matroska header length counts the start offset twice, then the last packets decide where each stream ends', () => {
+    const r = parseProbe(run([videoStream({ start_time: '0.046000', duration: undefined, tags: { DURATION: '00:00:03.046000000' } }), audioStream({ start_time: '0.000000', duration: undefined, tags: { DURATION: '00:00:03.046000000' } })], { format_name: 'matroska,webm', duration: '3.046000' }));
+    if (!r.ok) throw new Error(r.failure.message);
+    expect(r.info.videoEndS).toBeCloseTo(3.092, 6);
+    const m = withMeasuredEnds(r.info, { 0: 3.046, 1: 3.0 });
+    expect([m.videoEndS, m.audioEndS, m.durationS]).toEqual([3.046, 3.0, 3.046]);
+    expect(m.video.durationS).toBeCloseTo(3.0, 6);
+  });
+  it('when the file starts late, then measured ends are made relative to its start', () => {
+    const r = parseProbe(run([videoStream({ start_time: '10.000000' }), audioStream({ start_time: '10.000000' })], { start_time: '10.000000' }));
+    if (!r.ok) throw new Error(r.failure.message);
+    expect(withMeasuredEnds(r.info, { 0: 19.5, 1: 20 }).durationS).toBe(10);
+  });
+  it('when nothing was measured, then the header lengths stay', () => {
+    const r = parseProbe(run([videoStream(), audioStream()]));
+    if (!r.ok) throw new Error(r.failure.message);
+    expect(withMeasuredEnds(r.info, {})).toBe(r.info);
+  });
+  it('when the measured lesson is over the limit, then the too-long failure is given', () => {
+    const r = parseProbe(run([videoStream(), audioStream()]));
+    if (!r.ok) throw new Error(r.failure.message);
+    expect(durationFailure(withMeasuredEnds(r.info, { 1: 130 }), 120)?.reason).toBe('too-long');
+    expect(durationFailure(r.info, 120)).toBeNull();
   });
 });
 
