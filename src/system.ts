@@ -204,15 +204,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
 
     const redis = createRedis(emb.redisUrl, { name: 'classcast' });
     stops.push(async () => { redis.disconnect(); });
-    const storage = new ObjectStorage({
-      endpoint: emb.s3Endpoint,
-      accessKey: config.S3_ACCESS_KEY,
-      secretKey: config.S3_SECRET_KEY,
-      region: config.S3_REGION,
-      mediaBucket: config.S3_BUCKET_PREFIX + config.S3_MEDIA_BUCKET,
-      cableBucket: config.S3_BUCKET_PREFIX + config.S3_CABLE_BUCKET,
-      partSize: config.S3_PART_SIZE_MB * 1024 * 1024,
-    });
+    const storage = ObjectStorage.fromConfig(config, emb.s3Endpoint);
     await storage.ensureBuckets();
     const queues = new QueueFactory({ redisUrl: emb.redisUrl, prefix: config.QUEUE_PREFIX });
     stops.push(() => queues.close());

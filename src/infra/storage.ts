@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat as fsStat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
+import type { Config } from '../../config/config.schema.ts';
 
 /** Part size of our own multipart uploads of big files (each part is held in memory once). */
 const multipartChunk = 64 * 1024 * 1024;
@@ -35,6 +36,19 @@ export class ObjectStorage {
   readonly mediaBucket: string;
   readonly cableBucket: string;
   private readonly partSize: number;
+
+  /** The storage a configuration names (endpoint given when it is an embedded server's). */
+  static fromConfig(cfg: Pick<Config, 'S3_ENDPOINT' | 'S3_ACCESS_KEY' | 'S3_SECRET_KEY' | 'S3_REGION' | 'S3_BUCKET_PREFIX' | 'S3_MEDIA_BUCKET' | 'S3_CABLE_BUCKET' | 'S3_PART_SIZE_MB'>, endpoint = cfg.S3_ENDPOINT): ObjectStorage {
+    return new ObjectStorage({
+      endpoint,
+      accessKey: cfg.S3_ACCESS_KEY,
+      secretKey: cfg.S3_SECRET_KEY,
+      region: cfg.S3_REGION,
+      mediaBucket: cfg.S3_BUCKET_PREFIX + cfg.S3_MEDIA_BUCKET,
+      cableBucket: cfg.S3_BUCKET_PREFIX + cfg.S3_CABLE_BUCKET,
+      partSize: cfg.S3_PART_SIZE_MB * 1024 * 1024,
+    });
+  }
 
   constructor(opts: StorageOptions) {
     const u = new URL(opts.endpoint);

@@ -6,6 +6,7 @@ import type { AssetRow, LessonRow, Principal } from '../domain/types.ts';
 import { writeAudit } from './audit.ts';
 import type { Taxonomy, TaxonomyKind, TaxonomyService } from './taxonomy.service.ts';
 import type { PreviewSigner } from './preview-token.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 
 export interface LessonInput {
   title: string;
@@ -46,17 +47,6 @@ const lessonCols = ['id', 'title', 'description', 'kind', 'school_id', 'teacher_
   .map((c) => `l.${c}`)
   .join(', ');
 
-const encodeCursor = (at: Date, id: string): string => Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
-function decodeCursor(cursor: string): { at: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const d = new Date(at);
-    if (Number.isNaN(d.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('bad');
-    return { at: d, id };
-  } catch {
-    throw new InvalidError('cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
-  }
-}
 
 /** Escapes LIKE wildcards so a search for "100%" means the characters, not a pattern. */
 const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -5,6 +5,7 @@ import type { LessonStatus } from '../domain/lesson-state.ts';
 import { icalCalendar, type IcalEvent } from '../domain/ical.ts';
 import { addDays, shanghaiMidnight, startOfShanghaiDay, toShanghaiIso } from '../domain/shanghai-time.ts';
 import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 
 /**
  * Whether a live lesson belongs on the public schedule: its live plan was approved and not taken
@@ -89,17 +90,6 @@ export interface ScheduleOptions {
 
 export const defaultScheduleOptions: ScheduleOptions = { maxRangeDays: 93, feedPastDays: 30, feedFutureDays: 180, refreshMinutes: 60 };
 
-const encodeCursor = (at: Date, id: string): string => Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
-function decodeCursor(cursor: string): { at: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const d = new Date(at);
-    if (Number.isNaN(d.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('bad');
-    return { at: d, id };
-  } catch {
-    throw new InvalidError('cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
-  }
-}
 
 /** Start of a `from`/`to` bound: a date means Shanghai midnight, a date-time is taken as given. */
 export function parseBound(v: string): Date {

@@ -51,15 +51,7 @@ export async function testDb(cfg: Config): Promise<{ db: Db; drop: () => Promise
 }
 
 export async function testStorage(cfg: Config): Promise<{ storage: ObjectStorage; drop: () => Promise<void> }> {
-  const storage = new ObjectStorage({
-    endpoint: cfg.S3_ENDPOINT,
-    accessKey: cfg.S3_ACCESS_KEY,
-    secretKey: cfg.S3_SECRET_KEY,
-    region: cfg.S3_REGION,
-    mediaBucket: cfg.S3_BUCKET_PREFIX + cfg.S3_MEDIA_BUCKET,
-    cableBucket: cfg.S3_BUCKET_PREFIX + cfg.S3_CABLE_BUCKET,
-    partSize: cfg.S3_PART_SIZE_MB * 1024 * 1024,
-  });
+  const storage = ObjectStorage.fromConfig(cfg);
   await storage.ensureBuckets();
   return {
     storage,
