@@ -2,12 +2,31 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
-    hookTimeout: 120_000,
-    // two cores: ffmpeg-heavy files must not all run at once
-    maxWorkers: 2,
-    fileParallelism: true,
+    hookTimeout: 300_000,
     globalSetup: ['test/helpers/global-setup.ts'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit+integration',
+          include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          // two cores: at most two files at once
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // each end-to-end file runs a whole system with ffmpeg encoders in real time: one at a time,
+          // after the rest, so that no other file's load starves their live encoders
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

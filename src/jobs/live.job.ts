@@ -35,4 +35,4 @@ export const liveJobOptions: JobsOptions = {
   removeOnComplete: { age: 7 * 86400 },
   removeOnFail: { age: 30 * 86400 },
 };
-export const liveWorkerLock = { lockDurationMs: 4_000, stalledIntervalMs: 1_000 };
+export const liveWorkerLock = { lockDurationMs: 6_000, stalledIntervalMs: 2_000 };
