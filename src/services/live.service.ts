@@ -159,7 +159,9 @@ export class LiveService {
   async onPublisherLost(lessonId: string): Promise<void> {
     const open = await this.openSession(lessonId);
     if (!open || open.state !== 'on_air') return;
-    await this.db.query("UPDATE live_sessions SET state = 'reconnecting', disconnected_at = now(), updated_at = now() WHERE id = $1 AND state = 'on_air'", [open.id]);
+    const changed = await this.db.query("UPDATE live_sessions SET state = 'reconnecting', disconnected_at = now(), updated_at = now() WHERE id = $1 AND state = 'on_air' RETURNING id", [open.id]);
+    // the session may have ended meanwhile (a stop races the drop it causes): nothing to wait for then
+    if (!changed.length) return;
     await this.setControl(open.id, 'reconnecting');
     await this.pubsub.publish(liveChannels.sessions, lessonId);
     this.log.info({ lessonId, sessionId: open.id }, 'publisher lost; waiting for a reconnect');
@@ -241,9 +243,16 @@ export class LiveService {
 
   private async setControl(sessionId: string, state: LiveSessionState, epoch?: number): Promise<void> {
     const p = this.opts.redisPrefix;
-    const m = this.redis.multi().set(liveControlKeys.state(p, sessionId), state, 'EX', 14 * 86400);
-    if (epoch !== undefined) m.set(liveControlKeys.epoch(p, sessionId), String(epoch), 'EX', 14 * 86400);
-    await m.exec();
+    // 'ended' is final: a late event of the same session never brings it back (atomic in Redis)
+    await this.redis.eval(
+      "if redis.call('GET', KEYS[1]) == 'ended' then return 0 end redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end return 1",
+      2,
+      liveControlKeys.state(p, sessionId),
+      liveControlKeys.epoch(p, sessionId),
+      state,
+      epoch === undefined ? '' : String(epoch),
+      String(14 * 86400),
+    );
     await this.redis.publish(liveControlKeys.channel(p), sessionId);
   }
 

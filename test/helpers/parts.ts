@@ -19,7 +19,7 @@ export function testConfig(over: Partial<Record<keyof Config, string>> = {}): Co
   const id = rid();
   return loadConfig({}, {
     NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATABASE_URL: inject('databaseUrl'),
     DATABASE_SCHEMA: `t_${id}`,
     REDIS_URL: inject('redisUrl'),
