@@ -147,7 +147,11 @@ async function timed(fn: () => Promise<unknown>): Promise<{ wallMs: number; cpuS
   await fn();
   return { wallMs: performance.now() - t0, cpuS: (await cpuSeconds()) - c0 };
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 async function main(): Promise<void> {
   const started = Date.now();

@@ -68,7 +68,8 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
   if (!parsed.success) throw new PermanentJobError(`invalid transcode job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const p = parsed.data;
   const { config, storage } = deps;
-  const log = deps.log.child({ assetId: p.assetId, lessonId: p.lessonId, jobId: job.id });
+  // jobId comes with the bootstrap's child logger.
+  const log = deps.log.child({ assetId: p.assetId, lessonId: p.lessonId });
   const progress = progressReporter(job, log);
   const bucket = storage.mediaBucket;
   const format = config.HLS_SEGMENT_FORMAT;
@@ -77,6 +78,13 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
     config.WORK_DIR,
     `transcode-${p.assetId}`,
     async (dir) => {
+      const steps: Record<string, number> = {};
+      let mark = Date.now();
+      const step = (name: string) => {
+        const now = Date.now();
+        steps[name] = now - mark;
+        mark = now;
+      };
       // 1. Source to the work dir.
       const ext = /\.([A-Za-z0-9]{1,8})$/.exec(p.sourceKey)?.[1]?.toLowerCase() ?? 'bin';
       const src = path.join(dir, `source.${ext}`);
@@ -85,6 +93,7 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
       if (head.size === 0) throw new PermanentJobError(failureMessage('empty'));
       await pipeline(await storage.get(bucket, p.sourceKey), createWriteStream(src), { signal });
       progress(2);
+      step('downloadMs');
 
       // 2. Probe: unusable input fails at once with the reason.
       const probe = await runFfprobe(config.FFPROBE_PATH, src, { signal });
@@ -99,6 +108,7 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
       const tooLong = durationFailure(info, config.MEDIA_MAX_DURATION_S);
       if (tooLong) throw new PermanentJobError(tooLong.message);
       const plan = planTranscode(info, vodLadder);
+      step('probeMs');
       log.info({ source: sourceSummary(info), renditions: plan.renditions.map((r) => (r.kind === 'video' ? `${r.name}:${r.width}x${r.height}` : r.name)), fps: plan.fps }, 'transcode planned');
       progress(4);
 
@@ -119,6 +129,7 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
       };
       const run = await encode(outDir, plan, undefined, [4, 80]);
       signal.throwIfAborted();
+      step('encodeMs');
 
       let outputs = await collectOutputs(outDir, plan);
       await mergeAudioSlivers(outputs);
@@ -161,6 +172,7 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
         outputs = await collectOutputs(outDir, plan);
       }
       progress(85);
+      step('rateGuardMs');
 
       // 5. Poster (10 % in) and storyboard (keyframes of a small rendition).
       const videos = outputs.filter((o) => o.kind === 'video');
@@ -193,6 +205,7 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
       const vttFile = path.join(dir, 'storyboard.vtt');
       await writeFile(vttFile, buildStoryboardVtt(sb, 'storyboard.jpg', durationS));
       progress(88);
+      step('imagesMs');
 
       // 6. Our playlists from the measured segments.
       const variants: VariantEntry[] = [];
@@ -236,6 +249,7 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
         throw new OutputInvalidError(violations);
       }
       progress(90);
+      step('validateMs');
 
       // 8. Upload: init sections and segments, then media playlists, then images, then the master last.
       const uploaded = new Set<string>();
@@ -260,6 +274,7 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
       await put(masterKey(p.assetId), path.join(outDir, 'master.m3u8'));
       await removeStale(storage, bucket, hlsPrefix(p.assetId), uploaded, log);
       progress(100);
+      step('uploadMs');
 
       const data: TranscodeResultData = {
         durationS,
@@ -272,7 +287,7 @@ export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, 
         source: sourceSummary(info),
         rateGuard: { reencoded, stuffed },
       };
-      log.info({ durationS, renditions: data.renditions.map((r) => `${r.name}@${r.averageBandwidth}/${r.bandwidth}`), rateGuard: data.rateGuard }, 'transcode done');
+      log.info({ durationS, renditions: data.renditions.map((r) => `${r.name}@${r.averageBandwidth}/${r.bandwidth}`), rateGuard: data.rateGuard, steps }, 'transcode done');
       const result: JobResult = { kind: 'transcode', key: transcodeResultKey(p.assetId), subjectId: p.assetId, ok: true, data: data as unknown as Record<string, unknown> };
       return result;
     },

@@ -69,6 +69,9 @@ async function poll<T>(fn: () => Promise<T | undefined | null>, timeoutMs = 20_0
 }
 
 const mediaDir = await mkdtemp(path.join(os.tmpdir(), 'cc-transcode-media-'));
+afterAll(async () => {
+  await rm(mediaDir, { recursive: true, force: true });
+});
 
 describe('transcode job through a BullMQ worker', () => {
   let r: Rig;
@@ -77,7 +80,6 @@ describe('transcode job through a BullMQ worker', () => {
   });
   afterAll(async () => {
     for (const d of r.drops) await d();
-    await rm(mediaDir, { recursive: true, force: true });
   });
 
   const good: GoodMediaKind[] = [
@@ -189,7 +191,7 @@ describe('transcode limits', () => {
   });
 
   it('when a lesson is longer than the configured maximum, then it fails at once saying both lengths', async () => {
-    const media = await generateMedia('no-audio', await mkdtemp(path.join(os.tmpdir(), 'cc-long-')));
+    const media = await generateMedia('no-audio', path.join(mediaDir, 'long'));
     const { assetId, key } = await upload(r, media);
     const job = await enqueue(r, assetId, key);
     await expect(job.waitUntilFinished(r.events, 60_000)).rejects.toThrow('The lesson is 4 s long; the longest accepted is 2 s.');
@@ -207,7 +209,7 @@ describe('fMP4 segments (HLS_SEGMENT_FORMAT=fmp4)', () => {
   });
 
   it('when the segment format is fMP4, then every rendition has an init section named by EXT-X-MAP and the ladder passes the validator', async () => {
-    const media = await generateMedia('normal-720p', await mkdtemp(path.join(os.tmpdir(), 'cc-fmp4-')));
+    const media = await generateMedia('normal-720p', path.join(mediaDir, 'fmp4'));
     const { assetId, key } = await upload(r, media);
     const job = await enqueue(r, assetId, key);
     const result = (await job.waitUntilFinished(r.events, 280_000)) as JobResult;
@@ -263,7 +265,7 @@ describe('stalled-job recovery', () => {
   }
 
   it('when the worker is killed with SIGKILL mid-transcode, then another one completes the job with the same result, nothing partial reachable, temp dirs gone', async () => {
-    const media = await generateMedia('normal-720p', await mkdtemp(path.join(os.tmpdir(), 'cc-kill-')));
+    const media = await generateMedia('normal-720p', path.join(mediaDir, 'kill'));
     const { assetId, key } = await upload(r, media);
     const bucket = r.storage.mediaBucket;
     const first = await startChild();
