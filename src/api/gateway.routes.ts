@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import type { ObjectStorage } from '../infra/storage.ts';
 import type { Logger } from '../infra/logger.ts';
-import { isServableHlsPath } from '../media/storage-keys.ts';
+import { contentTypeOf, isServableHlsPath } from '../media/storage-keys.ts';
 import type { AssetLocation } from '../services/playback-access.service.ts';
 import { sendProblem } from './problem.ts';
 
@@ -91,15 +91,6 @@ export function liveTarget(root: string): GatewayTarget {
   return { profile: 'live', keyFor: (rel) => (isServableHlsPath(rel) ? `${root}${rel}` : undefined) };
 }
 
-const contentTypes: Record<string, string> = {
-  m3u8: 'application/vnd.apple.mpegurl',
-  ts: 'video/mp2t',
-  m4s: 'video/iso.segment',
-  mp4: 'video/mp4',
-  aac: 'audio/aac',
-  vtt: 'text/vtt; charset=utf-8',
-  jpg: 'image/jpeg',
-};
 
 function cacheControl(profile: CacheProfile, playlist: boolean): string {
   // DESIGN: segments immutable; VOD playlists minutes; live playlists about one segment
@@ -130,7 +121,7 @@ export function gatewayRouter(d: GatewayDeps): Router {
 
 async function sendObject(d: GatewayDeps, req: Request, res: Response, key: string, profile: CacheProfile, rel: string): Promise<void> {
   const ext = rel.slice(rel.lastIndexOf('.') + 1);
-  const type = contentTypes[ext] ?? 'application/octet-stream';
+  const type = contentTypeOf(rel);
   const bucket = d.storage.mediaBucket;
   const playlist = ext === 'm3u8' || ext === 'vtt';
   res.setHeader('Cache-Control', cacheControl(profile, playlist));
