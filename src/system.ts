@@ -37,7 +37,7 @@ import { liveJobOptions } from './jobs/live.job.ts';
 import { applyLiveResult, LiveService, liveChannels } from './services/live.service.ts';
 import { SecretBox } from './services/secret-box.ts';
 import { registerLiveRoutes } from './api/live.routes.ts';
-import { liveTarget, ObjectCache } from './api/gateway.routes.ts';
+import { liveTarget, objectCache } from './api/gateway.routes.ts';
 import { IngestSupervisor, rtmpPullUrl } from './infra/rtmp.ts';
 import { applyCableResult, CableService } from './services/cable.service.ts';
 import { registerCableRoutes } from './api/cable.routes.ts';
@@ -143,7 +143,7 @@ async function startIngest(o: { config: Config; log: Logger; live: LiveService; 
   const refusals = o.metrics.counter('classcast_ingest_refusals_total', 'Refused RTMP publish/play attempts by reason', ['role', 'reason']);
   const onAir = o.metrics.gauge('classcast_ingest_publishers', 'Publishers on air in this ingest');
   const refresh = async () => sup.setKeys(await live.keyEntries());
-  const guard = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err: (err as Error).message, what }, 'ingest event handling failed'));
+  const guard = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err, what }, 'ingest event handling failed'));
   sup.on('restart', () => restarts.inc());
   sup.on('refused', (e: { role: string; reason: string }) => refusals.inc({ role: e.role, reason: e.reason }));
   sup.on('publishStart', (e: { lessonId: string; ip: string }) => {
@@ -186,7 +186,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   const version = o.version ?? '0.1.0';
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
-    for (const s of stops.reverse()) await s().catch((err) => log.warn({ err: (err as Error).message }, 'error while stopping'));
+    for (const s of stops.reverse()) await s().catch((err) => log.warn({ err }, 'error while stopping'));
     stops.length = 0;
   };
   try {
@@ -228,7 +228,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     });
     const onPublication: PublicationListener = async (c) => {
       if (c.channel === 'portal') await access.invalidate(c.lessonId);
-      else await cable.onPublicationChange(c).catch((err) => log.error({ err: (err as Error).message, lessonId: c.lessonId }, 'cable package could not be queued'));
+      else await cable.onPublicationChange(c).catch((err) => log.error({ err, lessonId: c.lessonId }, 'cable package could not be queued'));
     };
     const transcodeQueue = queues.queue(queueNames.transcode);
     const services: Services = {
@@ -285,7 +285,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
 
       // sessions whose publisher did not come back in time end here (every API process may sweep: idempotent)
       const sweep = setInterval(() => {
-        services.live.sweep().catch((err) => log.warn({ err: (err as Error).message }, 'live sweep failed'));
+        services.live.sweep().catch((err) => log.warn({ err }, 'live sweep failed'));
       }, 2000);
       sweep.unref();
       stops.push(async () => clearInterval(sweep));
@@ -307,7 +307,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       const gateway = gatewayRouter({
         storage,
         log,
-        cache: config.GATEWAY_CACHE_MB > 0 ? new ObjectCache(config.GATEWAY_CACHE_MB * 1024 * 1024) : undefined,
+        cache: config.GATEWAY_CACHE_MB > 0 ? objectCache(config.GATEWAY_CACHE_MB * 1024 * 1024) : undefined,
         play: async (lessonId) => {
           const asset = await access.publishedAsset(lessonId);
           return asset ? assetTarget(asset, 'vod') : undefined;

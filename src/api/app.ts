@@ -1,4 +1,5 @@
-import express, { type Request, type Router } from 'express';
+import cors from 'cors';
+import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../infra/logger.ts';
 import { scrubUrl } from '../infra/logger.ts';
 import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
@@ -47,22 +48,7 @@ export function createApp(o: AppOptions): express.Express {
   });
   if (o.metrics) app.use(o.metrics.middleware());
 
-  app.use((req, res, next) => {
-    const origin = req.headers.origin;
-    if (origin && (o.corsOrigins.includes('*') || o.corsOrigins.includes(origin))) {
-      res.setHeader('Access-Control-Allow-Origin', o.corsOrigins.includes('*') ? '*' : origin);
-      if (!o.corsOrigins.includes('*')) res.append('Vary', 'Origin');
-      res.setHeader('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges, Retry-After');
-      if (req.method === 'OPTIONS') {
-        res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
-        res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Range, Content-Range');
-        res.setHeader('Access-Control-Max-Age', '600');
-        res.status(204).end();
-        return;
-      }
-    }
-    next();
-  });
+  app.use(corsFor(o.corsOrigins));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', version: o.version });
@@ -114,6 +100,21 @@ export function createApp(o: AppOptions): express.Express {
   app.use(notFoundHandler);
   app.use(errorHandler(o.log));
   return app;
+}
+
+/**
+ * CORS for listed origins only; a request without an Origin, or from an unlisted one, gets no CORS
+ * headers (and a preflight from it falls through to the routes).
+ */
+function corsFor(origins: string[]): RequestHandler {
+  const any = origins.includes('*');
+  return cors({
+    origin: (origin, done) => done(null, origin && (any || origins.includes(origin)) ? (any ? '*' : origin) : false),
+    methods: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+    allowedHeaders: 'Authorization, Content-Type, Range, Content-Range',
+    exposedHeaders: 'Content-Length, Content-Range, Accept-Ranges, Retry-After',
+    maxAge: 600,
+  });
 }
 
 function matchPath(pattern: string, path: string): boolean {

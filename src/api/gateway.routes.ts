@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import express, { type Request, type Response, type Router } from 'express';
+import { LRUCache } from 'lru-cache';
 import type { ObjectStorage } from '../infra/storage.ts';
 import type { Logger } from '../infra/logger.ts';
 import { contentTypeOf, isServableHlsPath } from '../media/storage-keys.ts';
@@ -18,46 +19,25 @@ export interface GatewayTarget {
   profile: CacheProfile;
 }
 
+/** A served object kept in memory, with its gzip form when worth having. */
+export interface CachedObject {
+  body: Buffer;
+  gz?: Buffer;
+}
+
+/** Recently served objects in memory, bounded in bytes, least recently used evicted first. */
+export type ObjectCache = LRUCache<string, CachedObject>;
+
 /**
- * Recently served objects in memory, bounded in bytes (least recently used goes first). Asset objects
- * never change once their asset is ready, so entries of VOD and preview paths live for a minute;
- * live playlists change every segment and are kept half a second.
+ * Asset objects never change once their asset is ready, so entries of VOD and preview paths live for a
+ * minute; live playlists change every segment and are kept half a second (each `set` gives its ttl).
  */
-export class ObjectCache {
-  private readonly map = new Map<string, { body: Buffer; gz?: Buffer; until: number }>();
-  private bytes = 0;
-  constructor(private readonly maxBytes: number, private readonly maxObjectBytes = 4 * 1024 * 1024) {}
-
-  get(key: string): { body: Buffer; gz?: Buffer } | undefined {
-    const e = this.map.get(key);
-    if (!e) return undefined;
-    if (e.until < Date.now()) {
-      this.delete(key);
-      return undefined;
-    }
-    this.map.delete(key);
-    this.map.set(key, e);
-    return e;
-  }
-
-  set(key: string, body: Buffer, ttlMs: number, gz?: Buffer): void {
-    const size = body.length + (gz?.length ?? 0);
-    if (size > this.maxObjectBytes || size > this.maxBytes) return;
-    this.delete(key);
-    this.map.set(key, { body, gz, until: Date.now() + ttlMs });
-    this.bytes += size;
-    for (const [k] of this.map) {
-      if (this.bytes <= this.maxBytes) break;
-      this.delete(k);
-    }
-  }
-
-  private delete(key: string): void {
-    const e = this.map.get(key);
-    if (!e) return;
-    this.bytes -= e.body.length + (e.gz?.length ?? 0);
-    this.map.delete(key);
-  }
+export function objectCache(maxBytes: number, maxObjectBytes = 4 * 1024 * 1024): ObjectCache {
+  return new LRUCache<string, CachedObject>({
+    maxSize: maxBytes,
+    maxEntrySize: Math.min(maxObjectBytes, maxBytes),
+    sizeCalculation: (o) => Math.max(1, o.body.length + (o.gz?.length ?? 0)),
+  });
 }
 
 export interface GatewayDeps {
@@ -137,7 +117,7 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
         return missing(d, res, err);
       }
       hit = { body, gz: body.length > 256 ? gzipSync(body, { level: 6 }) : undefined };
-      d.cache?.set(key, hit.body, ttl, hit.gz);
+      d.cache?.set(key, hit, { ttl });
     }
     res.setHeader('Content-Type', type);
     res.setHeader('Vary', 'Accept-Encoding');
@@ -152,13 +132,12 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
   }
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('Content-Type', type);
-  const rangeHeader = req.headers.range;
   const cached = d.cache?.get(key);
-  if (cached) return sendBuffer(req, res, cached.body, rangeHeader);
-  if (rangeHeader) {
+  if (cached) return sendBuffer(req, res, cached.body, true);
+  if (req.headers.range) {
     const st = await d.storage.stat(bucket, key).catch(() => null);
     if (!st) return notFound(res);
-    const range = parseRange(rangeHeader, st.size);
+    const range = byteRange(req, st.size);
     if (range === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${st.size}`);
       return sendProblem(res, 416, 'range not satisfiable');
@@ -189,8 +168,8 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
       return missing(d, res, err);
     }
     const body = Buffer.concat(chunks);
-    d.cache.set(key, body, ttl);
-    return sendBuffer(req, res, body, undefined);
+    d.cache.set(key, { body }, { ttl });
+    return sendBuffer(req, res, body, false);
   }
   if (len) res.setHeader('Content-Length', len);
   res.status(200);
@@ -201,9 +180,9 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
   await pipeline(s, res).catch(() => res.destroy());
 }
 
-function sendBuffer(req: Request, res: Response, body: Buffer, rangeHeader: string | undefined): void {
-  if (rangeHeader) {
-    const range = parseRange(rangeHeader, body.length);
+function sendBuffer(req: Request, res: Response, body: Buffer, honourRange: boolean): void {
+  if (honourRange) {
+    const range = byteRange(req, body.length);
     if (range === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${body.length}`);
       return sendProblem(res, 416, 'range not satisfiable');
@@ -224,25 +203,17 @@ function sendBuffer(req: Request, res: Response, body: Buffer, rangeHeader: stri
 function missing(d: GatewayDeps, res: Response, err: unknown): void {
   const code = (err as { code?: string }).code;
   if (code === 'NoSuchKey' || code === 'NotFound') return notFound(res);
-  d.log.warn({ err: (err as Error).message }, 'gateway storage read failed');
+  d.log.warn({ err }, 'gateway storage read failed');
   sendProblem(res, 503, 'media storage is not reachable; try again');
 }
 
-/** Parses a single `bytes=` range; undefined for a header we ignore (multi-range), per RFC 9110. */
-export function parseRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const n = Number(m[2]);
-    if (n === 0) return 'unsatisfiable';
-    start = Math.max(0, size - n);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    if (start > end || start >= size) return 'unsatisfiable';
-  }
-  return { start, end };
+/**
+ * The request's single `bytes=` range (Express's `req.range`, RFC 9110); undefined for no header or one we
+ * ignore (multi-range, another unit, malformed), which is then answered whole.
+ */
+export function byteRange(req: Pick<Request, 'range'>, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const r = req.range(size);
+  if (r === -1) return 'unsatisfiable';
+  if (r === undefined || r === -2 || r.type !== 'bytes' || r.length !== 1) return undefined;
+  return { start: r[0].start, end: r[0].end };
 }
