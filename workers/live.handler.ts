@@ -224,7 +224,7 @@ async function runOnce(ctx: Ctx, epoch: number): Promise<RunOutcome> {
       if (err instanceof FfmpegError && err.aborted) outcome = 'stopped';
       else {
         outcome = 'failed';
-        log.warn({ err: scrubUrl((err as Error).message).slice(-600) }, 'live ffmpeg failed');
+        log.warn({ err }, 'live ffmpeg failed');
       }
     }
     // What ffmpeg finished on its way out (it closes its last segment on SIGTERM) is uploaded too.
@@ -257,7 +257,7 @@ async function planRun(ctx: Ctx, epoch: number, runDir: string, signal: AbortSig
   try {
     await runFfmpeg(buildLiveProbeArgs({ input: ctx.pullUrl, rwTimeoutS, seconds: probeSeconds, output: capture }), { ffmpegPath: ctx.config.FFMPEG_PATH, signal, killGraceMs: 1000 });
   } catch (err) {
-    if (!signal.aborted) log.warn({ err: scrubUrl((err as Error).message).slice(-400) }, 'could not read the live stream');
+    if (!signal.aborted) log.warn({ err }, 'could not read the live stream');
     return null;
   }
   const probe = await runFfprobe(ctx.config.FFPROBE_PATH, capture, { signal, timeoutMs: 20_000 }).catch(() => null);
@@ -363,7 +363,7 @@ class RunWatcher {
         return;
       }
       this.failed = true;
-      this.log.warn({ err: (err as Error).message }, 'live upload failed');
+      this.log.warn({ err }, 'live upload failed');
       this.stopRun('upload failed');
     }
   }

@@ -315,7 +315,7 @@ function progressReporter(job: Job, log: Logger): (pct: number) => void {
     if (v <= last || (v < 100 && now - lastAt < 1000)) return;
     last = v;
     lastAt = now;
-    job.updateProgress(v).catch((err: Error) => log.debug({ err: err.message }, 'progress not stored'));
+    job.updateProgress(v).catch((err: unknown) => log.debug({ err }, 'progress not stored'));
   };
 }
 

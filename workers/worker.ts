@@ -60,7 +60,7 @@ export function startJobWorkers(queues: QueueFactory, deps: WorkerDeps, handlers
             log.warn({ reason: err.message }, 'job failed permanently');
             throw new UnrecoverableError(err.message);
           }
-          log.warn({ err: (err as Error).message, attempt: job.attemptsMade + 1 }, 'job attempt failed');
+          log.warn({ err, attempt: job.attemptsMade + 1 }, 'job attempt failed');
           throw err;
         } finally {
           aborts.delete(String(job.id));
@@ -84,7 +84,7 @@ export function startJobWorkers(queues: QueueFactory, deps: WorkerDeps, handlers
       const subjectId = safeSubject(entry, job.data);
       const message = err.name === 'UnrecoverableError' || err instanceof UnrecoverableError ? err.message : `processing failed after ${job.attemptsMade} attempts: ${err.message}`;
       void postResult(queues, { kind: entry.kind, key: `${entry.kind}:${subjectId}`, subjectId, ok: false, error: message, data: {} }, `fail-${job.id}`).catch((e) =>
-        deps.log.error({ err: (e as Error).message, jobId: job.id }, 'could not post the failure result'),
+        deps.log.error({ err: e, jobId: job.id }, 'could not post the failure result'),
       );
     });
     workers.push(w);

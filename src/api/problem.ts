@@ -59,7 +59,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (e.type === 'request.aborted') return;
     const status = e.status ?? e.statusCode;
     if (status && status >= 400 && status < 500) return sendProblem(res, status, e.expose && e.message ? e.message : titles[status] ?? 'bad request');
-    log.error({ err: { message: e.message, stack: (err as Error)?.stack }, method: req.method, route: req.route?.path }, 'unhandled error');
+    log.error({ err, method: req.method, route: req.route?.path }, 'unhandled error');
     sendProblem(res, 500, 'internal error; it has been logged');
   };
 }

@@ -58,7 +58,7 @@ export async function startRedisServer(dir: string | undefined, log?: Logger): P
     args.push('--appendonly', 'no');
   }
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.on('error', (err) => log?.error({ err: err.message }, 'redis-server could not start (is the redis-server package installed?)'));
+  child.on('error', (err) => log?.error({ err }, 'redis-server could not start (is the redis-server package installed?)'));
   await waitForPort(port, child, 'redis-server');
   log?.info({ port }, 'embedded redis-server started');
   return { url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };

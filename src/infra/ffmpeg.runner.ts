@@ -360,6 +360,6 @@ export async function withWorkDir<T>(root: string, label: string, fn: (dir: stri
   try {
     return await fn(dir);
   } finally {
-    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch((err: Error) => log?.warn({ dir, err: err.message }, 'could not remove work dir'));
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch((err: unknown) => log?.warn({ dir, err }, 'could not remove work dir'));
   }
 }

@@ -189,7 +189,7 @@ function drop(conn: Conn, reason: string, err?: unknown): void {
   conn.socket.destroy();
   if (protocolReasons.has(reason)) {
     counters.protocolErrors += 1;
-    log.debug({ ip: conn.address, reason, err: err instanceof Error ? err.message : undefined }, 'rtmp connection dropped');
+    log.debug({ ip: conn.address, reason, err }, 'rtmp connection dropped');
   } else if (!reason.startsWith('refused_')) {
     log.info({ ip: conn.address, reason, lessonId: conn.lessonId, sessionId: conn.session.id }, 'rtmp connection dropped');
   }
@@ -407,7 +407,7 @@ function patchSession(session: NmsSession, conn: Conn): void {
         if (conn.kicked && session.broadcast.publisher === session) session.broadcast._finishPublish();
       }
     } catch (err) {
-      log.error({ err: err instanceof Error ? err.message : String(err), sessionId: session.id }, 'rtmp close handling failed');
+      log.error({ err, sessionId: session.id }, 'rtmp close handling failed');
     }
   };
 }
@@ -420,7 +420,7 @@ function listener(name: string, fn: (session: NmsSession, conn: Conn) => void): 
     try {
       fn(session, conn);
     } catch (err) {
-      log.error({ err: err instanceof Error ? err.message : String(err), event: name, sessionId: session.id }, 'rtmp event handling failed');
+      log.error({ err, event: name, sessionId: session.id }, 'rtmp event handling failed');
       drop(conn, 'protocol_error', err);
     }
   };
@@ -586,12 +586,12 @@ function init(s: ChildSettings, keys: Parameters<PublishGate['setKeys']>[0], rev
   server.maxConnections = s.maxConnections;
   server.once('error', (err: NodeJS.ErrnoException) => {
     send({ type: 'fatal', code: err.code ?? 'ERROR', message: err.message });
-    log.fatal({ err: err.message, code: err.code }, 'rtmp ingest cannot listen');
+    log.fatal({ err }, 'rtmp ingest cannot listen');
     shutdown(3);
   });
   server.listen({ port: s.port, host: s.host }, () => {
     server?.removeAllListeners('error');
-    server?.on('error', (err) => log.error({ err: err.message }, 'rtmp server error'));
+    server?.on('error', (err) => log.error({ err }, 'rtmp server error'));
     const port = (server?.address() as net.AddressInfo).port;
     log.info({ port, host: s.host }, 'rtmp ingest listening');
     send({ type: 'ready', port });
@@ -635,6 +635,6 @@ process.on('SIGTERM', () => shutdown(0));
 process.on('disconnect', () => shutdown(0));
 process.on('uncaughtException', (err) => {
   // state may be corrupt: exit, the supervisor restarts at once
-  log?.fatal({ err: err.message, stack: err.stack }, 'rtmp ingest crashed');
+  log?.fatal({ err }, 'rtmp ingest crashed');
   process.exit(1);
 });

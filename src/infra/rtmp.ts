@@ -655,7 +655,7 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
         }
         this.onChildMessage(msg);
       });
-      child.on('error', (err) => this.log.error({ err: err.message }, 'RTMP ingest child process error'));
+      child.on('error', (err) => this.log.error({ err }, 'RTMP ingest child process error'));
       child.on('exit', (code, signal) => {
         if (this.child === child) this.child = undefined;
         for (const [id, p] of this.pending) {
@@ -755,7 +755,7 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopping) return;
-      this.spawnChild().catch((err: Error) => this.log.error({ err: err.message }, 'RTMP ingest child failed to start'));
+      this.spawnChild().catch((err: unknown) => this.log.error({ err }, 'RTMP ingest child failed to start'));
     }, delayMs);
   }
 }
