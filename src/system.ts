@@ -49,6 +49,7 @@ import { QuestionsService } from './services/questions.service.ts';
 import { registerTimetableRoutes } from './api/timetables.routes.ts';
 import { askBodyLimitBytes, registerQuestionRoutes } from './api/questions.routes.ts';
 import { strictJsonRouter } from './api/strict-json.ts';
+import { bearerOrCookie, SessionCookies } from './api/session-cookie.ts';
 
 export interface Roles {
   api: boolean;
@@ -292,7 +293,9 @@ export async function startSystem(o: SystemOptions): Promise<System> {
 
       const registry = new RouteRegistry();
       const baseUrl = baseUrlFrom(config.PUBLIC_BASE_URL);
-      registerStaffRoutes(registry, { db, auth: services.auth, lessons: services.lessons, review: services.review, publications: services.publications, baseUrl });
+      const cookies = new SessionCookies({ publicBaseUrl: config.PUBLIC_BASE_URL });
+      const authenticate = bearerOrCookie((t) => services.auth.authenticate(t), cookies);
+      registerStaffRoutes(registry, { db, auth: services.auth, lessons: services.lessons, review: services.review, publications: services.publications, baseUrl, cookies });
       registerCatalogRoutes(registry, { lessons: services.lessons, taxonomy, schools: services.schools, baseUrl });
       registerUploadRoutes(registry, services.uploads);
       registerLiveRoutes(registry, services.live, baseUrl);
@@ -326,10 +329,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         log,
         metrics,
         registry,
-        authenticate: async (req) => {
-          const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-          return m ? services.auth.authenticate(m[1]) : undefined;
-        },
+        authenticate,
         trustProxy: config.TRUST_PROXY,
         corsOrigins: config.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
         jsonLimitKb: config.BODY_LIMIT_KB,

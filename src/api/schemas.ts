@@ -27,6 +27,8 @@ export const facetsQuery = publicListQuery.omit({ cursor: true, limit: true });
 export const loginBody = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(256),
+  /** `cookie`: the token goes only into the httpOnly session cookie, not into the answer */
+  session: z.enum(['cookie']).optional(),
 });
 
 const isoDate = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), 'must be an ISO 8601 date-time');

@@ -7,6 +7,7 @@ import type { PublicationService } from '../services/publication.service.ts';
 import type { Db } from '../infra/db.ts';
 import { auditQuery, createLessonBody, loginBody, publicationBody, publicationParams, reviewBody, staffListQuery, uuidParam } from './schemas.ts';
 import { z } from 'zod';
+import { cookieSessionToken, type SessionCookies } from './session-cookie.ts';
 
 export interface StaffRouteDeps {
   db: Db;
@@ -15,28 +16,41 @@ export interface StaffRouteDeps {
   review: ReviewService;
   publications: PublicationService;
   baseUrl: (req: Request) => string;
+  cookies: SessionCookies;
 }
 
 /** Staff routes: login, lessons, the review gate, publication, audit. */
 export function registerStaffRoutes(r: RouteRegistry, d: StaffRouteDeps): void {
   r.add({
-    method: 'post', path: '/api/v1/auth/login', tag: 'auth', auth: 'public', summary: 'Log in and get a bearer token',
-    body: loginBody, errors: [401, 429],
-    response: z.object({ token: z.string(), expiresAt: z.string(), user: z.object({ id: z.string(), username: z.string(), role: z.string() }) }),
-    handler: async ({ body, req }) => {
+    method: 'post', path: '/api/v1/auth/login', tag: 'auth', auth: 'public', summary: 'Log in: a bearer token, and the session cookie of the consoles',
+    body: loginBody, errors: [401, 403, 429],
+    response: z.object({ token: z.string().optional(), csrfToken: z.string(), expiresAt: z.string(), user: z.object({ id: z.string(), username: z.string(), role: z.string() }) }),
+    handler: async ({ body, req, res }) => {
+      // a login form posted from another site must not sign the browser in (login CSRF)
+      d.cookies.assertSameOrigin(req);
       const out = await d.auth.login(body.username, body.password, req.ip ?? 'unknown');
-      return { token: out.token, expiresAt: out.expiresAt.toISOString(), user: out.user };
+      d.cookies.set(req, res, out.token, out.expiresAt);
+      res.setHeader('Cache-Control', 'no-store');
+      const csrfToken = d.cookies.csrfToken(out.token);
+      // the consoles ask for the cookie alone: their scripts never hold the token itself
+      if (body.session === 'cookie') return { csrfToken, expiresAt: out.expiresAt.toISOString(), user: out.user };
+      return { token: out.token, csrfToken, expiresAt: out.expiresAt.toISOString(), user: out.user };
     },
   });
   r.add({
-    method: 'get', path: '/api/v1/auth/me', tag: 'auth', auth: ['teacher', 'reviewer', 'operator', 'admin', 'district_admin', 'cable'], summary: 'Who the token belongs to',
-    handler: ({ principal }) => principal,
+    method: 'get', path: '/api/v1/auth/me', tag: 'auth', auth: ['teacher', 'reviewer', 'operator', 'admin', 'district_admin', 'cable'], summary: 'Who the token or session belongs to',
+    handler: async ({ principal, req, res }) => {
+      res.setHeader('Cache-Control', 'no-store');
+      const token = cookieSessionToken(req);
+      return { ...principal!, ...(await d.auth.profile(principal!)), csrfToken: token ? d.cookies.csrfToken(token) : null };
+    },
   });
   r.add({
-    method: 'post', path: '/api/v1/auth/logout', tag: 'auth', auth: ['teacher', 'reviewer', 'operator', 'admin', 'district_admin', 'cable'], summary: 'Revoke the token used for this request',
-    handler: async ({ req }) => {
-      const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    method: 'post', path: '/api/v1/auth/logout', tag: 'auth', auth: ['teacher', 'reviewer', 'operator', 'admin', 'district_admin', 'cable'], summary: 'Revoke the token or session used for this request',
+    handler: async ({ req, res }) => {
+      const token = cookieSessionToken(req) ?? /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
       await d.auth.revokeToken(token.trim());
+      if (cookieSessionToken(req)) d.cookies.clear(req, res);
       return undefined;
     },
   });

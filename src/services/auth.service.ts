@@ -134,6 +134,17 @@ export class AuthService {
     });
   }
 
+  /** What the consoles show about the signed-in person: name and school. */
+  async profile(p: Principal): Promise<{ displayName: string; school: { id: string; code: string; name: string; stage: string } | null }> {
+    const rows = await this.db.query<{ display_name: string; s_id: string | null; s_code: string | null; s_name: string | null; s_stage: string | null }>(
+      'SELECT u.display_name, s.id s_id, s.code s_code, s.name s_name, s.stage s_stage FROM users u LEFT JOIN schools s ON s.id = u.school_id WHERE u.id = $1',
+      [p.userId],
+    );
+    const r = rows[0];
+    if (!r) throw new NotFoundError('user not found');
+    return { displayName: r.display_name, school: r.s_id ? { id: r.s_id, code: r.s_code!, name: r.s_name!, stage: r.s_stage! } : null };
+  }
+
   async findUser(username: string): Promise<PublicUser | undefined> {
     const rows = await this.db.query<UserRow>('SELECT * FROM users WHERE lower(username) = lower($1)', [username]);
     return rows[0] ? toPublic(rows[0]) : undefined;
