@@ -1,15 +1,24 @@
 #!/usr/bin/env node
 // Installs what classcast needs on a fresh Debian machine: npm packages, then ffmpeg and redis-server
-// (and chromium for the browser tests) through apt-get when they are missing. Plain Node, no deps.
+// (chromium for the browser tests; nginx, and PostgreSQL's server when a private cluster is needed, for
+// `npm run fleet` and its fault tests) through apt-get when they are missing. Plain Node, no deps.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--test');
+const forFleet = process.argv.includes('--fleet');
 const log = (m) => process.stderr.write(`[setup] ${m}\n`);
 
+const answers = (port) => new Promise((resolve) => {
+  const s = net.connect(port, '127.0.0.1');
+  s.setTimeout(2000, () => { s.destroy(); resolve(false); });
+  s.once('connect', () => { s.destroy(); resolve(true); });
+  s.once('error', () => resolve(false));
+});
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
 function run(cmd, args, opts = {}) {
@@ -35,7 +44,15 @@ const wanted = [
   ['redis-server', 'redis-server'],
 ];
 if (forTests) wanted.push(['chromium', 'chromium']);
-const missing = [...new Set(wanted.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))];
+if (forFleet || forTests) {
+  // npm run fleet and its fault tests: nginx as the edge; PostgreSQL's server binaries when the fleet
+  // needs a private cluster (none configured or answering; the tests restart one of their own)
+  wanted.push(['nginx', 'nginx']);
+  const pgServer = existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(path.join('/usr/lib/postgresql', v, 'bin', 'postgres')));
+  const needPrivate = forTests || (!process.env.DATABASE_URL && !(await answers(5432)));
+  if (!pgServer && needPrivate) wanted.push(['', 'postgresql']); // no server binaries: missing whatever is on PATH
+}
+const missing = [...new Set(wanted.filter(([cmd]) => !cmd || !has(cmd)).map(([, pkg]) => pkg))];
 if (missing.length) {
   const isRoot = process.getuid?.() === 0;
   const sudo = !isRoot && has('sudo') ? ['sudo', '-n'] : [];

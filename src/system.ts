@@ -373,6 +373,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         ingest ? ingest.pullUrl(lessonId) : rtmpPullUrl({ host: config.RTMP_PULL_HOST, port: config.RTMP_PORT, lessonId, token: workerPlayToken });
       const workers: Worker[] = startJobWorkers(queues, { config, storage, log, redis, livePullUrl: pull }, jobHandlers(config));
       stops.push(async () => { await Promise.all(workers.map((w) => w.close())); });
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+      log.info({ queues: workers.map((w) => w.name) }, 'worker ready');
     }
 
     return { config, log, db, redis, storage, queues, services, metrics, apiUrl, ingest, redisUrl: emb.redisUrl, s3Endpoint: emb.s3Endpoint, stop: stopAll };
