@@ -102,6 +102,7 @@ export const configShape = {
   CABLE_CONCURRENCY: int(1, 1, 16).describe('Cable packaging jobs one worker process runs at once.'),
 
   GATEWAY_CACHE_MB: int(256, 0, 65536).describe('Memory the playback gateway may use for hot playlists and segments (0 disables the cache).'),
+  CATALOG_CACHE_MB: int(64, 0, 65536).describe('Memory each API process may use for serialised public catalog answers (lists, facets, details; 0 disables the cache, ETags and 304s stay).'),
   METRICS_ENABLED: bool(true).describe('Serve Prometheus metrics at /metrics.'),
 } as const;
 

@@ -1,7 +1,8 @@
 // npm run bench:catalog: the public catalog under load next to a trivial Express route, same run.
 // Seeds 100,000 published lessons over the taxonomy, then drives GET /api/v1/lessons with mixed filters
 // and Chinese searches from 50 connections (autocannon, bounded in time), and the same for a route
-// returning a fixed JSON body of the same size. Prints requests/s, p50/p99 and the ratios.
+// returning a fixed JSON body of the same size. Prints requests/s, p50/p99 and the ratios, and the
+// latency of each query shape on a response-cache miss and on a hit.
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -76,10 +77,21 @@ try {
     `/api/v1/lessons?q=${encodeURIComponent('长江')}&subject=geography`,
   ];
   const sample = await fetch(`${sys.apiUrl}${queries[0]}`).then((r) => r.text());
-  for (const q of queries) {
+  const someId = (JSON.parse(sample) as { items: { id: string }[] }).items[0]?.id;
+  // cache-miss latency per query shape: the response cache is emptied (as a publication does) before each request
+  const timed = async (q: string, miss: boolean): Promise<number> => {
+    if (miss) await s.access.invalidate('*');
     const t0 = performance.now();
-    for (let i = 0; i < 5; i++) await fetch(`${sys.apiUrl}${q}`).then((r) => r.text());
-    process.stdout.write(`  ${((performance.now() - t0) / 5).toFixed(1).padStart(7)} ms  ${decodeURIComponent(q)}\n`);
+    await fetch(`${sys.apiUrl}${q}`).then((r) => r.text());
+    return performance.now() - t0;
+  };
+  process.stdout.write('     miss      hit  query (mean of 5 each)\n');
+  for (const q of [...queries, '/api/v1/facets', `/api/v1/facets?stage=primary&q=${encodeURIComponent('光合作用')}`, `/api/v1/lessons/${someId}`]) {
+    let miss = 0;
+    let hit = 0;
+    for (let i = 0; i < 5; i++) miss += await timed(q, true);
+    for (let i = 0; i < 5; i++) hit += await timed(q, false);
+    process.stdout.write(`  ${(miss / 5).toFixed(1).padStart(7)} ${(hit / 5).toFixed(1).padStart(8)} ms  ${decodeURIComponent(q)}\n`);
   }
 
   // the baseline: a trivial Express route with a fixed body of the same size

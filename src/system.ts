@@ -26,6 +26,7 @@ import { PlaybackAccessService } from './services/playback-access.service.ts';
 import { RouteRegistry } from './api/route-registry.ts';
 import { createApp, baseUrlFrom } from './api/app.ts';
 import { Metrics } from './api/metrics.ts';
+import { ResponseCache } from './api/response-cache.ts';
 import { registerCatalogRoutes } from './api/catalog.routes.ts';
 import { registerStaffRoutes } from './api/staff.routes.ts';
 import { registerUploadRoutes } from './api/uploads.routes.ts';
@@ -272,6 +273,11 @@ export async function startSystem(o: SystemOptions): Promise<System> {
 
     let apiUrl: string | undefined;
     if (o.roles.api) {
+      // public catalog answers: dropped on every announced change to what students see, from any process
+      const catalogCache = new ResponseCache(config.CATALOG_CACHE_MB * 1024 * 1024, () => pubsub.healthy);
+      access.onChange(() => catalogCache.invalidate());
+      await pubsub.subscribe(liveChannels.sessions, () => catalogCache.invalidate());
+      await pubsub.subscribe(liveChannels.keys, () => catalogCache.invalidate());
       await access.start();
       // the catalog applies job results (workers never touch the database)
       queues.worker(queueNames.results, async (job) => {
@@ -333,6 +339,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         trustProxy: config.TRUST_PROXY,
         corsOrigins: config.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
         jsonLimitKb: config.BODY_LIMIT_KB,
+        publicCache: { cache: catalogCache, scope: baseUrl },
         readiness: {
           database: async () => { await db.query('SELECT 1'); },
           redis: async () => { await redis.ping(); },

@@ -3,7 +3,7 @@ import express, { type Request, type RequestHandler, type Router } from 'express
 import type { Logger } from '../infra/logger.ts';
 import { scrubUrl } from '../infra/logger.ts';
 import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
-import { openApiDocument, RouteRegistry, type Authenticate } from './route-registry.ts';
+import { openApiDocument, RouteRegistry, type Authenticate, type PublicCacheOptions } from './route-registry.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface AppOptions {
@@ -14,6 +14,8 @@ export interface AppOptions {
   trustProxy: string;
   corsOrigins: string[];
   jsonLimitKb: number;
+  /** Where public catalog reads are kept between changes. */
+  publicCache?: PublicCacheOptions;
   /** Each check resolves when its part is reachable and rejects with a reason otherwise. */
   readiness: Record<string, () => Promise<void>>;
   /** Non-JSON routers (playback gateway), mounted before the API. */
@@ -84,7 +86,7 @@ export function createApp(o: AppOptions): express.Express {
   for (const r of o.routers ?? []) app.use(r);
 
   const api = express.Router({ caseSensitive: true, strict: false });
-  o.registry.mount(api, o.authenticate, `${o.jsonLimitKb}kb`);
+  o.registry.mount(api, o.authenticate, `${o.jsonLimitKb}kb`, o.publicCache);
   app.use(api);
 
   app.use((req, res, next) => {

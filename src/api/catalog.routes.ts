@@ -22,23 +22,29 @@ const lessonOut = z.object({
   durationS: z.number().nullable(), poster: z.string().nullable(), playback: z.object({ hls: z.string() }).nullable(),
 });
 
+/**
+ * Lifetime of public catalog answers in browsers and the edge: they change only on publish, withdraw
+ * and edit, but a withdrawn lesson must leave every page soon, so a few seconds, then a cheap
+ * revalidation (304 from the response cache).
+ */
+const catalogMaxAgeS = 5;
+
 /** The public catalog: lists, facets, detail, taxonomy. */
 export function registerCatalogRoutes(r: RouteRegistry, d: CatalogRouteDeps): void {
   r.add({
     method: 'get', path: '/api/v1/lessons', tag: 'catalog', auth: 'public', summary: 'List published lessons',
-    query: publicListQuery, response: z.object({ items: z.array(lessonOut), nextCursor: z.string().nullable() }),
+    query: publicListQuery, publicCache: { maxAgeS: catalogMaxAgeS }, response: z.object({ items: z.array(lessonOut), nextCursor: z.string().nullable() }),
     handler: ({ query, req }) => d.lessons.listPublic(query, query.cursor, query.limit, d.baseUrl(req)),
   });
   r.add({
     method: 'get', path: '/api/v1/facets', tag: 'catalog', auth: 'public', summary: 'Facet counts of published lessons',
-    query: facetsQuery,
+    query: facetsQuery, publicCache: { maxAgeS: catalogMaxAgeS },
     handler: ({ query }) => d.lessons.facets(query),
   });
   r.add({
     method: 'get', path: '/api/v1/lessons/:id', tag: 'catalog', auth: 'optional', summary: 'Lesson detail', params: uuidParam, errors: [404],
-    response: lessonOut,
-    handler: async ({ params, principal, req, res }) => {
-      res.setHeader('Vary', 'Authorization');
+    response: lessonOut, publicCache: { maxAgeS: catalogMaxAgeS },
+    handler: async ({ params, principal, req }) => {
       if (principal) return d.lessons.getForStaff(principal, params.id.toLowerCase(), d.baseUrl(req)).catch(async (err) => {
         // staff without access to a lesson still see it as the public does
         if ((err as { status?: number }).status === 404) return d.lessons.getPublic(params.id.toLowerCase(), d.baseUrl(req));

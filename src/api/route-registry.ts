@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ForbiddenError, InvalidError, UnauthorizedError } from '../domain/errors.ts';
 import type { Principal, Role } from '../domain/types.ts';
 import { zodToInvalid } from './problem.ts';
+import { cachedJson, carriesCredentials, sendCached, stableKey, type ResponseCache } from './response-cache.ts';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -32,6 +33,11 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   response?: z.ZodType;
   /** Other statuses this route answers with. */
   errors?: number[];
+  /**
+   * A public read answered from the shared response cache with an ETag and this lifetime for
+   * browsers and the edge; requests carrying credentials bypass it and are marked private.
+   */
+  publicCache?: { maxAgeS: number };
   handler: (ctx: RouteContext<P, Q, B>) => Promise<unknown> | unknown;
 }
 
@@ -39,6 +45,12 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
 export type AnyRoute = RouteSpec<unknown, unknown, unknown>;
 
 export type Authenticate = (req: Request) => Promise<Principal | undefined>;
+
+/** The response cache of public reads; `scope` names what else an answer depends on (its base URL). */
+export interface PublicCacheOptions {
+  cache: ResponseCache;
+  scope: (req: Request) => string;
+}
 
 /**
  * Every API route is declared here once: the declaration wires Express (auth, validation, JSON
@@ -52,11 +64,12 @@ export class RouteRegistry {
   }
 
   /** Mounts every route on a router. */
-  mount(router: Router, authenticate: Authenticate, jsonLimit: string): void {
+  mount(router: Router, authenticate: Authenticate, jsonLimit: string, shared?: PublicCacheOptions): void {
     const json = express.json({ limit: jsonLimit, strict: true, type: ['application/json', 'application/*+json'] });
     for (const spec of this.routes) {
       const handlers: express.RequestHandler[] = [];
       if (spec.body && spec.body !== 'raw') handlers.push(json);
+      if (spec.publicCache && shared) handlers.push(publicRead(spec, shared));
       handlers.push(async (req, res) => {
         let principal: Principal | undefined;
         if (spec.auth !== 'public') {
@@ -84,6 +97,33 @@ export class RouteRegistry {
       router[spec.method](spec.path, ...handlers);
     }
   }
+}
+
+/**
+ * Serves a public read from the shared cache, or computes, stores and sends it; every answer carries a
+ * strong ETag and a public lifetime, and a matching If-None-Match gets 304. Input is validated first,
+ * so bad parameters still get their 4xx. Requests with credentials go on to the ordinary handler.
+ */
+function publicRead(spec: AnyRoute, o: PublicCacheOptions): express.RequestHandler {
+  const cacheControl = `public, max-age=${spec.publicCache!.maxAgeS}`;
+  return async (req, res, next) => {
+    res.setHeader('Vary', 'Authorization, Cookie, Accept-Encoding');
+    if (carriesCredentials(req)) {
+      res.setHeader('Cache-Control', 'private, no-store');
+      return next();
+    }
+    const params = parse(spec.params, req.params, 'path');
+    const query = parse(spec.query, req.query, 'query');
+    const key = `${spec.method} ${spec.path} ${o.scope(req)} ${stableKey(params)} ${stableKey(query)}`;
+    let hit = o.cache.get(key);
+    if (!hit) {
+      const generation = o.cache.generation;
+      const out = await spec.handler({ params, query, body: undefined, principal: undefined, req, res });
+      hit = cachedJson(out);
+      o.cache.store(key, generation, hit);
+    }
+    sendCached(req, res, hit, cacheControl);
+  };
 }
 
 function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'body' | 'query' | 'path'): T {

@@ -6,11 +6,18 @@ import { channels } from '../domain/types.ts';
 export const uuidParam = z.strictObject({ id: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be a lesson id (uuid)') });
 
 const code = z.string().min(1).max(64).regex(/^[a-z0-9_]+$/, 'must be a taxonomy code');
+// sorted and without repeats: the same filter always reads the same (the response cache's key)
 const csvCodes = z
   .string()
   .max(500)
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-  .pipe(z.array(code).max(20));
+  .pipe(z.array(code).max(20))
+  .transform((a) => [...new Set(a)].sort());
+// search is case-insensitive over whitespace-separated terms: spell equal searches alike
+const searchQuery = z
+  .string()
+  .max(100)
+  .transform((s) => s.trim().replace(/\s+/g, ' ').toLowerCase() || undefined);
 
 export const publicListQuery = z.strictObject({
   stage: csvCodes.optional(),
@@ -18,7 +25,7 @@ export const publicListQuery = z.strictObject({
   subject: csvCodes.optional(),
   type: csvCodes.optional(),
   edition: csvCodes.optional(),
-  q: z.string().max(100).optional(),
+  q: searchQuery.optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });

@@ -143,7 +143,9 @@ export class LessonsService {
   async facets(filters: PublicFilters): Promise<Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number }> {
     const tax = await this.taxonomy.get();
     const out = { total: 0 } as Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number };
-    for (const kind of facetKinds) {
+    // the six counts are independent: run them side by side on the pool
+    const total = this.publicWhere(filters).then(({ where, params }) => this.db.query<{ n: number }>(`SELECT count(*)::int n FROM lessons l WHERE ${where.join(' AND ')}`, params));
+    await Promise.all(facetKinds.map(async (kind) => {
       const { where, params } = await this.publicWhere({ ...filters, [kind]: undefined });
       const rows = await this.db.query<{ code: string; n: number }>(
         `SELECT l.${kind} code, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY l.${kind}`,
@@ -151,10 +153,9 @@ export class LessonsService {
       );
       const counts = new Map(rows.map((r) => [r.code, Number(r.n)]));
       out[kind] = tax[kind].map((i) => ({ code: i.code, label: i.label, count: counts.get(i.code) ?? 0 })).filter((i) => i.count > 0);
-    }
-    const { where, params } = await this.publicWhere(filters);
-    out.total = Number((await this.db.query<{ n: number }>(`SELECT count(*)::int n FROM lessons l WHERE ${where.join(' AND ')}`, params))[0]?.n ?? 0);
-    return out;
+    }));
+    out.total = Number((await total)[0]?.n ?? 0);
+    return { total: out.total, ...Object.fromEntries(facetKinds.map((k) => [k, out[k]])) } as typeof out;
   }
 
   /** Public detail: NotFound unless published on the portal, or a live lesson approved for air. */

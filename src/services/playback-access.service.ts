@@ -38,20 +38,32 @@ const channel = 'visibility';
  */
 export class PlaybackAccessService {
   private readonly cache = new Map<string, { asset: AssetLocation | null; until: number }>();
+  private readonly listeners: ((lessonId: string) => void)[] = [];
 
   constructor(private readonly db: Db, private readonly pubsub: PubSub, private readonly ttlMs = 30_000) {}
 
   async start(): Promise<void> {
-    await this.pubsub.subscribe(channel, (lessonId) => {
-      if (lessonId === '*') this.cache.clear();
-      else this.cache.delete(lessonId);
-    });
+    await this.pubsub.subscribe(channel, (lessonId) => this.forget(lessonId));
   }
 
-  /** Tells every API process that a lesson's visibility changed. */
+  /** Runs on every announced change, made here or in another process (the catalog's response cache). */
+  onChange(listener: (lessonId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Tells every API process that what the public sees of a lesson changed: publish, withdraw, a new
+   * published version, an edit of its public text.
+   */
   async invalidate(lessonId: string): Promise<void> {
-    this.cache.delete(lessonId);
+    this.forget(lessonId);
     await this.pubsub.publish(channel, lessonId);
+  }
+
+  private forget(lessonId: string): void {
+    if (lessonId === '*') this.cache.clear();
+    else this.cache.delete(lessonId);
+    for (const l of this.listeners) l(lessonId);
   }
 
   /** The asset published on the portal for a lesson, or null. */

@@ -1,0 +1,186 @@
+import { gunzipSync } from 'node:zlib';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { publishedLesson, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { startApiProcess } from '../helpers/api-process.ts';
+
+/**
+ * The public catalog's read path: validators and lifetimes on lists, facets and details, 304s, the
+ * response cache keyed by the normalised query, staff requests kept out of it, and invalidation of
+ * every API process on publish, withdraw and edit.
+ */
+
+let ts: TestSystem;
+beforeAll(async () => {
+  ts = await startTestSystem({ api: true });
+});
+afterAll(async () => {
+  await ts?.stop();
+});
+
+const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers });
+
+/** Waits (bounded) until a predicate over a URL's JSON answer holds; returns whether it did. */
+async function eventually(url: string, ok: (body: any) => boolean, boundMs = 10_000): Promise<boolean> {
+  const until = Date.now() + boundMs;
+  while (Date.now() < until) {
+    const r = await get(url);
+    if (r.status === 200 && ok(await r.json())) return true;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  return false;
+}
+
+/** Changes a lesson's title behind the catalog's back (no announcement): only a cache keeps the old one. */
+async function retitleSilently(id: string, title: string): Promise<void> {
+  await ts.sys.db.query('UPDATE lessons SET title = $2 WHERE id = $1', [id, title]);
+}
+
+describe('public catalog responses', () => {
+  it('when the public reads lists, facets and details, then each has a strong ETag, a short public lifetime and 304 on revalidation', async () => {
+    const id = await publishedLesson(ts, { title: '缓存头测试课' });
+    for (const path of ['/api/v1/lessons?stage=primary', '/api/v1/facets?subject=math', `/api/v1/lessons/${id}`]) {
+      const r = await get(`${ts.url}${path}`);
+      expect(r.status).toBe(200);
+      const etag = r.headers.get('etag')!;
+      expect(etag).toMatch(/^"[A-Za-z0-9_.-]+"$/);
+      expect(r.headers.get('cache-control')).toBe('public, max-age=5');
+      expect(r.headers.get('vary')).toMatch(/Authorization/);
+      expect(r.headers.get('vary')).toMatch(/Cookie/);
+      expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+      await r.json();
+      const again = await get(`${ts.url}${path}`, { 'if-none-match': etag });
+      expect({ path, status: again.status }).toEqual({ path, status: 304 });
+      expect(again.headers.get('etag')).toBe(etag);
+      expect(await again.text()).toBe('');
+      const other = await get(`${ts.url}${path}`, { 'if-none-match': '"something-else"' });
+      expect(other.status).toBe(200);
+    }
+  });
+
+  it('when a large list is asked for with gzip, then the gzipped body has its own ETag and revalidates too', async () => {
+    await publishedLesson(ts, { title: '压缩测试课' });
+    const raw = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      http.get(`${ts.url}/api/v1/lessons?limit=100`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      }).on('error', reject);
+    });
+    expect(raw.status).toBe(200);
+    expect(raw.headers['content-encoding']).toBe('gzip');
+    const plain = await get(`${ts.url}/api/v1/lessons?limit=100`, { 'accept-encoding': 'identity' });
+    expect(gunzipSync(raw.body).toString()).toBe(await plain.text());
+    expect(raw.headers.etag).not.toBe(plain.headers.get('etag'));
+    expect((await get(`${ts.url}/api/v1/lessons?limit=100`, { 'accept-encoding': 'gzip', 'if-none-match': raw.headers.etag! })).status).toBe(304);
+  });
+
+  it('when the same query is spelled differently, then it is one cache entry; bad parameters are still 400', async () => {
+    const id = await publishedLesson(ts, { title: '规范化查询课' });
+    const a = `${ts.url}/api/v1/lessons?subject=math&stage=primary,junior&q=${encodeURIComponent('  规范化查询 ')}`;
+    const b = `${ts.url}/api/v1/lessons?q=${encodeURIComponent('规范化查询')}&stage=junior,primary,junior&subject=math&limit=20`;
+    const first = await get(a);
+    expect((await first.json()).items.map((l: { id: string }) => l.id)).toEqual([id]);
+    await retitleSilently(id, '规范化查询课（改）');
+    // the other spelling is answered from the entry the first one made: the silent change is not seen
+    const second = await get(b);
+    expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
+    expect((await second.json()).items[0].title).toBe('规范化查询课');
+    for (const bad of ['?limit=0', '?limit=abc', '?stage=Not-A-Code', '?colour=red', `?q=${'长'.repeat(101)}`]) {
+      const r = await get(`${ts.url}/api/v1/lessons${bad}`);
+      expect({ bad, status: r.status }).toEqual({ bad, status: 400 });
+      expect(r.headers.get('content-type')).toMatch(/problem\+json/);
+    }
+    expect((await get(`${ts.url}/api/v1/facets?stage=primary&cursor=x`)).status).toBe(400);
+    expect((await get(`${ts.url}/api/v1/lessons/not-a-uuid`)).status).toBe(400);
+    await ts.sys.services.access.invalidate(id);
+  });
+
+  it('when staff read with a token or a session cookie, then they are never served from nor stored in the public cache', async () => {
+    const id = await publishedLesson(ts, { title: '员工视图课' });
+    const detail = `${ts.url}/api/v1/lessons/${id}`;
+    // public first: the entry exists; the teacher still gets the staff view, privately
+    const pub = await get(detail);
+    expect((await pub.json()).status).toBeUndefined();
+    const staff = await get(detail, { authorization: `Bearer ${ts.users.teacherA.token}` });
+    expect(staff.headers.get('cache-control')).toBe('private, no-store');
+    expect(staff.headers.get('etag')).toBeNull();
+    expect((await staff.json()).status).toBe('published');
+    // a staff answer never lands in the cache: after a silent change the public entry is unchanged,
+    // while staff see the database
+    await retitleSilently(id, '员工视图课（改）');
+    expect((await (await get(detail, { authorization: `Bearer ${ts.users.operator.token}` })).json()).title).toBe('员工视图课（改）');
+    expect((await (await get(detail)).json()).title).toBe('员工视图课');
+    for (const headers of [{ cookie: 'cc_session=whatever' }, { authorization: 'Bearer not-a-token' }] as Record<string, string>[]) {
+      for (const path of [`/api/v1/lessons/${id}`, '/api/v1/lessons', '/api/v1/facets']) {
+        const r = await get(`${ts.url}${path}`, headers);
+        expect({ path, cc: r.headers.get('cache-control'), etag: r.headers.get('etag') }).toEqual({ path, cc: 'private, no-store', etag: null });
+      }
+      expect((await (await get(detail, headers)).json()).title).toBe('员工视图课（改）');
+    }
+    // nor is a list or facets answer asked with credentials stored for the public
+    await ts.sys.services.access.invalidate(id);
+    await get(`${ts.url}/api/v1/lessons?q=${encodeURIComponent('员工视图')}`, { authorization: `Bearer ${ts.users.operator.token}` });
+    await retitleSilently(id, '员工视图课（再改）');
+    const list = await (await get(`${ts.url}/api/v1/lessons?q=${encodeURIComponent('员工视图')}`)).json();
+    expect(list.items[0].title).toBe('员工视图课（再改）');
+  });
+
+  it('when a lesson is withdrawn, republished or edited, then this process answers from the database at once', async () => {
+    const id = await publishedLesson(ts, { title: '本进程失效课' });
+    const search = `${ts.url}/api/v1/lessons?q=${encodeURIComponent('本进程失效')}`;
+    const facets = `${ts.url}/api/v1/facets?q=${encodeURIComponent('本进程失效')}`;
+    expect((await (await get(search)).json()).items).toHaveLength(1);
+    expect((await (await get(facets)).json()).total).toBe(1);
+    const etag = (await get(`${ts.url}/api/v1/lessons/${id}`)).headers.get('etag')!;
+    expect((await ts.api('DELETE', `/api/v1/lessons/${id}/publications/portal`, { token: ts.users.operator.token })).status).toBe(200);
+    expect((await (await get(search)).json()).items).toHaveLength(0);
+    expect((await (await get(facets)).json()).total).toBe(0);
+    expect((await get(`${ts.url}/api/v1/lessons/${id}`, { 'if-none-match': etag })).status).toBe(404);
+    expect((await ts.api('POST', `/api/v1/lessons/${id}/publications`, { token: ts.users.operator.token, body: { channel: 'portal' } })).status).toBe(201);
+    expect((await (await get(search)).json()).items).toHaveLength(1);
+    // an edit is announced like a publication change
+    await retitleSilently(id, '本进程失效课（改）');
+    await ts.sys.services.access.invalidate(id);
+    expect((await (await get(search)).json()).items[0].title).toBe('本进程失效课（改）');
+  });
+});
+
+// two API processes share one database: PostgreSQL (an embedded PGlite belongs to one process)
+describe.skipIf(!inject('databaseUrl'))('two API processes', () => {
+  it('when a lesson is published, edited or withdrawn through one process, then the other process drops its cached answers', async () => {
+    const other = await startApiProcess(ts.sys.config);
+    try {
+      const id = await publishedLesson(ts, { title: '跨进程缓存课' });
+      const search = `${other.url}/api/v1/lessons?q=${encodeURIComponent('跨进程缓存')}`;
+      const detail = `${other.url}/api/v1/lessons/${id}`;
+      expect((await (await get(search)).json()).items.map((l: { id: string }) => l.id)).toEqual([id]);
+      expect((await get(detail)).status).toBe(200);
+      // the other process really answers from its cache: a silent change stays unseen there
+      await retitleSilently(id, '跨进程缓存课（改）');
+      expect((await (await get(detail)).json()).title).toBe('跨进程缓存课');
+      expect((await (await get(search)).json()).items[0].title).toBe('跨进程缓存课');
+
+      // an edit announced in this process reaches the other (bounded wait, well below the entries' own 30 s)
+      await ts.sys.services.access.invalidate(id);
+      expect(await eventually(detail, (b) => b.title === '跨进程缓存课（改）')).toBe(true);
+      expect(await eventually(search, (b) => b.items[0]?.title === '跨进程缓存课（改）')).toBe(true);
+
+      // a withdrawal through the API of this process
+      expect((await ts.api('DELETE', `/api/v1/lessons/${id}/publications/portal`, { token: ts.users.operator.token })).status).toBe(200);
+      expect(await eventually(search, (b) => b.items.length === 0)).toBe(true);
+      const until = Date.now() + 10_000;
+      let status = 200;
+      while (status !== 404 && Date.now() < until) status = (await get(detail)).status;
+      expect(status).toBe(404);
+
+      // a publication of a new lesson shows up in the other process's already cached list
+      const list = `${other.url}/api/v1/lessons?q=${encodeURIComponent('跨进程新课')}`;
+      expect((await (await get(list)).json()).items).toHaveLength(0);
+      const fresh = await publishedLesson(ts, { title: '跨进程新课' });
+      expect(await eventually(list, (b) => b.items.some((l: { id: string }) => l.id === fresh))).toBe(true);
+    } finally {
+      await other.stop();
+    }
+  });
+});
