@@ -94,7 +94,7 @@ export function createApp(o: AppOptions): express.Express {
     const known = o.registry.routes.filter((r) => matchPath(r.path, req.path));
     if (known.length) {
       res.setHeader('Allow', known.map((r) => r.method.toUpperCase()).join(', '));
-      sendProblem(res, 405, `${req.method} is not allowed on this path`);
+      sendProblem(res, 405, 'method_not_allowed', `${req.method} is not allowed on this path`);
       return;
     }
     next();

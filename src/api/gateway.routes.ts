@@ -79,7 +79,7 @@ function cacheControl(profile: CacheProfile, playlist: boolean): string {
   return playlist ? 'public, max-age=300' : 'public, max-age=31536000, immutable';
 }
 
-const notFound = (res: Response): void => sendProblem(res, 404, 'not found');
+const notFound = (res: Response): void => sendProblem(res, 404, 'media_not_found', 'not found');
 
 /** The playback gateway: the only way media leaves private storage. */
 export function gatewayRouter(d: GatewayDeps): Router {
@@ -140,7 +140,7 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
     const range = byteRange(req, st.size);
     if (range === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${st.size}`);
-      return sendProblem(res, 416, 'range not satisfiable');
+      return sendProblem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
     }
     if (range) {
       res.status(206);
@@ -185,7 +185,7 @@ function sendBuffer(req: Request, res: Response, body: Buffer, honourRange: bool
     const range = byteRange(req, body.length);
     if (range === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${body.length}`);
-      return sendProblem(res, 416, 'range not satisfiable');
+      return sendProblem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
     }
     if (range) {
       res.status(206);
@@ -204,7 +204,7 @@ function missing(d: GatewayDeps, res: Response, err: unknown): void {
   const code = (err as { code?: string }).code;
   if (code === 'NoSuchKey' || code === 'NotFound') return notFound(res);
   d.log.warn({ err }, 'gateway storage read failed');
-  sendProblem(res, 503, 'media storage is not reachable; try again');
+  sendProblem(res, 503, 'storage_unavailable', 'media storage is not reachable; try again');
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import type { ErrorCode } from '../domain/error-codes.ts';
 import { DomainError, InvalidError, TooManyRequestsError } from '../domain/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 
@@ -9,8 +10,11 @@ const titles: Record<number, string> = {
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
-/** Writes an RFC 7807 problem document. */
-export function sendProblem(res: Response, status: number, detail: string, extra: Record<string, unknown> = {}): void {
+/** The code of a 4xx raised by Express or a library rather than by our own typed errors. */
+const fallbackCodes: Record<number, ErrorCode> = { 411: 'length_required', 413: 'body_too_large', 415: 'unsupported_media_type', 416: 'range_not_satisfiable' };
+
+/** Writes an RFC 7807 problem document with its machine `code` (clients translate codes, not details). */
+export function sendProblem(res: Response, status: number, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -22,7 +26,7 @@ export function sendProblem(res: Response, status: number, detail: string, extra
     res.setHeader('Connection', 'close');
     res.once('finish', () => setTimeout(() => req.socket?.destroy(), 1000).unref());
   }
-  res.status(status).type('application/problem+json').send(JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, detail, ...extra }));
+  res.status(status).type('application/problem+json').send(JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, code, detail, ...extra }));
 }
 
 /** Turns a zod error into a message naming every bad field. */
@@ -34,11 +38,11 @@ export function zodToInvalid(err: z.ZodError, where: 'body' | 'query' | 'path'):
     if (i.code === 'invalid_type' && /received undefined/.test(message)) message = 'required';
     return { field, message };
   });
-  return new InvalidError(`invalid ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
+  return new InvalidError('validation_failed', `invalid ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {
-  sendProblem(res, 404, `no such endpoint: ${req.method} ${req.path.slice(0, 200)}`);
+  sendProblem(res, 404, 'endpoint_not_found', `no such endpoint: ${req.method} ${req.path.slice(0, 200)}`);
 };
 
 /** The one error handler: typed errors to their status, body-parser errors to 4xx, anything else 500 (logged). */
@@ -49,17 +53,18 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       const extra: Record<string, unknown> = {};
       if (err instanceof InvalidError && err.fields) extra.errors = err.fields;
       if (err.status === 409 && err.details?.status) extra.currentStatus = err.details.status;
-      sendProblem(res, err.status, err.message, extra);
+      sendProblem(res, err.status, err.code, err.message, extra);
       return;
     }
     const e = err as { type?: string; status?: number; statusCode?: number; message?: string; expose?: boolean };
-    if (e.type === 'entity.parse.failed') return sendProblem(res, 400, 'malformed JSON in the request body');
-    if (e.type === 'entity.too.large') return sendProblem(res, 413, 'request body too large');
-    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendProblem(res, 415, 'unsupported body encoding or charset');
+    if (e.type === 'entity.parse.failed') return sendProblem(res, 400, 'malformed_json', 'malformed JSON in the request body');
+    if (e.type === 'entity.too.large') return sendProblem(res, 413, 'body_too_large', 'request body too large');
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendProblem(res, 415, 'unsupported_encoding', 'unsupported body encoding or charset');
+    if (e.type === 'encoding.invalid' && e.message) return sendProblem(res, 400, 'invalid_encoding', e.message);
     if (e.type === 'request.aborted') return;
     const status = e.status ?? e.statusCode;
-    if (status && status >= 400 && status < 500) return sendProblem(res, status, e.expose && e.message ? e.message : titles[status] ?? 'bad request');
+    if (status && status >= 400 && status < 500) return sendProblem(res, status, fallbackCodes[status] ?? 'bad_request', e.expose && e.message ? e.message : titles[status] ?? 'bad request');
     log.error({ err, method: req.method, route: req.route?.path }, 'unhandled error');
-    sendProblem(res, 500, 'internal error; it has been logged');
+    sendProblem(res, 500, 'internal_error', 'internal error; it has been logged');
   };
 }

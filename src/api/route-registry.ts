@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { ForbiddenError, InvalidError, UnauthorizedError } from '../domain/errors.ts';
+import { ForbiddenError, InvalidError, UnauthorizedError, UnsupportedMediaError } from '../domain/errors.ts';
+import { errorCodes } from '../domain/error-codes.ts';
 import type { Principal, Role } from '../domain/types.ts';
 import { zodToInvalid } from './problem.ts';
 import { cachedJson, carriesCredentials, sendCached, stableKey, type ResponseCache } from './response-cache.ts';
@@ -74,9 +75,9 @@ export class RouteRegistry {
         let principal: Principal | undefined;
         if (spec.auth !== 'public') {
           principal = await authenticate(req);
-          if (!principal && spec.auth !== 'optional') throw new UnauthorizedError('a valid bearer token is required');
+          if (!principal && spec.auth !== 'optional') throw new UnauthorizedError('authentication_required', 'a valid bearer token is required');
           if (principal && Array.isArray(spec.auth) && !spec.auth.includes(principal.role)) {
-            throw new ForbiddenError(`role ${principal.role} may not ${spec.summary.charAt(0).toLowerCase()}${spec.summary.slice(1)}`);
+            throw new ForbiddenError('role_forbidden', `role ${principal.role} may not ${spec.summary.charAt(0).toLowerCase()}${spec.summary.slice(1)}`);
           }
         }
         const params = parse(spec.params, req.params, 'path');
@@ -85,7 +86,7 @@ export class RouteRegistry {
         if (spec.body && spec.body !== 'raw') {
           const sent = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
           if (sent && !req.is('application/json') && !req.is('application/*+json')) {
-            throw Object.assign(new Error('send the body as application/json'), { status: 415, expose: true });
+            throw new UnsupportedMediaError('json_body_required', 'send the body as application/json');
           }
           body = parseBody(spec.body, sent ? req.body : undefined);
         }
@@ -136,7 +137,7 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'body
 function parseBody<T>(schema: z.ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value);
   if (!r.success) {
-    if (value === undefined) throw new InvalidError('a JSON request body is required', [{ field: 'body', message: 'required' }]);
+    if (value === undefined) throw new InvalidError('body_required', 'a JSON request body is required', [{ field: 'body', message: 'required' }]);
     throw zodToInvalid(r.error, 'body');
   }
   return r.data;
@@ -188,7 +189,22 @@ export function openApiDocument(registry: RouteRegistry, info: { title: string; 
       responses: {
         Problem: {
           description: 'RFC 7807 problem',
-          content: { 'application/problem+json': { schema: { type: 'object', properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } } }, required: ['title', 'status', 'detail'] } } },
+          content: {
+            'application/problem+json': {
+              schema: {
+                type: 'object',
+                properties: {
+                  type: { type: 'string' },
+                  title: { type: 'string' },
+                  status: { type: 'integer' },
+                  code: { type: 'string', enum: [...errorCodes], description: 'stable machine code of the error; clients show their own message for it (src/domain/error-codes.ts)' },
+                  detail: { type: 'string', description: 'English explanation for developers and logs' },
+                  errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+                },
+                required: ['title', 'status', 'code', 'detail'],
+              },
+            },
+          },
         },
       },
     },

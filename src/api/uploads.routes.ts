@@ -18,7 +18,7 @@ function contentLength(req: Request): number | undefined {
   const h = req.headers['content-length'];
   if (h === undefined) return undefined;
   const n = Number(h);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidError('Content-Length is not a byte count', [{ field: 'Content-Length', message: 'invalid' }]);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidError('invalid_content_length', 'Content-Length is not a byte count', [{ field: 'Content-Length', message: 'invalid' }]);
   return n;
 }
 

@@ -1,16 +1,21 @@
-/** Typed service errors; the API's error handler maps each to one HTTP status. */
+import type { ErrorCode } from './error-codes.ts';
+
+/**
+ * Typed service errors; the API's error handler maps each to one HTTP status. Every error names its
+ * machine `code` first (see error-codes.ts): `new NotFoundError('lesson_not_found', 'lesson not found')`.
+ */
 export class DomainError extends Error {
   readonly status: number = 500;
   readonly type: string = 'about:blank';
-  constructor(message: string, readonly details?: Record<string, unknown>) {
+  constructor(readonly code: ErrorCode, message: string, readonly details?: Record<string, unknown>) {
     super(message);
     this.name = new.target.name;
   }
 }
 export class InvalidError extends DomainError {
   override readonly status = 400;
-  constructor(message: string, readonly fields?: { field: string; message: string }[]) {
-    super(message, fields ? { errors: fields } : undefined);
+  constructor(code: ErrorCode, message: string, readonly fields?: { field: string; message: string }[]) {
+    super(code, message, fields ? { errors: fields } : undefined);
   }
 }
 export class UnauthorizedError extends DomainError { override readonly status = 401; }
@@ -21,6 +26,6 @@ export class PayloadTooLargeError extends DomainError { override readonly status
 export class UnsupportedMediaError extends DomainError { override readonly status = 415; }
 export class TooManyRequestsError extends DomainError {
   override readonly status = 429;
-  constructor(message: string, readonly retryAfterS: number) { super(message); }
+  constructor(code: ErrorCode, message: string, readonly retryAfterS: number) { super(code, message); }
 }
 export class UnavailableError extends DomainError { override readonly status = 503; }

@@ -74,10 +74,10 @@ export function nextStatus(kind: Kind, from: LessonStatus, event: LessonEvent): 
 /** Like nextStatus but throws a 409 naming the current state. */
 export function transition(kind: Kind, from: LessonStatus, event: LessonEvent, reason?: string | null): LessonStatus {
   if ((event === 'reject') && !(reason && reason.trim())) {
-    throw new InvalidError('a rejection needs a reason', [{ field: 'reason', message: 'required when rejecting' }]);
+    throw new InvalidError('rejection_reason_required', 'a rejection needs a reason', [{ field: 'reason', message: 'required when rejecting' }]);
   }
   const to = nextStatus(kind, from, event);
-  if (!to) throw new ConflictError(`cannot ${event.replace(/_/g, ' ')} a ${kind} lesson in state "${from}"`, { status: from, event });
+  if (!to) throw new ConflictError('invalid_state_transition', `cannot ${event.replace(/_/g, ' ')} a ${kind} lesson in state "${from}"`, { status: from, event });
   return to;
 }
 

@@ -57,7 +57,7 @@ export class AuthService {
     const [userFails, ipFails] = (await this.redis.mget(userKey, ipKey)).map((v) => Number(v ?? 0));
     if (userFails >= this.opts.maxFailures || ipFails >= this.opts.maxFailures * 4) {
       const ttl = Math.max(await this.redis.ttl(userFails >= this.opts.maxFailures ? userKey : ipKey), 1);
-      throw new TooManyRequestsError(`too many failed logins; try again in ${ttl} s`, ttl);
+      throw new TooManyRequestsError('login_throttled', `too many failed logins; try again in ${ttl} s`, ttl);
     }
     const rows = await this.db.query<UserRow>('SELECT * FROM users WHERE lower(username) = lower($1)', [username]);
     const user = rows[0];
@@ -65,7 +65,7 @@ export class AuthService {
     const ok = await argonVerify(user?.password_hash ?? (await dummyHash), password).catch(() => false);
     if (!user || !ok || user.disabled) {
       await this.redis.multi().incr(userKey).expire(userKey, this.opts.windowS).incr(ipKey).expire(ipKey, this.opts.windowS).exec();
-      throw new UnauthorizedError('wrong username or password');
+      throw new UnauthorizedError('wrong_credentials', 'wrong username or password');
     }
     await this.redis.del(userKey);
     const { token, expiresAt } = await this.issueToken(user.id, 'login', this.opts.tokenTtlHours);
@@ -104,27 +104,27 @@ export class AuthService {
 
   /** Creates a user; teachers and reviewers need a school, city-wide roles must not have one. */
   async createUser(input: { username: string; password: string; displayName?: string; role: Role; schoolCode?: string; districtCode?: string }, actor: Principal | string = 'cli'): Promise<PublicUser> {
-    if (!/^[A-Za-z0-9_.-]{3,64}$/.test(input.username)) throw new InvalidError('username must be 3-64 letters, digits, "_", "." or "-"', [{ field: 'username', message: 'invalid' }]);
-    if (input.password.length < 10) throw new InvalidError('password must be at least 10 characters', [{ field: 'password', message: 'too short' }]);
+    if (!/^[A-Za-z0-9_.-]{3,64}$/.test(input.username)) throw new InvalidError('invalid_username', 'username must be 3-64 letters, digits, "_", "." or "-"', [{ field: 'username', message: 'invalid' }]);
+    if (input.password.length < 10) throw new InvalidError('password_too_short', 'password must be at least 10 characters', [{ field: 'password', message: 'too short' }]);
     let schoolId: string | null = null;
     let districtId: string | null = null;
     if (schoolRoles.includes(input.role)) {
-      if (!input.schoolCode) throw new InvalidError(`a ${input.role} belongs to one school`, [{ field: 'school', message: 'required' }]);
+      if (!input.schoolCode) throw new InvalidError('school_required', `a ${input.role} belongs to one school`, [{ field: 'school', message: 'required' }]);
       const s = await this.db.query<{ id: string; district_id: string }>('SELECT id, district_id FROM schools WHERE code = $1', [input.schoolCode]);
-      if (!s[0]) throw new NotFoundError(`school ${input.schoolCode} not found`);
+      if (!s[0]) throw new NotFoundError('school_not_found', `school ${input.schoolCode} not found`);
       schoolId = s[0].id;
       districtId = s[0].district_id;
     } else if (input.role === 'district_admin') {
-      if (!input.districtCode) throw new InvalidError('a district admin belongs to one district', [{ field: 'district', message: 'required' }]);
+      if (!input.districtCode) throw new InvalidError('district_required', 'a district admin belongs to one district', [{ field: 'district', message: 'required' }]);
       const d = await this.db.query<{ id: string }>('SELECT id FROM districts WHERE code = $1', [input.districtCode]);
-      if (!d[0]) throw new NotFoundError(`district ${input.districtCode} not found`);
+      if (!d[0]) throw new NotFoundError('district_not_found', `district ${input.districtCode} not found`);
       districtId = d[0].id;
     }
     const id = randomUUID();
     const passwordHash = await argonHash(input.password);
     return this.db.tx(async (q) => {
       const exists = await q.query('SELECT 1 FROM users WHERE lower(username) = lower($1)', [input.username]);
-      if (exists.length) throw new ConflictError(`user ${input.username} already exists`);
+      if (exists.length) throw new ConflictError('user_exists', `user ${input.username} already exists`);
       await q.query(
         'INSERT INTO users (id, username, display_name, password_hash, role, school_id, district_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
         [id, input.username, input.displayName ?? input.username, passwordHash, input.role, schoolId, districtId],
@@ -153,6 +153,6 @@ export class AuthService {
   async setPassword(username: string, password: string): Promise<void> {
     const h = await argonHash(password);
     const rows = await this.db.query('UPDATE users SET password_hash = $2 WHERE lower(username) = lower($1) RETURNING id', [username, h]);
-    if (!rows.length) throw new NotFoundError(`user ${username} not found`);
+    if (!rows.length) throw new NotFoundError('user_not_found', `user ${username} not found`);
   }
 }

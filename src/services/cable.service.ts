@@ -160,7 +160,7 @@ export class CableService {
     const type = tax.type.find((i) => i.code === l.type);
     const extra = type?.parent ? [[label('type', type.parent), type.label]] : [];
     const sourceKey = verb === 'deliver' ? bestSource(a) : undefined;
-    if (verb === 'deliver' && !sourceKey) throw new InvalidError('the approved version has no source to package');
+    if (verb === 'deliver' && !sourceKey) throw new InvalidError('no_source_to_package', 'the approved version has no source to package');
     const start = new Date();
     return {
       packageId,

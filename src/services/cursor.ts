@@ -10,6 +10,6 @@ export function decodeCursor(cursor: string): { at: Date; id: string } {
     if (Number.isNaN(d.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('bad');
     return { at: d, id };
   } catch {
-    throw new InvalidError('cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
+    throw new InvalidError('invalid_cursor', 'cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
   }
 }

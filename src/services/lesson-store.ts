@@ -7,7 +7,7 @@ import { writeAudit } from './audit.ts';
 /** Reads a lesson row for update inside a transaction (serialises concurrent changes of one lesson). */
 export async function lockLesson(q: Queryable, lessonId: string): Promise<LessonRow> {
   const rows = await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1 FOR UPDATE', [lessonId]);
-  if (!rows[0]) throw new NotFoundError('lesson not found');
+  if (!rows[0]) throw new NotFoundError('lesson_not_found', 'lesson not found');
   return rows[0];
 }
 

@@ -74,7 +74,7 @@ export class LessonsService {
 
   /** Creates a lesson of the teacher's own school: `draft`, or `scheduled` for a live one. */
   async create(actor: Principal, input: LessonInput): Promise<LessonRow> {
-    if (actor.role !== 'teacher' || !actor.schoolId) throw new ForbiddenError('only teachers create lessons');
+    if (actor.role !== 'teacher' || !actor.schoolId) throw new ForbiddenError('teacher_only', 'only teachers create lessons');
     await this.taxonomy.validateLesson(input);
     const { start, end } = validateSchedule(input);
     const id = randomUUID();
@@ -93,16 +93,16 @@ export class LessonsService {
 
   async row(id: string, q: Queryable = this.db): Promise<LessonRow> {
     const rows = await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [id]);
-    if (!rows[0]) throw new NotFoundError('lesson not found');
+    if (!rows[0]) throw new NotFoundError('lesson_not_found', 'lesson not found');
     return rows[0];
   }
 
   /** The lesson if this staff member may see it; otherwise NotFound (existence does not leak). */
   async rowForStaff(actor: Principal, id: string): Promise<LessonRow> {
-    if (!isUuid(id)) throw new NotFoundError('lesson not found');
+    if (!isUuid(id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
     const rows = await this.db.query<LessonRow & { district_id: string }>(`SELECT ${lessonCols}, s.district_id FROM lessons l JOIN schools s ON s.id = l.school_id WHERE l.id = $1`, [id]);
     const l = rows[0];
-    if (!l || !canSee(actor, l, l.district_id)) throw new NotFoundError('lesson not found');
+    if (!l || !canSee(actor, l, l.district_id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
     return l;
   }
 
@@ -160,7 +160,7 @@ export class LessonsService {
 
   /** Public detail: NotFound unless published on the portal, or a live lesson approved for air. */
   async getPublic(id: string, baseUrl: string): Promise<PublicLesson & { live?: { onAir: boolean; hls: string | null } }> {
-    if (!isUuid(id)) throw new NotFoundError('lesson not found');
+    if (!isUuid(id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
     const rows = await this.db.query<ListRow & { on_air: boolean }>(
       `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s,
               (l.status = 'on_air') on_air
@@ -170,7 +170,7 @@ export class LessonsService {
       [id],
     );
     const r = rows[0];
-    if (!r) throw new NotFoundError('lesson not found');
+    if (!r) throw new NotFoundError('lesson_not_found', 'lesson not found');
     const out = publicLesson(r, await this.taxonomy.get(), baseUrl);
     if (r.kind !== 'live') return out;
     return { ...out, live: { onAir: Boolean(r.on_air), hls: r.on_air ? `${baseUrl}/live/${r.id}/master.m3u8` : null } };
@@ -282,7 +282,7 @@ function validateSchedule(input: LessonInput): { start: Date | null; end: Date |
     if (!end) errors.push({ field: 'scheduledEnd', message: 'required for a live lesson' });
     if (start && end && end <= start) errors.push({ field: 'scheduledEnd', message: 'must be after scheduledStart' });
     if (start && end && end.getTime() - start.getTime() > 12 * 3600_000) errors.push({ field: 'scheduledEnd', message: 'a live lesson lasts at most 12 hours' });
-    if (errors.length) throw new InvalidError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+    if (errors.length) throw new InvalidError('validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
   }
   return { start, end };
 }

@@ -101,11 +101,11 @@ export class LiveService {
 
   /** Cuts the stream off now, ends the session and refuses reconnects (reviewer of the school, operator). */
   async stop(actor: Principal, lessonId: string, reason?: string): Promise<{ status: string; sessionId: string | null }> {
-    if (!['reviewer', 'operator', 'admin'].includes(actor.role)) throw new ForbiddenError('only a reviewer of the school or an operator stops a live lesson');
+    if (!['reviewer', 'operator', 'admin'].includes(actor.role)) throw new ForbiddenError('stop_not_allowed', 'only a reviewer of the school or an operator stops a live lesson');
     const l = (await this.db.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [lessonId]))[0];
-    if (!l || (actor.role === 'reviewer' && l.school_id !== actor.schoolId)) throw new NotFoundError('lesson not found');
-    if (l.kind !== 'live') throw new ConflictError('not a live lesson', { status: l.status });
-    if (l.live_stopped_at) throw new ConflictError('this live lesson was already stopped', { status: l.status });
+    if (!l || (actor.role === 'reviewer' && l.school_id !== actor.schoolId)) throw new NotFoundError('lesson_not_found', 'lesson not found');
+    if (l.kind !== 'live') throw new ConflictError('not_a_live_lesson', 'not a live lesson', { status: l.status });
+    if (l.live_stopped_at) throw new ConflictError('live_already_stopped', 'this live lesson was already stopped', { status: l.status });
     await this.db.tx(async (q) => {
       await q.query('UPDATE lessons SET live_stopped_at = now(), live_stopped_by = $2 WHERE id = $1', [l.id, actor.userId]);
       await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'live_stopped', from: l.status, to: l.status, reason: reason ?? null });
@@ -268,11 +268,11 @@ export class LiveService {
   }
 
   private async ownLiveLesson(actor: Principal, lessonId: string): Promise<LessonRow & { live_stopped_at: Date | null }> {
-    if (actor.role !== 'teacher') throw new ForbiddenError('only the lesson\'s teacher gets its stream key');
+    if (actor.role !== 'teacher') throw new ForbiddenError('teacher_only', 'only the lesson\'s teacher gets its stream key');
     const l = (await this.db.query<LessonRow & { live_stopped_at: Date | null }>('SELECT * FROM lessons WHERE id = $1', [lessonId]))[0];
-    if (!l || l.teacher_id !== actor.userId) throw new NotFoundError('lesson not found');
-    if (l.kind !== 'live') throw new ConflictError('a recorded lesson has no stream key', { status: l.status });
-    if (!['scheduled', 'approved_for_air', 'on_air', 'rejected'].includes(l.status)) throw new ConflictError(`no stream key for a live lesson in state "${l.status}"`, { status: l.status });
+    if (!l || l.teacher_id !== actor.userId) throw new NotFoundError('lesson_not_found', 'lesson not found');
+    if (l.kind !== 'live') throw new ConflictError('not_a_live_lesson', 'a recorded lesson has no stream key', { status: l.status });
+    if (!['scheduled', 'approved_for_air', 'on_air', 'rejected'].includes(l.status)) throw new ConflictError('stream_key_unavailable', `no stream key for a live lesson in state "${l.status}"`, { status: l.status });
     return l;
   }
 }

@@ -24,10 +24,10 @@ export class PublicationService {
 
   /** Publishes the lesson's approved version on a channel; 409 when there is none. */
   async publish(actor: Principal, lessonId: string, channel: Channel): Promise<{ channel: Channel; state: 'published'; assetId: string; changed: boolean }> {
-    if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('only operators publish');
+    if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('operator_only', 'only operators publish');
     const out = await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
-      if (!l.approved_asset_id) throw new ConflictError(`lesson has no approved version to publish (status "${l.status}")`, { status: l.status });
+      if (!l.approved_asset_id) throw new ConflictError('no_approved_version', `lesson has no approved version to publish (status "${l.status}")`, { status: l.status });
       const cur = (await q.query<{ state: string; asset_id: string }>('SELECT state, asset_id FROM publications WHERE lesson_id = $1 AND channel = $2', [l.id, channel]))[0];
       if (cur?.state === 'published' && cur.asset_id === l.approved_asset_id) return { assetId: cur.asset_id, changed: false };
       await q.query(
@@ -46,11 +46,11 @@ export class PublicationService {
 
   /** Withdraws a channel's publication; 409 when it is not published there. */
   async withdraw(actor: Principal, lessonId: string, channel: Channel): Promise<{ channel: Channel; state: 'withdrawn'; assetId: string }> {
-    if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('only operators withdraw');
+    if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('operator_only', 'only operators withdraw');
     const assetId = await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
       const cur = (await q.query<{ state: string; asset_id: string }>('SELECT state, asset_id FROM publications WHERE lesson_id = $1 AND channel = $2', [l.id, channel]))[0];
-      if (cur?.state !== 'published') throw new ConflictError(`lesson is not published on ${channel}`, { status: l.status });
+      if (cur?.state !== 'published') throw new ConflictError('not_published', `lesson is not published on ${channel}`, { status: l.status });
       await q.query("UPDATE publications SET state = 'withdrawn', withdrawn_by = $3, withdrawn_at = now() WHERE lesson_id = $1 AND channel = $2", [l.id, channel, actor.userId]);
       await writeAudit(q, { actor, entity: 'publication', entityId: `${l.id}:${channel}`, action: 'withdraw', from: 'published', to: 'withdrawn', data: { assetId: cur.asset_id } });
       const others = await q.query("SELECT 1 FROM publications WHERE lesson_id = $1 AND state = 'published'", [l.id]);

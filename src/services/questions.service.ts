@@ -114,7 +114,7 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
     if (Number.isNaN(d.getTime()) || !uuidRe.test(id)) throw new Error('bad');
     return { at: d, id };
   } catch {
-    throw new InvalidError('cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
+    throw new InvalidError('invalid_cursor', 'cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
   }
 }
 const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -144,17 +144,17 @@ export class QuestionsService {
   async ask(input: AskInput, ip: string): Promise<{ id: string; status: 'open'; text: string; displayName: string; stage: string; subject: string; lessonId: string | null; images: number; createdAt: string }> {
     // fail closed: without the shared counter there is no limit, so no question is taken
     const rate = await this.limiter.attempt(ip).catch(() => {
-      throw new UnavailableError('questions cannot be taken right now; try again in a minute');
+      throw new UnavailableError('questions_unavailable', 'questions cannot be taken right now; try again in a minute');
     });
-    if (!rate.allowed) throw new TooManyRequestsError(`too many questions from your network; try again in ${rate.retryAfterS} s`, rate.retryAfterS);
+    if (!rate.allowed) throw new TooManyRequestsError('rate_limited', `too many questions from your network; try again in ${rate.retryAfterS} s`, rate.retryAfterS);
 
     const images = (input.images ?? []).map((b64, n) => {
-      if (n >= this.opts.maxImages) throw new InvalidError(`at most ${this.opts.maxImages} images`, [{ field: 'images', message: `at most ${this.opts.maxImages}` }]);
+      if (n >= this.opts.maxImages) throw new InvalidError('too_many_images', `at most ${this.opts.maxImages} images`, [{ field: 'images', message: `at most ${this.opts.maxImages}` }]);
       const raw = Buffer.from(b64.replace(/^data:[^,]*,/, ''), 'base64');
       try {
         return sanitizeImage(raw, this.opts.imageLimits);
       } catch (err) {
-        if (err instanceof ImageRejectedError) throw new InvalidError(`images.${n}: ${err.message}`, [{ field: `images.${n}`, message: err.message }]);
+        if (err instanceof ImageRejectedError) throw new InvalidError('image_rejected', `images.${n}: ${err.message}`, [{ field: `images.${n}`, message: err.message }]);
         throw err;
       }
     });
@@ -167,12 +167,12 @@ export class QuestionsService {
         [input.lessonId.toLowerCase()],
       ))[0];
       if (!l || !(l.portal_published_at || isApprovedLive(l.kind, l.status, l.plan_decision))) {
-        throw new InvalidError('no public lesson with that id', [{ field: 'lessonId', message: 'unknown lesson' }]);
+        throw new InvalidError('lesson_not_found', 'no public lesson with that id', [{ field: 'lessonId', message: 'unknown lesson' }]);
       }
       const errors: { field: string; message: string }[] = [];
       if (stage && stage !== l.stage) errors.push({ field: 'stage', message: `the lesson is for stage ${l.stage}` });
       if (subject && subject !== l.subject) errors.push({ field: 'subject', message: `the lesson is about subject ${l.subject}` });
-      if (errors.length) throw new InvalidError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+      if (errors.length) throw new InvalidError('validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
       stage = l.stage;
       subject = l.subject;
     }
@@ -184,7 +184,7 @@ export class QuestionsService {
     if (!subject) errors.push({ field: 'subject', message: 'required (or give lessonId)' });
     else if (!subj) errors.push({ field: 'subject', message: `unknown subject code "${subject}"` });
     else if (subj.stage && stage && subj.stage !== stage) errors.push({ field: 'subject', message: `subject ${subject} is only for stage ${subj.stage}` });
-    if (errors.length) throw new InvalidError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+    if (errors.length) throw new InvalidError('validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
 
     const id = randomUUID();
     const clientKey = createHmac('sha256', this.secret).update(`qa-client:${addressBucket(ip)}`).digest('base64url').slice(0, 22);
@@ -229,7 +229,7 @@ export class QuestionsService {
   /** One public question (answered and visible), else NotFound. */
   async getPublic(id: string, baseUrl: string): Promise<QuestionView> {
     const r = uuidRe.test(id) ? (await this.db.query<QuestionRow>(`SELECT ${questionCols} FROM questions q LEFT JOIN lessons l ON l.id = q.lesson_id WHERE q.id = $1 AND q.hidden_at IS NULL AND q.answer_count > 0`, [id]))[0] : undefined;
-    if (!r) throw new NotFoundError('question not found');
+    if (!r) throw new NotFoundError('question_not_found', 'question not found');
     const answers = await this.answersOf([r.id], false);
     return this.publicView(r, answers.get(r.id) ?? [], await this.taxonomy.get(), baseUrl);
   }
@@ -245,7 +245,7 @@ export class QuestionsService {
     const scopeStage = await this.stageOf(actor);
     let subjects: string[] | null = null;
     if (scopeStage) {
-      if (f.stage && f.stage !== scopeStage) throw new ForbiddenError(`you answer questions of stage ${scopeStage}`);
+      if (f.stage && f.stage !== scopeStage) throw new ForbiddenError('question_stage_forbidden', `you answer questions of stage ${scopeStage}`);
       params.push(scopeStage);
       where.push(`q.stage = $${params.length}`);
     }
@@ -274,13 +274,13 @@ export class QuestionsService {
 
   /** A teacher of the question's stage answers it (several answers are allowed). */
   async answer(actor: Principal, questionId: string, text: string): Promise<StaffAnswerView> {
-    if (actor.role !== 'teacher') throw new ForbiddenError('only teachers answer questions');
+    if (actor.role !== 'teacher') throw new ForbiddenError('teacher_only', 'only teachers answer questions');
     const stage = await this.stageOf(actor);
     const id = randomUUID();
     await this.db.tx(async (q) => {
       const question = await this.lockQuestion(q, questionId);
-      if (question.stage !== stage) throw new NotFoundError('question not found');
-      if (question.hidden_at) throw new ConflictError('the question was hidden by a moderator');
+      if (question.stage !== stage) throw new NotFoundError('question_not_found', 'question not found');
+      if (question.hidden_at) throw new ConflictError('question_hidden', 'the question was hidden by a moderator');
       await q.query('INSERT INTO answers (id, question_id, teacher_id, text) VALUES ($1, $2, $3, $4)', [id, question.id, actor.userId, text]);
       await refreshQuestion(q, question.id);
       await writeAudit(q, { actor, entity: 'answer', entityId: id, action: 'create', data: { questionId: question.id } });
@@ -292,8 +292,8 @@ export class QuestionsService {
   async editAnswer(actor: Principal, answerId: string, text: string): Promise<StaffAnswerView> {
     await this.db.tx(async (q) => {
       const a = await this.lockAnswer(q, answerId);
-      if (a.teacher_id !== actor.userId) throw new ForbiddenError('only its author edits an answer');
-      if (a.hidden_at) throw new ConflictError('the answer was hidden by a moderator');
+      if (a.teacher_id !== actor.userId) throw new ForbiddenError('answer_author_only', 'only its author edits an answer');
+      if (a.hidden_at) throw new ConflictError('answer_hidden', 'the answer was hidden by a moderator');
       if (a.text === text) return;
       await q.query('UPDATE answers SET text = $2, edits = edits + 1, updated_at = now() WHERE id = $1', [a.id, text]);
       await refreshQuestion(q, a.question_id);
@@ -307,8 +307,8 @@ export class QuestionsService {
     const stage = await this.moderatorStage(actor);
     await this.db.tx(async (q) => {
       const question = await this.lockQuestion(q, questionId);
-      if (stage && question.stage !== stage) throw new NotFoundError('question not found');
-      if (Boolean(question.hidden_at) === hidden) throw new ConflictError(hidden ? 'the question is already hidden' : 'the question is not hidden');
+      if (stage && question.stage !== stage) throw new NotFoundError('question_not_found', 'question not found');
+      if (Boolean(question.hidden_at) === hidden) throw new ConflictError('hidden_state_unchanged', hidden ? 'the question is already hidden' : 'the question is not hidden');
       await q.query('UPDATE questions SET hidden_at = $2, hidden_by = $3, hidden_reason = $4, updated_at = now() WHERE id = $1', [question.id, hidden ? new Date() : null, hidden ? actor.userId : null, hidden ? reason : null]);
       await writeAudit(q, { actor, entity: 'question', entityId: question.id, action: hidden ? 'hide' : 'unhide', from: hidden ? 'visible' : 'hidden', to: hidden ? 'hidden' : 'visible', reason: reason ?? null });
     });
@@ -321,8 +321,8 @@ export class QuestionsService {
     await this.db.tx(async (q) => {
       const a = await this.lockAnswer(q, answerId);
       const question = (await q.query<{ stage: string }>('SELECT stage FROM questions WHERE id = $1', [a.question_id]))[0];
-      if (stage && question.stage !== stage) throw new NotFoundError('answer not found');
-      if (Boolean(a.hidden_at) === hidden) throw new ConflictError(hidden ? 'the answer is already hidden' : 'the answer is not hidden');
+      if (stage && question.stage !== stage) throw new NotFoundError('answer_not_found', 'answer not found');
+      if (Boolean(a.hidden_at) === hidden) throw new ConflictError('hidden_state_unchanged', hidden ? 'the answer is already hidden' : 'the answer is not hidden');
       await q.query('UPDATE answers SET hidden_at = $2, hidden_by = $3, hidden_reason = $4, updated_at = now() WHERE id = $1', [a.id, hidden ? new Date() : null, hidden ? actor.userId : null, hidden ? reason : null]);
       await refreshQuestion(q, a.question_id);
       await writeAudit(q, { actor, entity: 'answer', entityId: a.id, action: hidden ? 'hide' : 'unhide', from: hidden ? 'visible' : 'hidden', to: hidden ? 'hidden' : 'visible', reason: reason ?? null, data: { questionId: a.question_id } });
@@ -335,14 +335,14 @@ export class QuestionsService {
    * (the links staff views carry).
    */
   async image(questionId: string, n: number, sig?: { exp: number; sig: string }): Promise<{ body: Readable; type: ImageType; bytes: number; signed: boolean }> {
-    if (!uuidRe.test(questionId)) throw new NotFoundError('image not found');
+    if (!uuidRe.test(questionId)) throw new NotFoundError('image_not_found', 'image not found');
     const signed = sig ? this.verifySig(questionId, n, sig.exp, sig.sig) : false;
     const r = (await this.db.query<{ images: QuestionRow['images']; public: boolean }>(
       'SELECT images, (hidden_at IS NULL AND answer_count > 0) public FROM questions WHERE id = $1',
       [questionId],
     ))[0];
     const img = r?.images[n];
-    if (!r || !img || !(r.public || signed)) throw new NotFoundError('image not found');
+    if (!r || !img || !(r.public || signed)) throw new NotFoundError('image_not_found', 'image not found');
     const body = await this.storage.get(this.storage.mediaBucket, questionImageKey(questionId, n));
     return { body, type: img.type, bytes: img.bytes, signed };
   }
@@ -468,25 +468,25 @@ export class QuestionsService {
   private async stageOf(actor: Principal): Promise<string | null> {
     if (actor.role !== 'teacher' && actor.role !== 'reviewer') return null;
     const s = (await this.db.query<{ stage: string }>('SELECT stage FROM schools WHERE id = $1', [actor.schoolId]))[0];
-    if (!s) throw new ForbiddenError('your account has no school');
+    if (!s) throw new ForbiddenError('no_school', 'your account has no school');
     return s.stage;
   }
 
   private async moderatorStage(actor: Principal): Promise<string | null> {
     if (actor.role === 'operator' || actor.role === 'admin') return null;
-    if (actor.role !== 'reviewer') throw new ForbiddenError('only reviewers and operators moderate questions');
+    if (actor.role !== 'reviewer') throw new ForbiddenError('moderator_only', 'only reviewers and operators moderate questions');
     return this.stageOf(actor);
   }
 
   private async lockQuestion(q: Queryable, id: string): Promise<{ id: string; stage: string; hidden_at: Date | null }> {
     const r = uuidRe.test(id) ? (await q.query<{ id: string; stage: string; hidden_at: Date | null }>('SELECT id, stage, hidden_at FROM questions WHERE id = $1 FOR UPDATE', [id]))[0] : undefined;
-    if (!r) throw new NotFoundError('question not found');
+    if (!r) throw new NotFoundError('question_not_found', 'question not found');
     return r;
   }
 
   private async lockAnswer(q: Queryable, id: string): Promise<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }> {
     const a = uuidRe.test(id) ? (await q.query<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }>('SELECT id, question_id, teacher_id, text, hidden_at FROM answers WHERE id = $1', [id]))[0] : undefined;
-    if (!a) throw new NotFoundError('answer not found');
+    if (!a) throw new NotFoundError('answer_not_found', 'answer not found');
     // lock the question first, then the answer: every writer takes them in this order
     await q.query('SELECT 1 FROM questions WHERE id = $1 FOR UPDATE', [a.question_id]);
     return (await q.query<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }>('SELECT id, question_id, teacher_id, text, hidden_at FROM answers WHERE id = $1 FOR UPDATE', [id]))[0];

@@ -28,7 +28,7 @@ export class ReviewService {
 
   /** Lessons of the reviewer's school waiting for a decision, oldest first. */
   async queue(actor: Principal): Promise<ReviewQueueItem[]> {
-    if (actor.role !== 'reviewer' || !actor.schoolId) throw new ForbiddenError('only a school reviewer has a review queue');
+    if (actor.role !== 'reviewer' || !actor.schoolId) throw new ForbiddenError('reviewer_only', 'only a school reviewer has a review queue');
     const rows = await this.db.query<LessonRow & { teacher_name: string; version: number | null; duration_s: number | null }>(
       `SELECT l.*, u.display_name teacher_name, a.version, a.duration_s FROM lessons l
        JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.current_asset_id
@@ -48,16 +48,16 @@ export class ReviewService {
    * a published lesson moves its active publications to that version.
    */
   async decide(actor: Principal, lessonId: string, decision: 'approve' | 'reject', reason: string | undefined): Promise<{ status: string; assetId: string | null }> {
-    if (actor.role !== 'reviewer' || !actor.schoolId) throw new ForbiddenError('only a reviewer of the lesson\'s school decides on it');
+    if (actor.role !== 'reviewer' || !actor.schoolId) throw new ForbiddenError('reviewer_only', 'only a reviewer of the lesson\'s school decides on it');
     const moved: { channel: string; assetId: string }[] = [];
     const result = await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
-      if (l.school_id !== actor.schoolId) throw new NotFoundError('lesson not found');
+      if (l.school_id !== actor.schoolId) throw new NotFoundError('lesson_not_found', 'lesson not found');
       const livePlan = l.kind === 'live' && (l.status === 'scheduled' || l.status === 'approved_for_air');
       let asset: AssetRow | undefined;
       if (!livePlan && l.status === 'in_review') {
         asset = (await q.query<AssetRow>('SELECT * FROM assets WHERE id = $1', [l.current_asset_id]))[0];
-        if (!asset || asset.state !== 'ready') throw new ConflictError('the current version is not ready for review');
+        if (!asset || asset.state !== 'ready') throw new ConflictError('version_not_ready', 'the current version is not ready for review');
       }
       await changeStatus(q, l, decision, actor, reason ?? null, { assetId: asset?.id ?? null, target: livePlan ? 'live_plan' : 'asset' });
       await q.query('INSERT INTO reviews (id, lesson_id, asset_id, target, decision, reason, reviewer_id) VALUES ($1, $2, $3, $4, $5, $6, $7)', [

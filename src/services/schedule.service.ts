@@ -111,9 +111,9 @@ export class ScheduleService {
   async list(f: ScheduleFilters & { from?: string; to?: string; cursor?: string; limit: number }, baseUrl: string): Promise<{ from: string; to: string; items: ScheduleItem[]; nextCursor: string | null }> {
     const from = f.from ? parseBound(f.from) : startOfShanghaiDay(this.now());
     const to = f.to ? parseBound(f.to) : addDays(from, 7);
-    if (to <= from) throw new InvalidError('to must be after from', [{ field: 'to', message: 'must be after from' }]);
+    if (to <= from) throw new InvalidError('end_before_start', 'to must be after from', [{ field: 'to', message: 'must be after from' }]);
     if (to.getTime() - from.getTime() > this.opts.maxRangeDays * 86_400_000) {
-      throw new InvalidError(`at most ${this.opts.maxRangeDays} days at once`, [{ field: 'to', message: `range longer than ${this.opts.maxRangeDays} days` }]);
+      throw new InvalidError('range_too_long', `at most ${this.opts.maxRangeDays} days at once`, [{ field: 'to', message: `range longer than ${this.opts.maxRangeDays} days` }]);
     }
     const { where, params } = await this.filterSql(f);
     params.push(from, to);
@@ -146,7 +146,7 @@ export class ScheduleService {
    * what a subscriber sees of it changed since the feed last showed it.
    */
   async ics(f: ScheduleFilters, baseUrl: string): Promise<{ body: string; etag: string; name: string }> {
-    if (!f.school && !f.grade) throw new InvalidError('name a school or a grade (or both)', [{ field: 'school', message: 'school or grade required' }]);
+    if (!f.school && !f.grade) throw new InvalidError('school_or_grade_required', 'name a school or a grade (or both)', [{ field: 'school', message: 'school or grade required' }]);
     const now = this.now();
     const { where, params, schoolName, gradeLabel } = await this.filterSql(f);
     params.push(addDays(startOfShanghaiDay(now), -this.opts.feedPastDays), addDays(now, this.opts.feedFutureDays));
@@ -226,14 +226,14 @@ export class ScheduleService {
     let gradeLabel: string | undefined;
     if (f.school) {
       const s = (await this.db.query<{ id: string; name: string }>('SELECT id, name FROM schools WHERE code = $1', [f.school]))[0];
-      if (!s) throw new NotFoundError(`school ${f.school} not found`);
+      if (!s) throw new NotFoundError('school_not_found', `school ${f.school} not found`);
       params.push(s.id);
       where.push(`l.school_id = $${params.length}`);
       schoolName = s.name;
     }
     if (f.grade) {
       const g = (await this.taxonomy.get()).grade.find((x) => x.code === f.grade);
-      if (!g) throw new InvalidError(`unknown grade code "${f.grade}"`, [{ field: 'grade', message: 'unknown grade' }]);
+      if (!g) throw new InvalidError('grade_not_found', `unknown grade code "${f.grade}"`, [{ field: 'grade', message: 'unknown grade' }]);
       params.push(f.grade);
       where.push(`l.grade = $${params.length}`);
       gradeLabel = g.label;

@@ -17,10 +17,10 @@ export class SchoolsService {
   constructor(private readonly db: Db) {}
 
   async createDistrict(code: string, name: string, actor: Principal | string = 'cli'): Promise<{ id: string; code: string; name: string }> {
-    if (!/^[a-z0-9_-]{2,40}$/.test(code)) throw new InvalidError('district code must be 2-40 lower-case letters, digits, "_" or "-"', [{ field: 'code', message: 'invalid' }]);
+    if (!/^[a-z0-9_-]{2,40}$/.test(code)) throw new InvalidError('invalid_code', 'district code must be 2-40 lower-case letters, digits, "_" or "-"', [{ field: 'code', message: 'invalid' }]);
     const id = randomUUID();
     await this.db.tx(async (q) => {
-      if ((await q.query('SELECT 1 FROM districts WHERE code = $1', [code])).length) throw new ConflictError(`district ${code} already exists`);
+      if ((await q.query('SELECT 1 FROM districts WHERE code = $1', [code])).length) throw new ConflictError('district_exists', `district ${code} already exists`);
       await q.query('INSERT INTO districts (id, code, name) VALUES ($1, $2, $3)', [id, code, name]);
       await writeAudit(q, { actor, entity: 'school', entityId: id, action: 'create_district' });
     });
@@ -28,13 +28,13 @@ export class SchoolsService {
   }
 
   async createSchool(input: { code: string; name: string; districtCode: string; stage: string }, actor: Principal | string = 'cli'): Promise<School> {
-    if (!/^[a-z0-9_-]{2,40}$/.test(input.code)) throw new InvalidError('school code must be 2-40 lower-case letters, digits, "_" or "-"', [{ field: 'code', message: 'invalid' }]);
-    if (!stages.includes(input.stage as Stage)) throw new InvalidError(`stage must be one of ${stages.join(', ')}`, [{ field: 'stage', message: 'invalid' }]);
+    if (!/^[a-z0-9_-]{2,40}$/.test(input.code)) throw new InvalidError('invalid_code', 'school code must be 2-40 lower-case letters, digits, "_" or "-"', [{ field: 'code', message: 'invalid' }]);
+    if (!stages.includes(input.stage as Stage)) throw new InvalidError('validation_failed', `stage must be one of ${stages.join(', ')}`, [{ field: 'stage', message: 'invalid' }]);
     const d = (await this.db.query<{ id: string; code: string; name: string }>('SELECT id, code, name FROM districts WHERE code = $1', [input.districtCode]))[0];
-    if (!d) throw new NotFoundError(`district ${input.districtCode} not found`);
+    if (!d) throw new NotFoundError('district_not_found', `district ${input.districtCode} not found`);
     const id = randomUUID();
     await this.db.tx(async (q) => {
-      if ((await q.query('SELECT 1 FROM schools WHERE code = $1', [input.code])).length) throw new ConflictError(`school ${input.code} already exists`);
+      if ((await q.query('SELECT 1 FROM schools WHERE code = $1', [input.code])).length) throw new ConflictError('school_exists', `school ${input.code} already exists`);
       await q.query('INSERT INTO schools (id, code, name, district_id, stage) VALUES ($1, $2, $3, $4, $5)', [id, input.code, input.name, d.id, input.stage]);
       await writeAudit(q, { actor, entity: 'school', entityId: id, action: 'create' });
     });

@@ -59,10 +59,10 @@ export class TaxonomyService {
   /** Adds an item (operators); codes are stable identifiers and never change once created. */
   async add(kind: TaxonomyKind, item: TaxonomyItem, actor: Principal): Promise<TaxonomyItem> {
     const tax = await this.get();
-    if (tax[kind].some((i) => i.code === item.code)) throw new ConflictError(`${kind} ${item.code} already exists`);
-    if (item.stage && !tax.stage.some((s) => s.code === item.stage)) throw new InvalidError(`unknown stage ${item.stage}`, [{ field: 'stage', message: 'unknown stage' }]);
-    if (kind === 'grade' && !item.stage) throw new InvalidError('a grade belongs to a stage', [{ field: 'stage', message: 'required for a grade' }]);
-    if (item.parent && !tax[kind].some((i) => i.code === item.parent)) throw new InvalidError(`unknown parent ${item.parent}`, [{ field: 'parent', message: 'unknown' }]);
+    if (tax[kind].some((i) => i.code === item.code)) throw new ConflictError('taxonomy_item_exists', `${kind} ${item.code} already exists`);
+    if (item.stage && !tax.stage.some((s) => s.code === item.stage)) throw new InvalidError('stage_not_found', `unknown stage ${item.stage}`, [{ field: 'stage', message: 'unknown stage' }]);
+    if (kind === 'grade' && !item.stage) throw new InvalidError('stage_required', 'a grade belongs to a stage', [{ field: 'stage', message: 'required for a grade' }]);
+    if (item.parent && !tax[kind].some((i) => i.code === item.parent)) throw new InvalidError('parent_not_found', `unknown parent ${item.parent}`, [{ field: 'parent', message: 'unknown' }]);
     await this.db.tx(async (q) => {
       const max = await q.query<{ m: number | null }>('SELECT max(sort) m FROM taxonomy WHERE kind = $1', [kind]);
       await q.query('INSERT INTO taxonomy (kind, code, label, stage, parent, sort) VALUES ($1, $2, $3, $4, $5, $6)', [kind, item.code, item.label, item.stage ?? null, item.parent ?? null, (max[0]?.m ?? 0) + 1]);
@@ -83,7 +83,7 @@ export class TaxonomyService {
     if (grade && grade.stage !== input.stage) errors.push({ field: 'grade', message: `grade ${input.grade} is not in stage ${input.stage}` });
     const subject = tax.subject.find((s) => s.code === input.subject);
     if (subject?.stage && subject.stage !== input.stage) errors.push({ field: 'subject', message: `subject ${input.subject} is only for stage ${subject.stage}` });
-    if (errors.length) throw new InvalidError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+    if (errors.length) throw new InvalidError('validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
   }
 
   /** A type code and its children (filtering by 专题教育 finds every special topic). */

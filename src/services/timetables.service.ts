@@ -167,28 +167,28 @@ export class TimetablesService {
     let districtId: string;
     let ownerName: string;
     if (input.scope === 'school') {
-      if (input.district) throw new InvalidError('a school timetable names a school, not a district', [{ field: 'district', message: 'not allowed for scope school' }]);
+      if (input.district) throw new InvalidError('timetable_scope_mismatch', 'a school timetable names a school, not a district', [{ field: 'district', message: 'not allowed for scope school' }]);
       const code = input.school;
       const s = code
         ? (await this.db.query<{ id: string; name: string; district_id: string }>('SELECT id, name, district_id FROM schools WHERE code = $1', [code]))[0]
         : actor.schoolId ? (await this.db.query<{ id: string; name: string; district_id: string }>('SELECT id, name, district_id FROM schools WHERE id = $1', [actor.schoolId]))[0] : undefined;
-      if (!code && !s) throw new InvalidError('name the school', [{ field: 'school', message: 'required' }]);
-      if (!s) throw new InvalidError(`school ${code} not found`, [{ field: 'school', message: 'unknown school' }]);
+      if (!code && !s) throw new InvalidError('school_required', 'name the school', [{ field: 'school', message: 'required' }]);
+      if (!s) throw new InvalidError('school_not_found', `school ${code} not found`, [{ field: 'school', message: 'unknown school' }]);
       schoolId = s.id;
       districtId = s.district_id;
       ownerName = s.name;
     } else {
-      if (input.school) throw new InvalidError('a district timetable names a district, not a school', [{ field: 'school', message: 'not allowed for scope district' }]);
+      if (input.school) throw new InvalidError('timetable_scope_mismatch', 'a district timetable names a district, not a school', [{ field: 'school', message: 'not allowed for scope district' }]);
       const d = input.district
         ? (await this.db.query<{ id: string; name: string }>('SELECT id, name FROM districts WHERE code = $1', [input.district]))[0]
         : actor.districtId ? (await this.db.query<{ id: string; name: string }>('SELECT id, name FROM districts WHERE id = $1', [actor.districtId]))[0] : undefined;
-      if (!input.district && !d) throw new InvalidError('name the district', [{ field: 'district', message: 'required' }]);
-      if (!d) throw new InvalidError(`district ${input.district} not found`, [{ field: 'district', message: 'unknown district' }]);
+      if (!input.district && !d) throw new InvalidError('district_required', 'name the district', [{ field: 'district', message: 'required' }]);
+      if (!d) throw new InvalidError('district_not_found', `district ${input.district} not found`, [{ field: 'district', message: 'unknown district' }]);
       districtId = d.id;
       ownerName = d.name;
     }
     if (!canEdit(actor, { scope: input.scope, school_id: schoolId, district_id: districtId })) {
-      throw new ForbiddenError(input.scope === 'school' ? 'you may draft timetables of your own school (district admins: of their district\'s schools)' : 'only the district\'s admin drafts its timetables');
+      throw new ForbiddenError('timetable_forbidden', input.scope === 'school' ? 'you may draft timetables of your own school (district admins: of their district\'s schools)' : 'only the district\'s admin drafts its timetables');
     }
     weekBounds(input.weekStart); // the schema checked it is a Monday
     const id = randomUUID();
@@ -200,7 +200,7 @@ export class TimetablesService {
           : "SELECT 1 FROM timetables WHERE scope = 'district' AND district_id = $1 AND week_start = $2::date",
         [input.scope === 'school' ? schoolId : districtId, input.weekStart],
       );
-      if (dup.length) throw new ConflictError(`a timetable for the week of ${input.weekStart} already exists`);
+      if (dup.length) throw new ConflictError('timetable_exists', `a timetable for the week of ${input.weekStart} already exists`);
       await q.query(
         "INSERT INTO timetables (id, scope, school_id, district_id, week_start, title, status, created_by) VALUES ($1, $2, $3, $4, $5::date, $6, 'draft', $7)",
         [id, input.scope, schoolId, districtId, input.weekStart, title, actor.userId],
@@ -208,7 +208,7 @@ export class TimetablesService {
       await writeAudit(q, { actor, entity: 'timetable', entityId: id, action: 'create', to: 'draft', data: { scope: input.scope, weekStart: input.weekStart } });
     }).catch((err: unknown) => {
       // two drafts of the same week at once: the unique index decides, the loser gets the same 409
-      if ((err as { code?: string }).code === '23505') throw new ConflictError(`a timetable for the week of ${input.weekStart} already exists`);
+      if ((err as { code?: string }).code === '23505') throw new ConflictError('timetable_exists', `a timetable for the week of ${input.weekStart} already exists`);
       throw err;
     });
     return this.get(actor, id);
@@ -256,26 +256,26 @@ export class TimetablesService {
         [input.lessonId],
       ))[0];
       if (!l || (t.scope === 'school' ? l.school_id !== t.school_id : l.district_id !== t.district_id)) {
-        throw new InvalidError(`lessonId: no lesson with that id belongs to ${t.scope === 'school' ? 'this school' : 'this district'}`, [{ field: 'lessonId', message: 'unknown lesson' }]);
+        throw new InvalidError('timetable_lesson_unknown', `lessonId: no lesson with that id belongs to ${t.scope === 'school' ? 'this school' : 'this district'}`, [{ field: 'lessonId', message: 'unknown lesson' }]);
       }
       let startsAt: Date | null = null;
       let endsAt: Date | null = null;
       let when: Date;
       if (l.kind === 'live') {
-        if (input.startsAt || input.endsAt) throw new InvalidError(`${input.startsAt ? 'startsAt' : 'endsAt'}: a live lesson takes place at its own schedule; change it with PATCH on the entry`, [{ field: input.startsAt ? 'startsAt' : 'endsAt', message: 'not allowed for a live lesson' }]);
-        if (l.status === 'draft') throw new ConflictError('the live lesson was cancelled', { status: l.status });
+        if (input.startsAt || input.endsAt) throw new InvalidError('live_lesson_time_fixed', `${input.startsAt ? 'startsAt' : 'endsAt'}: a live lesson takes place at its own schedule; change it with PATCH on the entry`, [{ field: input.startsAt ? 'startsAt' : 'endsAt', message: 'not allowed for a live lesson' }]);
+        if (l.status === 'draft') throw new ConflictError('live_lesson_cancelled', 'the live lesson was cancelled', { status: l.status });
         when = l.scheduled_start!;
       } else {
-        if (!input.startsAt) throw new InvalidError('startsAt: a recorded lesson needs its release time', [{ field: 'startsAt', message: 'required for a recorded lesson' }]);
+        if (!input.startsAt) throw new InvalidError('release_time_required', 'startsAt: a recorded lesson needs its release time', [{ field: 'startsAt', message: 'required for a recorded lesson' }]);
         startsAt = new Date(input.startsAt);
         endsAt = input.endsAt ? new Date(input.endsAt) : null;
-        if (endsAt && endsAt <= startsAt) throw new InvalidError('endsAt must be after startsAt', [{ field: 'endsAt', message: 'must be after startsAt' }]);
+        if (endsAt && endsAt <= startsAt) throw new InvalidError('end_before_start', 'endsAt must be after startsAt', [{ field: 'endsAt', message: 'must be after startsAt' }]);
         when = startsAt;
       }
       if (when < week.start || when >= week.end) {
-        throw new InvalidError(`the lesson is at ${toShanghaiIso(when)}, outside the week of ${t.week_start}`, [{ field: l.kind === 'live' ? 'lessonId' : 'startsAt', message: 'outside the timetable\'s week' }]);
+        throw new InvalidError('outside_timetable_week', `the lesson is at ${toShanghaiIso(when)}, outside the week of ${t.week_start}`, [{ field: l.kind === 'live' ? 'lessonId' : 'startsAt', message: 'outside the timetable\'s week' }]);
       }
-      if ((await q.query('SELECT 1 FROM timetable_entries WHERE timetable_id = $1 AND lesson_id = $2', [t.id, l.id])).length) throw new ConflictError('the lesson is already on this timetable');
+      if ((await q.query('SELECT 1 FROM timetable_entries WHERE timetable_id = $1 AND lesson_id = $2', [t.id, l.id])).length) throw new ConflictError('lesson_already_in_timetable', 'the lesson is already on this timetable');
       await q.query(
         'INSERT INTO timetable_entries (id, timetable_id, lesson_id, audience, note, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
         [entryId, t.id, l.id, input.audience ?? '', input.note ?? '', startsAt, endsAt],
@@ -296,7 +296,7 @@ export class TimetablesService {
     await this.db.tx(async (q) => {
       const t = await this.editable(q, actor, id);
       const e = await this.lockEntry(q, t.id, entryId);
-      if (e.cancelled_at) throw new ConflictError('the entry was cancelled');
+      if (e.cancelled_at) throw new ConflictError('entry_cancelled', 'the entry was cancelled');
       const week = weekBounds(t.week_start);
       const changed: Record<string, unknown> = {};
       if (input.audience !== undefined && input.audience !== e.audience) changed.audience = { from: e.audience, to: input.audience };
@@ -304,8 +304,8 @@ export class TimetablesService {
       if (input.startsAt !== undefined || input.endsAt !== undefined) {
         if (e.kind === 'live') {
           const l = await lockLesson(q, e.lesson_id);
-          if (l.status === 'draft') throw new ConflictError('the live lesson was cancelled', { status: l.status });
-          if (!reschedulable.includes(l.status)) throw new ConflictError(`a live lesson in state "${l.status}" can no longer be rescheduled`, { status: l.status });
+          if (l.status === 'draft') throw new ConflictError('live_lesson_cancelled', 'the live lesson was cancelled', { status: l.status });
+          if (!reschedulable.includes(l.status)) throw new ConflictError('not_reschedulable', `a live lesson in state "${l.status}" can no longer be rescheduled`, { status: l.status });
           const oldStart = l.scheduled_start!;
           const oldEnd = l.scheduled_end!;
           const start = input.startsAt ? new Date(input.startsAt) : oldStart;
@@ -341,14 +341,14 @@ export class TimetablesService {
     await this.db.tx(async (q) => {
       const t = await this.editable(q, actor, id);
       const e = await this.lockEntry(q, t.id, entryId);
-      if (e.cancelled_at) throw new ConflictError('the entry is already cancelled');
+      if (e.cancelled_at) throw new ConflictError('entry_cancelled', 'the entry is already cancelled');
       if (e.kind === 'live') {
         const l = await lockLesson(q, e.lesson_id);
         if (cancellable.includes(l.status)) {
           await changeStatus(q, l, 'cancel', actor, reason, { timetableId: t.id, entryId: e.id });
           cancelledLesson = l.id;
         } else if (l.status !== 'draft') {
-          throw new ConflictError(`the live lesson is "${l.status}": it can no longer be cancelled`, { status: l.status });
+          throw new ConflictError('not_cancellable', `the live lesson is "${l.status}": it can no longer be cancelled`, { status: l.status });
         }
       }
       await q.query('UPDATE timetable_entries SET cancelled_at = now(), cancel_reason = $2, updated_at = now() WHERE id = $1', [e.id, reason]);
@@ -364,7 +364,7 @@ export class TimetablesService {
     await this.db.tx(async (q) => {
       const t = await this.editable(q, actor, id);
       const e = await this.lockEntry(q, t.id, entryId);
-      if (e.published_state) throw new ConflictError('the entry has been published: cancel it instead, so schools see the change');
+      if (e.published_state) throw new ConflictError('entry_published', 'the entry has been published: cancel it instead, so schools see the change');
       await q.query('DELETE FROM timetable_entries WHERE id = $1', [e.id]);
       await this.touch(q, t.id);
       await writeAudit(q, { actor, entity: 'timetable', entityId: t.id, action: 'remove_entry', data: { entryId: e.id, lessonId: e.lesson_id } });
@@ -388,19 +388,19 @@ export class TimetablesService {
       let concerns: Date | undefined;
       if (!latest) {
         concerns = firstLesson(snaps);
-        if (!concerns) throw new ConflictError('a timetable needs at least one lesson before it is published');
+        if (!concerns) throw new ConflictError('timetable_empty', 'a timetable needs at least one lesson before it is published');
       } else {
-        if (!changes.length) throw new ConflictError(`nothing changed since version ${latest.version}`);
+        if (!changes.length) throw new ConflictError('timetable_unchanged', `nothing changed since version ${latest.version}`);
         concerns = earliestAffected(changes)!;
       }
       const unapproved = entries.filter((e, i) => e.kind === 'live' && snaps[i].state === 'scheduled' && !isApprovedLive(e.kind, e.status, e.plan_decision));
       if (unapproved.length) {
-        throw new ConflictError(`live lessons without an approved plan cannot be announced: ${unapproved.map((e) => `《${e.title}》(${e.status})`).join(', ')}; get them approved or cancel them`);
+        throw new ConflictError('live_plan_unapproved', `live lessons without an approved plan cannot be announced: ${unapproved.map((e) => `《${e.title}》(${e.status})`).join(', ')}; get them approved or cancel them`);
       }
       const { leadHours, late } = assessLead(concerns, now, this.opts.minLeadHours);
       const reason = input.lateReason?.trim() ? input.lateReason : undefined;
       if (late && !reason) {
-        throw new InvalidError(
+        throw new InvalidError('late_reason_required',
           `the ${latest ? 'earliest lesson this change touches' : 'first lesson'} starts ${leadHours < 0 ? `${-leadHours} hours ago` : `in ${leadHours} hours`}, less than ${this.opts.minLeadHours / 24} days away: publishing late needs a lateReason`,
           [{ field: 'lateReason', message: 'required when publishing less than 3 days before the lesson' }],
         );
@@ -459,7 +459,7 @@ export class TimetablesService {
        FROM timetable_versions v JOIN users u ON u.id = v.published_by WHERE v.timetable_id = $1 AND v.version = $2`,
       [t.id, wanted],
     ))[0];
-    if (!v) throw new NotFoundError(`version ${wanted} of this timetable does not exist`);
+    if (!v) throw new NotFoundError('timetable_version_not_found', `version ${wanted} of this timetable does not exist`);
     return { ...base, version: v.version, publishedAt: v.published_at, publishedBy: v.published_by_name, late: v.late, lateReason: v.late_reason, leadHours: Number(v.lead_hours), entries: v.entries, changes: v.changes };
   }
 
@@ -468,7 +468,7 @@ export class TimetablesService {
     const where = ['v.late'];
     const params: unknown[] = [];
     if (actor.role === 'district_admin') { params.push(actor.districtId); where.push(`t.district_id = $${params.length}`); }
-    else if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('the late report is for operators and district admins');
+    else if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('late_report_forbidden', 'the late report is for operators and district admins');
     if (f.from) { params.push(f.from); where.push(`v.published_at >= $${params.length}`); }
     if (f.to) { params.push(f.to); where.push(`v.published_at < $${params.length}`); }
     params.push(f.limit);
@@ -498,7 +498,7 @@ export class TimetablesService {
   private async entryView(actor: Principal, id: string, entryId: string): Promise<EntryView> {
     const v = await this.get(actor, id);
     const e = v.entries.find((x) => x.entryId === entryId);
-    if (!e) throw new NotFoundError('entry not found');
+    if (!e) throw new NotFoundError('entry_not_found', 'entry not found');
     return e;
   }
 
@@ -511,23 +511,23 @@ export class TimetablesService {
   /** The timetable if the actor may read it; NotFound otherwise (existence does not leak). */
   private async readable(q: Queryable, actor: Principal, id: string): Promise<TimetableRow> {
     const t = await this.load(q, id, false);
-    if (!t || !canRead(actor, t)) throw new NotFoundError('timetable not found');
+    if (!t || !canRead(actor, t)) throw new NotFoundError('timetable_not_found', 'timetable not found');
     return t;
   }
 
   /** The timetable locked for a change: NotFound when unreadable, Forbidden when read-only to the actor. */
   private async editable(q: Queryable, actor: Principal, id: string): Promise<TimetableRow> {
     const t = await this.load(q, id, true);
-    if (!t || !canRead(actor, t)) throw new NotFoundError('timetable not found');
-    if (!canEdit(actor, t)) throw new ForbiddenError(t.scope === 'school' ? 'only the school\'s reviewers, its district admin and admins change this timetable' : 'only the district\'s admin and admins change this timetable');
+    if (!t || !canRead(actor, t)) throw new NotFoundError('timetable_not_found', 'timetable not found');
+    if (!canEdit(actor, t)) throw new ForbiddenError('timetable_forbidden', t.scope === 'school' ? 'only the school\'s reviewers, its district admin and admins change this timetable' : 'only the district\'s admin and admins change this timetable');
     return t;
   }
 
   private async lockEntry(q: Queryable, timetableId: string, entryId: string): Promise<EntryRow> {
-    if (!/^[0-9a-f-]{36}$/.test(entryId)) throw new NotFoundError('entry not found');
+    if (!/^[0-9a-f-]{36}$/.test(entryId)) throw new NotFoundError('entry_not_found', 'entry not found');
     await q.query('SELECT 1 FROM timetable_entries WHERE id = $1 AND timetable_id = $2 FOR UPDATE', [entryId, timetableId]);
     const e = (await this.entries(q, timetableId, entryId))[0];
-    if (!e) throw new NotFoundError('entry not found');
+    if (!e) throw new NotFoundError('entry_not_found', 'entry not found');
     return e;
   }
 
@@ -600,9 +600,9 @@ function visibilitySql(actor: Principal): { where: string[]; params: unknown[] }
 }
 
 function checkSpan(start: Date, end: Date | null, week: { start: Date; end: Date }, weekStart: string, maxHours?: number): void {
-  if (end && end <= start) throw new InvalidError('the end must be after the start', [{ field: 'endsAt', message: 'must be after startsAt' }]);
-  if (end && maxHours && end.getTime() - start.getTime() > maxHours * 3600_000) throw new InvalidError(`a live lesson lasts at most ${maxHours} hours`, [{ field: 'endsAt', message: `at most ${maxHours} hours after the start` }]);
-  if (start < week.start || start >= week.end) throw new InvalidError(`${toShanghaiIso(start)} is outside the week of ${weekStart}; move the lesson to that week's timetable instead`, [{ field: 'startsAt', message: 'outside the timetable\'s week' }]);
+  if (end && end <= start) throw new InvalidError('end_before_start', 'the end must be after the start', [{ field: 'endsAt', message: 'must be after startsAt' }]);
+  if (end && maxHours && end.getTime() - start.getTime() > maxHours * 3600_000) throw new InvalidError('live_lesson_too_long', `a live lesson lasts at most ${maxHours} hours`, [{ field: 'endsAt', message: `at most ${maxHours} hours after the start` }]);
+  if (start < week.start || start >= week.end) throw new InvalidError('outside_timetable_week', `${toShanghaiIso(start)} is outside the week of ${weekStart}; move the lesson to that week's timetable instead`, [{ field: 'startsAt', message: 'outside the timetable\'s week' }]);
 }
 
 function snapshot(e: EntryRow, tax: Taxonomy): EntrySnapshot {

@@ -36,8 +36,8 @@ export class UploadsService {
    */
   async putMedia(actor: Principal, lessonId: string, body: Readable, meta: { contentLength?: number; filename?: string; contentType?: string }): Promise<{ assetId: string; version: number; bytes: number }> {
     const lesson = await this.ownLesson(actor, lessonId);
-    if (meta.contentLength !== undefined && meta.contentLength > this.opts.maxBytes) throw new PayloadTooLargeError(`the file is larger than the ${fmtBytes(this.opts.maxBytes)} limit`);
-    if (meta.contentLength === 0) throw new InvalidError('the upload is empty', [{ field: 'body', message: 'empty' }]);
+    if (meta.contentLength !== undefined && meta.contentLength > this.opts.maxBytes) throw new PayloadTooLargeError('upload_too_large', `the file is larger than the ${fmtBytes(this.opts.maxBytes)} limit`);
+    if (meta.contentLength === 0) throw new InvalidError('upload_empty', 'the upload is empty', [{ field: 'body', message: 'empty' }]);
     assertCanUpload(lesson);
     const ext = extFrom(meta.filename, meta.contentType);
     const asset = await this.newAsset(lesson, actor, 'uploading', meta.filename ?? `upload.${ext}`);
@@ -56,8 +56,8 @@ export class UploadsService {
   /** Starts a resumable upload: the client then sends parts of `partSize` bytes (the last may be shorter). */
   async startMultipart(actor: Principal, lessonId: string, input: { filename: string; size: number; contentType?: string; partSize?: number }): Promise<UploadView> {
     const lesson = await this.ownLesson(actor, lessonId);
-    if (input.size > this.opts.maxBytes) throw new PayloadTooLargeError(`the file is larger than the ${fmtBytes(this.opts.maxBytes)} limit`);
-    if (input.size <= 0) throw new InvalidError('the upload is empty', [{ field: 'size', message: 'must be positive' }]);
+    if (input.size > this.opts.maxBytes) throw new PayloadTooLargeError('upload_too_large', `the file is larger than the ${fmtBytes(this.opts.maxBytes)} limit`);
+    if (input.size <= 0) throw new InvalidError('upload_empty', 'the upload is empty', [{ field: 'size', message: 'must be positive' }]);
     assertCanUpload(lesson);
     const partSize = Math.min(maxPart, Math.max(minPart, input.partSize ?? 16 * 1024 * 1024, Math.ceil(input.size / 10_000)));
     const ext = extFrom(input.filename, input.contentType);
@@ -78,9 +78,9 @@ export class UploadsService {
   async putPart(actor: Principal, lessonId: string, uploadId: string, partNumber: number, body: Readable, contentLength: number | undefined): Promise<{ partNumber: number; bytes: number }> {
     const up = await this.openUpload(actor, lessonId, uploadId);
     const parts = Math.ceil(up.total_bytes / up.part_size);
-    if (partNumber < 1 || partNumber > parts) throw new InvalidError(`part number must be between 1 and ${parts}`, [{ field: 'partNumber', message: 'out of range' }]);
+    if (partNumber < 1 || partNumber > parts) throw new InvalidError('part_number_out_of_range', `part number must be between 1 and ${parts}`, [{ field: 'partNumber', message: 'out of range' }]);
     const expected = partNumber < parts ? up.part_size : up.total_bytes - up.part_size * (parts - 1);
-    if (contentLength !== undefined && contentLength !== expected) throw new InvalidError(`part ${partNumber} must be exactly ${expected} bytes`, [{ field: 'body', message: `expected ${expected} bytes` }]);
+    if (contentLength !== undefined && contentLength !== expected) throw new InvalidError('part_size_mismatch', `part ${partNumber} must be exactly ${expected} bytes`, [{ field: 'body', message: `expected ${expected} bytes` }]);
     const buf = await readExactly(body, expected);
     const etag = await this.storage.uploadPart(this.storage.mediaBucket, up.object_key, up.s3_upload_id, partNumber, buf, buf.length);
     await this.db.query(
@@ -109,7 +109,7 @@ export class UploadsService {
   async complete(actor: Principal, lessonId: string, uploadId: string): Promise<{ assetId: string; bytes: number }> {
     const up = await this.openUpload(actor, lessonId, uploadId);
     const v = await this.view(actor, lessonId, uploadId);
-    if (v.missing.length) throw new ConflictError(`parts still missing: ${v.missing.slice(0, 20).join(', ')}${v.missing.length > 20 ? '…' : ''}`);
+    if (v.missing.length) throw new ConflictError('parts_missing', `parts still missing: ${v.missing.slice(0, 20).join(', ')}${v.missing.length > 20 ? '…' : ''}`);
     const parts = await this.db.query<{ part_number: number; etag: string }>('SELECT part_number, etag FROM upload_parts WHERE upload_id = $1 ORDER BY part_number', [up.id]);
     await this.storage.completeMultipart(this.storage.mediaBucket, up.object_key, up.s3_upload_id, parts.map((p) => ({ part: p.part_number, etag: p.etag })));
     await this.db.query("UPDATE uploads SET state = 'completed', updated_at = now() WHERE id = $1", [up.id]);
@@ -129,11 +129,11 @@ export class UploadsService {
   }
 
   private async ownLesson(actor: Principal, lessonId: string): Promise<LessonRow> {
-    if (actor.role !== 'teacher') throw new ForbiddenError('only the lesson\'s teacher uploads media');
+    if (actor.role !== 'teacher') throw new ForbiddenError('teacher_only', 'only the lesson\'s teacher uploads media');
     const rows = await this.db.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [lessonId]);
     const l = rows[0];
     // another teacher's lesson does not exist for this teacher
-    if (!l || l.teacher_id !== actor.userId) throw new NotFoundError('lesson not found');
+    if (!l || l.teacher_id !== actor.userId) throw new NotFoundError('lesson_not_found', 'lesson not found');
     return l;
   }
 
@@ -167,7 +167,7 @@ export class UploadsService {
     const bucket = this.storage.mediaBucket;
     const chunks = chunker(body, this.opts.chunkBytes, this.opts.maxBytes);
     const first = await chunks.next();
-    if (first.done || first.value.length === 0) throw new InvalidError('the upload is empty', [{ field: 'body', message: 'empty' }]);
+    if (first.done || first.value.length === 0) throw new InvalidError('upload_empty', 'the upload is empty', [{ field: 'body', message: 'empty' }]);
     const second = await chunks.next();
     if (second.done) {
       await this.storage.putBuffer(bucket, key, first.value, contentType);
@@ -198,13 +198,13 @@ export class UploadsService {
   private async upload(actor: Principal, lessonId: string, uploadId: string): Promise<UploadRow> {
     await this.ownLesson(actor, lessonId);
     const rows = await this.db.query<UploadRow>('SELECT * FROM uploads WHERE id::text = $1 AND lesson_id = $2', [uploadId, lessonId]);
-    if (!rows[0]) throw new NotFoundError('upload not found');
+    if (!rows[0]) throw new NotFoundError('upload_not_found', 'upload not found');
     return rows[0];
   }
 
   private async openUpload(actor: Principal, lessonId: string, uploadId: string): Promise<UploadRow> {
     const up = await this.upload(actor, lessonId, uploadId);
-    if (up.state !== 'open') throw new ConflictError(`upload is ${up.state}`);
+    if (up.state !== 'open') throw new ConflictError('upload_not_open', `upload is ${up.state}`);
     return up;
   }
 }
@@ -236,7 +236,7 @@ export interface UploadView {
 
 function assertCanUpload(l: LessonRow): void {
   if (l.status === 'processing') return;
-  if (!nextStatus(l.kind, l.status, 'upload')) throw new ConflictError(`cannot upload media to a ${l.kind} lesson in state "${l.status}"`, { status: l.status });
+  if (!nextStatus(l.kind, l.status, 'upload')) throw new ConflictError('invalid_state_transition', `cannot upload media to a ${l.kind} lesson in state "${l.status}"`, { status: l.status });
 }
 
 /** Splits a stream into buffers of `size` bytes (the last shorter), failing once `max` is exceeded. */
@@ -250,7 +250,7 @@ async function* chunker(body: Readable, size: number, max: number): AsyncGenerat
     if (total > max) {
       // stop reading; the error handler answers 413 and then closes the connection
       body.pause();
-      throw new PayloadTooLargeError(`the file is larger than the ${fmtBytes(max)} limit`);
+      throw new PayloadTooLargeError('upload_too_large', `the file is larger than the ${fmtBytes(max)} limit`);
     }
     while (pendingLen + b.length >= size) {
       const take = size - pendingLen;
@@ -275,11 +275,11 @@ async function readExactly(body: Readable, n: number): Promise<Buffer> {
     len += (c as Buffer).length;
     if (len > n) {
       body.destroy();
-      throw new InvalidError(`part is longer than ${n} bytes`, [{ field: 'body', message: 'too long' }]);
+      throw new InvalidError('part_size_mismatch', `part is longer than ${n} bytes`, [{ field: 'body', message: 'too long' }]);
     }
     chunks.push(c as Buffer);
   }
-  if (len !== n) throw new InvalidError(`part is ${len} bytes, expected ${n}`, [{ field: 'body', message: 'wrong length' }]);
+  if (len !== n) throw new InvalidError('part_size_mismatch', `part is ${len} bytes, expected ${n}`, [{ field: 'body', message: 'wrong length' }]);
   return Buffer.concat(chunks);
 }
 
