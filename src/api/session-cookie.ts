@@ -71,18 +71,18 @@ export class SessionCookies {
   assertSameSite(req: Request, token: string | undefined): void {
     this.assertSameOrigin(req);
     const given = req.headers[CSRF_HEADER];
-    if (typeof given !== 'string' || !token) throw new ForbiddenError('this request needs the X-CSRF-Token header of the signed-in session');
+    if (typeof given !== 'string' || !token) throw new ForbiddenError('csrf_token_invalid', 'this request needs the X-CSRF-Token header of the signed-in session');
     const a = Buffer.from(given);
     const b = Buffer.from(this.csrfToken(token));
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new ForbiddenError('the X-CSRF-Token header does not match the signed-in session');
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new ForbiddenError('csrf_token_invalid', 'the X-CSRF-Token header does not match the signed-in session');
   }
 
   /** Refuses (403) a request whose fetch metadata or Origin says it came from another site. */
   assertSameOrigin(req: Request): void {
     const site = req.headers['sec-fetch-site'];
-    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') throw new ForbiddenError('cross-site requests may not use the session cookie');
+    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') throw new ForbiddenError('cross_site_forbidden', 'cross-site requests may not use the session cookie');
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.isOwnOrigin(req, origin)) throw new ForbiddenError('requests from another origin may not use the session cookie');
+    if (origin !== undefined && !this.isOwnOrigin(req, origin)) throw new ForbiddenError('cross_site_forbidden', 'requests from another origin may not use the session cookie');
   }
 
   private isOwnOrigin(req: Request, origin: string): boolean {

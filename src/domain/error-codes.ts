@@ -11,7 +11,7 @@ export const errorCodes = [
   'bad_request', 'endpoint_not_found', 'method_not_allowed', 'invalid_cursor', 'internal_error',
   // authentication and roles
   'authentication_required', 'wrong_credentials', 'login_throttled', 'role_forbidden', 'teacher_only',
-  'reviewer_only', 'operator_only', 'moderator_only', 'no_school',
+  'reviewer_only', 'operator_only', 'moderator_only', 'no_school', 'csrf_token_invalid', 'cross_site_forbidden',
   // people, schools, taxonomy
   'invalid_username', 'password_too_short', 'user_exists', 'user_not_found', 'invalid_code', 'district_exists',
   'district_not_found', 'district_required', 'school_exists', 'school_not_found', 'school_required',

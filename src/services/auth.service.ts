@@ -141,7 +141,7 @@ export class AuthService {
       [p.userId],
     );
     const r = rows[0];
-    if (!r) throw new NotFoundError('user not found');
+    if (!r) throw new NotFoundError('user_not_found', 'user not found');
     return { displayName: r.display_name, school: r.s_id ? { id: r.s_id, code: r.s_code!, name: r.s_name!, stage: r.s_stage! } : null };
   }
 

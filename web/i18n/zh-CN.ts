@@ -30,6 +30,8 @@ export const errorMessages = {
   operator_only: '只有平台运营人员可以发布或下架课程。',
   moderator_only: '只有审核员和运营人员可以管理问题。',
   no_school: '您的账号没有所属学校。',
+  csrf_token_invalid: '登录状态已失效，请刷新页面后重试。',
+  cross_site_forbidden: '请从本站页面进行这项操作。',
 
   invalid_username: '用户名须为 3 到 64 位字母、数字或 “_” “.” “-”。',
   password_too_short: '密码至少需要 10 个字符。',
