@@ -141,8 +141,7 @@ export class ObjectStorage {
       const s = await this.client.statObject(bucket, key);
       return { size: s.size, etag: s.etag, contentType: String(s.metaData?.['content-type'] ?? 'application/octet-stream'), lastModified: s.lastModified };
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'NotFound' || code === 'NoSuchKey') return null;
+      if (isMissingObject(err)) return null;
       throw err;
     }
   }
@@ -194,6 +193,12 @@ export class ObjectStorage {
   async presignedPut(bucket: string, key: string, ttlSeconds: number): Promise<string> {
     return this.client.presignedPutObject(bucket, key, ttlSeconds);
   }
+}
+
+/** The error a read of an object that does not exist throws (MinIO and s3rver name it differently). */
+export function isMissingObject(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'NoSuchKey' || code === 'NotFound';
 }
 
 async function readAll(s: Readable, limit: number): Promise<Buffer> {

@@ -1,0 +1,45 @@
+/**
+ * What the steps of one live session share (the `live` job, workers/live.handler.ts): the job's
+ * payload, its parts, the ledger and where it is stored. The session's steps are the run loop
+ * (live-run.ts), the segment watcher (live-segment-watcher.ts) and the recording (live-recording.ts).
+ */
+import type { Config } from '../../config/config.schema.ts';
+import type { LadderSpec } from '../../config/ladder.ts';
+import type { LiveControl } from '../infra/live-control.ts';
+import type { LiveLedgerStore } from '../infra/live-ledger.store.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { ObjectStorage } from '../infra/storage.ts';
+import type { LiveJob } from '../jobs/live.job.ts';
+import type { LiveLedger } from '../media/live-ledger.ts';
+
+/** A pull that delivers nothing for this long ends the run (publisher gone, ingest restarted). */
+export const rwTimeoutS = 5;
+/** A run that adds no slot for this long is stopped and restarted. */
+export const stallS = rwTimeoutS + 20;
+
+export interface LiveSessionContext {
+  p: LiveJob;
+  config: Config;
+  storage: ObjectStorage;
+  bucket: string;
+  log: Logger;
+  control: LiveControl;
+  pullUrl: string;
+  ladder: LadderSpec;
+  ledger: LiveLedger;
+  ledgerStore: LiveLedgerStore;
+  /** Slot count when the live master was last written by this worker (-1: never). */
+  masterAt: number;
+  /** The job's temp dir (removed by the runner). */
+  dir: string;
+  /** The job is being given up by this worker (it is closing). */
+  signal: AbortSignal;
+}
+
+/** Another worker took the session over (its run number is newer): this one stops writing. */
+export class RunTakenOverError extends Error {
+  constructor() {
+    super('another worker continues this live session');
+    this.name = 'RunTakenOverError';
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The run loop of a live session: while the catalog says the session is on air, run ONE ffmpeg that
+ * pulls the lesson from the ingest through the live ladder into a local folder, while the segment
+ * watcher (live-segment-watcher.ts) uploads what it finishes. A new epoch (publisher reconnect), an
+ * ffmpeg exit while the session is not over, or a worker taking over a stalled job starts a new run.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { FfmpegError, runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
+import { scrubUrl, type Logger } from '../infra/logger.ts';
+import { planTranscode, type TranscodePlan, type VideoRendition } from '../media/ffmpeg-args.ts';
+import { buildLiveLadderArgs, buildLiveProbeArgs, sessionRenditions } from '../media/live-args.ts';
+import type { LiveRunEntry } from '../media/live-ledger.ts';
+import { capBandwidth } from '../media/live-playlists.ts';
+import { parseProbe, rationalValue } from '../media/probe.ts';
+import { rwTimeoutS, RunTakenOverError, type LiveSessionContext } from './live-context.ts';
+import { SegmentWatcher } from './live-segment-watcher.ts';
+
+/** Media seconds captured to probe a run's source (the ingest sends its cached GOP at once). */
+const probeSeconds = 0.5;
+/** Segments ffmpeg keeps listed locally: the uploader may fall this far behind without losing any. */
+const localListSize = 30;
+
+type RunOutcome = 'stopped' | 'exited' | 'failed';
+
+/**
+ * Runs the session until the catalog ends it (or the key is gone). Runs that produce nothing back
+ * off (0.5 s doubling to 5 s) unless a catalog change wakes the loop first.
+ */
+export async function runLiveSession(ctx: LiveSessionContext): Promise<void> {
+  const { control, ledger, signal } = ctx;
+  let failures = 0;
+  for (;;) {
+    if (signal.aborted) throw new Error('this worker is shutting down; another worker continues the live session');
+    const c = await control.read();
+    if (c.state === null || c.state === 'ended') return;
+    if (c.state === 'reconnecting') {
+      await control.waitForChange(2000, signal);
+      continue;
+    }
+    const before = ledger.slots.length;
+    const outcome = await runOnce(ctx, c.epoch);
+    failures = ledger.slots.length > before ? 0 : failures + 1;
+    if (outcome !== 'stopped' && failures > 0) await control.waitForChange(Math.min(5000, 500 * 2 ** (failures - 1)), signal);
+  }
+}
+
+/** One run: probe (or reuse the plan), one ffmpeg, the watcher that uploads finished slots. */
+async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutcome> {
+  const { control, ledger, config } = ctx;
+  const run = await control.claimRun();
+  const log = ctx.log.child({ run, epoch });
+  const runDir = path.join(ctx.dir, `run-${run}`);
+  const ac = new AbortController();
+  let stopReason: string | undefined;
+  const stopRun = (why: string) => {
+    if (ac.signal.aborted) return;
+    stopReason = why;
+    log.info({ why }, 'stopping the live run');
+    ac.abort();
+  };
+  const watching = watchCatalog(ctx, epoch, ac.signal, stopRun);
+  const onJobAbort = () => stopRun('worker closing');
+  ctx.signal.addEventListener('abort', onJobAbort, { once: true });
+  try {
+    await mkdir(runDir, { recursive: true });
+    const plan = await planRun(ctx, epoch, runDir, ac.signal, log);
+    if (!plan) return stopReason ? 'stopped' : 'failed';
+    const entry: LiveRunEntry = {
+      run,
+      epoch,
+      startedAtMs: Date.now(),
+      sizes: Object.fromEntries(plan.renditions.filter((r): r is VideoRendition => r.kind === 'video').map((r) => [r.name, { width: r.width, height: r.height }])),
+      frameRate: Math.round(rationalValue(plan.fps) * 1000) / 1000,
+      plan,
+    };
+    if (!ledger.renditions.length) {
+      ledger.renditions = plan.renditions.map((r) => ({ name: r.name, kind: r.kind, codecs: null, capBps: capBandwidth(r) }));
+    }
+    ledger.runs.push(entry);
+    for (const r of plan.renditions) await mkdir(path.join(runDir, r.name), { recursive: true });
+    const args = buildLiveLadderArgs({ input: ctx.pullUrl, rwTimeoutS, outDir: runDir, plan, preset: config.LIVE_X264_PRESET, localListSize });
+    log.info({ input: scrubUrl(ctx.pullUrl), renditions: plan.renditions.map((r) => (r.kind === 'video' ? `${r.name}:${r.width}x${r.height}` : r.name)), fps: entry.frameRate }, 'live run started');
+
+    const watcher = new SegmentWatcher(ctx, run, runDir, plan.renditions.map((r) => r.name), log, stopRun);
+    watcher.start();
+    let outcome: RunOutcome = 'exited';
+    try {
+      // No runner log: ffmpeg's own messages may quote the pull URL with its token; we log them scrubbed.
+      const r = await runFfmpeg(args, { ffmpegPath: config.FFMPEG_PATH, signal: ac.signal, killGraceMs: 3000 });
+      log.info({ stderrTail: scrubUrl(r.stderrTail).slice(-600) }, 'live ffmpeg ended');
+    } catch (err) {
+      if (err instanceof FfmpegError && err.aborted) outcome = 'stopped';
+      else {
+        outcome = 'failed';
+        log.warn({ err }, 'live ffmpeg failed');
+      }
+    }
+    // What ffmpeg finished on its way out (it closes its last segment on SIGTERM) is uploaded too.
+    await watcher.finish();
+    if (watcher.takenOver) throw new RunTakenOverError();
+    if (watcher.failed) return 'failed';
+    return stopReason ? 'stopped' : outcome;
+  } finally {
+    ctx.signal.removeEventListener('abort', onJobAbort);
+    ac.abort();
+    await watching;
+    // A run that produced nothing leaves no trace in the ledger (its plan is not reused either).
+    const last = ledger.runs[ledger.runs.length - 1];
+    if (last?.run === run && ledger.slots[ledger.slots.length - 1]?.run !== run) ledger.runs.pop();
+    if (!ledger.slots.length) ledger.renditions = [];
+    await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Watches the catalog while the run lasts: a new epoch, the end or a closing worker stops it. */
+async function watchCatalog(ctx: LiveSessionContext, epoch: number, runSignal: AbortSignal, stopRun: (why: string) => void): Promise<void> {
+  while (!runSignal.aborted) {
+    if (ctx.signal.aborted) stopRun('worker closing');
+    const c = await ctx.control.read().catch(() => undefined);
+    if (c && (c.state === null || c.state === 'ended')) stopRun('session ended');
+    else if (c && c.epoch !== epoch) stopRun('publisher reconnected');
+    await ctx.control.waitForChange(1000, runSignal);
+  }
+}
+
+/**
+ * The run's transcode plan: the previous run's (runs that produced segments stay in the ledger) when
+ * it pulled the same publisher connection (an ffmpeg restart or a failover needs no second probe),
+ * else from a short capture of the stream.
+ * Null when the stream could not be read (no publisher yet, ingest down): the caller retries.
+ */
+async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, signal: AbortSignal, log: Logger): Promise<TranscodePlan | null> {
+  const last = ctx.ledger.runs[ctx.ledger.runs.length - 1];
+  if (last && last.epoch === epoch && isPlan(last.plan)) return last.plan;
+  const capture = path.join(runDir, 'probe.flv');
+  try {
+    await runFfmpeg(buildLiveProbeArgs({ input: ctx.pullUrl, rwTimeoutS, seconds: probeSeconds, output: capture }), { ffmpegPath: ctx.config.FFMPEG_PATH, signal, killGraceMs: 1000 });
+  } catch (err) {
+    if (!signal.aborted) log.warn({ err }, 'could not read the live stream');
+    return null;
+  }
+  const probe = await runFfprobe(ctx.config.FFPROBE_PATH, capture, { signal, timeoutMs: 20_000 }).catch(() => null);
+  await rm(capture, { force: true });
+  if (!probe) return null;
+  const outcome = parseProbe(probe);
+  if (!outcome.ok) {
+    log.warn({ reason: outcome.failure.reason }, 'the live stream is not usable yet');
+    return null;
+  }
+  const info = outcome.info;
+  const planned = planTranscode(info, ctx.ladder, { live: true });
+  const fixed = ctx.ledger.renditions.map((r) => r.name);
+  const renditions = sessionRenditions(planned.renditions, fixed, ctx.ladder, { width: info.video.displayWidth, height: info.video.displayHeight });
+  log.info({ source: `${info.video.codec} ${info.video.width}x${info.video.height}`, audio: info.audio?.codec ?? null }, 'live source probed');
+  return { ...planned, renditions };
+}
+
+function isPlan(x: unknown): x is TranscodePlan {
+  const p = x as Partial<TranscodePlan> | null;
+  return !!p && Array.isArray(p.renditions) && p.renditions.length > 0 && typeof p.fps === 'object' && typeof p.gopFrames === 'number' && typeof p.video === 'object';
+}

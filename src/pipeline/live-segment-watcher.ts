@@ -1,0 +1,162 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../infra/logger.ts';
+import { retry } from '../infra/retry.ts';
+import { liveSlotKey } from '../media/live-keys.ts';
+import { appendSlot, nextSlot } from '../media/live-ledger.ts';
+import { livePlaylistReady, readFfmpegLivePlaylist, readySlots, writeLiveMaster, writeLiveMediaPlaylist, type FfmpegLivePlaylist, type ReadySlots } from '../media/live-playlists.ts';
+import { contentTypeOf, liveMasterKey, liveMediaPlaylistKey } from '../media/storage-keys.ts';
+import { inspectTsSegment } from '../media/ts-segment.ts';
+import { RunTakenOverError, stallS, type LiveSessionContext } from './live-context.ts';
+
+/** The live master is rewritten with measured rates this often (slots), and whenever a run starts. */
+const masterEverySlots = 15;
+
+/**
+ * Takes the slots a run has finished, in order: wakes on file events in the rendition folders and
+ * every 250 ms, reads ffmpeg's local playlists, and hands each position every rendition has finished
+ * to `take`, which uploads the segments, records the slot in the ledger (fenced by the run number),
+ * then rewrites each rendition's sliding window and, from time to time, the master. One pass at a time.
+ */
+export class SegmentWatcher {
+  takenOver = false;
+  failed = false;
+  private nextSeq = 0;
+  private runElapsedS = 0;
+  private runStartPdtMs: number | null = null;
+  private gap = false;
+  private busy: Promise<void> = Promise.resolve();
+  private queued = false;
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastProgress = Date.now();
+  private slotsThisRun = 0;
+
+  constructor(
+    private readonly ctx: LiveSessionContext,
+    private readonly run: number,
+    private readonly runDir: string,
+    private readonly names: string[],
+    private readonly log: Logger,
+    private readonly stopRun: (why: string) => void,
+  ) {}
+
+  start(): void {
+    for (const n of this.names) {
+      try {
+        const w = watch(path.join(this.runDir, n), () => this.kick());
+        w.on('error', () => undefined);
+        this.watchers.push(w);
+      } catch {
+        // polling below still finds the segments
+      }
+    }
+    this.timer = setInterval(() => {
+      this.kick();
+      if (Date.now() - this.lastProgress > stallS * 1000) this.stopRun(`no segment for ${stallS} s`);
+    }, 250);
+  }
+
+  /** Stops watching and takes what the finished ffmpeg left. */
+  async finish(): Promise<void> {
+    for (const w of this.watchers) w.close();
+    clearInterval(this.timer);
+    await this.busy;
+    if (!this.takenOver && !this.failed) await this.pass();
+  }
+
+  private kick(): void {
+    if (this.queued || this.takenOver || this.failed) return;
+    this.queued = true;
+    this.busy = this.busy.then(async () => {
+      this.queued = false;
+      await this.pass();
+    });
+  }
+
+  private async pass(): Promise<void> {
+    try {
+      const seenAt = Date.now();
+      const lists = await Promise.all(this.names.map((n) => readLocalPlaylist(path.join(this.runDir, n, 'index.m3u8'))));
+      const r: ReadySlots = readySlots(lists, this.nextSeq);
+      if (r.skipped) {
+        this.gap = true;
+        this.log.warn({ skipped: r.skipped }, 'segments left ffmpeg\'s list before they were uploaded');
+      }
+      for (const slot of r.ready) {
+        await this.take(slot, seenAt);
+        this.nextSeq = slot.seq + 1;
+      }
+      if (r.nextSeq > this.nextSeq) this.nextSeq = r.nextSeq;
+    } catch (err) {
+      if (err instanceof RunTakenOverError) {
+        this.takenOver = true;
+        this.stopRun('another worker took the session over');
+        return;
+      }
+      this.failed = true;
+      this.log.warn({ err }, 'live upload failed');
+      this.stopRun('upload failed');
+    }
+  }
+
+  private async take(slot: ReadySlots['ready'][number], seenAt: number): Promise<void> {
+    const { ctx } = this;
+    const { ledger, storage, bucket, p } = ctx;
+    const files = slot.parts.map((part, i) => path.join(this.runDir, this.names[i], part.uri));
+    const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+    // Codecs of the real encode, once per rendition (the master's CODECS).
+    for (const [i, r] of ledger.renditions.entries()) {
+      if (!r.codecs) {
+        const facts = inspectTsSegment(await readFile(files[i]));
+        r.codecs = [facts.video?.codecs, facts.audio?.codecs].filter((c): c is string => !!c).join(',') || null;
+      }
+    }
+    // 1. Segments first: no playlist ever names a missing object (DESIGN "Storage layout").
+    await Promise.all(files.map((f, i) => retry(() => storage.putFile(bucket, liveSlotKey(p.sessionId, this.names[i], this.run, slot.seq), f, 'video/mp2t'))));
+    // The run's first segment ended when its last frame had just been captured (zero-latency encode,
+    // segments appear the moment the next keyframe arrives): its start is that instant minus its length.
+    // ffmpeg's own PROGRAM-DATE-TIME counts from its start, after the ingest's cached GOP: seconds late.
+    this.runStartPdtMs ??= seenAt - Math.round(slot.parts[0].durationS * 1000);
+    const next = nextSlot(ledger, {
+      run: this.run,
+      seq: slot.seq,
+      parts: slot.parts.map((part, i) => ({ durationS: part.durationS, bytes: sizes[i] })),
+      runStartPdtMs: this.runStartPdtMs,
+      runElapsedS: this.runElapsedS,
+      gap: this.gap,
+    });
+    // 2. The ledger, fenced: a worker whose run is no longer the latest stops here.
+    if (!(await ctx.control.isLatestRun(this.run))) throw new RunTakenOverError();
+    const { raisedTarget } = appendSlot(ledger, next);
+    if (raisedTarget) this.log.warn({ targetDurationS: ledger.targetDurationS }, 'a segment outgrew the target duration; target raised');
+    await retry(() => ctx.ledgerStore.save(ledger));
+    this.gap = false;
+    this.runElapsedS += slot.parts[0].durationS;
+    this.lastProgress = Date.now();
+    this.slotsThisRun++;
+    // 3. Playlists: every rendition's window, then the master when due.
+    if (livePlaylistReady(ledger.slots, ledger.targetDurationS)) {
+      await Promise.all(
+        ledger.renditions.map((r, i) =>
+          retry(() => storage.putBuffer(bucket, liveMediaPlaylistKey(p.sessionId, r.name), writeLiveMediaPlaylist(ledger.slots, i, { windowSegments: ctx.config.LIVE_WINDOW_SEGMENTS, targetDurationS: ledger.targetDurationS }), contentTypeOf('index.m3u8'))),
+        ),
+      );
+      if (ctx.masterAt < 0 || this.slotsThisRun === 1 || ledger.slots.length - ctx.masterAt >= masterEverySlots) {
+        await retry(() => storage.putBuffer(bucket, liveMasterKey(p.sessionId), writeLiveMaster(ledger, { phase: 'live' }), contentTypeOf('master.m3u8')));
+        ctx.masterAt = ledger.slots.length;
+      }
+    }
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+  }
+}
+
+async function readLocalPlaylist(file: string): Promise<FfmpegLivePlaylist> {
+  try {
+    return readFfmpegLivePlaylist(await readFile(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { mediaSequence: 0, endlist: false, segments: [] };
+    throw err;
+  }
+}
