@@ -43,7 +43,7 @@ import { IngestSupervisor, rtmpPullUrl } from './infra/rtmp.ts';
 import { applyCableResult, CableService } from './services/cable.service.ts';
 import { registerCableRoutes } from './api/cable.routes.ts';
 import { cableJob, cableProfileFromConfig, cableProviderFromConfig } from './jobs/cable.job.ts';
-import { RedisRateLimiter } from './infra/rate-limit.ts';
+import { AttemptLimiter } from './infra/rate-limit.ts';
 import { ScheduleService } from './services/schedule.service.ts';
 import { TimetablesService } from './services/timetables.service.ts';
 import { QuestionsService } from './services/questions.service.ts';
@@ -264,7 +264,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       }),
       schedule: new ScheduleService(db, taxonomy),
       timetables: new TimetablesService(db, taxonomy, { onLessonChanged: (lessonId) => pubsub.publish(liveChannels.keys, lessonId) }),
-      questions: new QuestionsService(db, storage, taxonomy, new RedisRateLimiter(redis, config.QUEUE_PREFIX, 'ask-question', qa.askWindows, emb.secret), emb.secret, {
+      questions: new QuestionsService(db, storage, taxonomy, new AttemptLimiter(redis, { prefix: config.QUEUE_PREFIX, name: 'ask-question', windows: qa.askWindows, secret: emb.secret }), emb.secret, {
         maxImages: qa.maxImages, imageLimits: { maxBytes: qa.maxImageBytes, maxSide: 10_000, maxPixels: 40_000_000 },
       }),
     };

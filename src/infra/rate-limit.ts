@@ -1,42 +1,20 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface RateWindow {
   /** Window length, seconds. */
   windowS: number;
-  /** Attempts allowed within any such window. */
+  /** Attempts allowed within one such window. */
   max: number;
 }
 
-/**
- * Sliding-window log per window, all checked and recorded in one Lua call so concurrent requests on
- * any number of API processes cannot slip past the limit together. Time comes from the Redis server
- * (TIME), not from the callers' clocks. Returns 0 when allowed (and records it), else milliseconds
- * until the oldest attempt that blocks leaves its window.
- */
-const script = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local wait = 0
-for i = 1, #KEYS do
-  local win = tonumber(ARGV[2 * i])
-  local max = tonumber(ARGV[2 * i + 1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - win)
-  local n = redis.call('ZCARD', KEYS[i])
-  if n >= max then
-    local blocking = redis.call('ZRANGE', KEYS[i], n - max, n - max, 'WITHSCORES')
-    local w = tonumber(blocking[2]) + win - now
-    if w > wait then wait = w end
-  end
-end
-if wait > 0 then return wait end
-for i = 1, #KEYS do
-  redis.call('ZADD', KEYS[i], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i]))
-end
-return 0
-`;
+/** Allowed, or refused with the whole seconds until the window that refused ends (for Retry-After). */
+export type Verdict = { allowed: true } | { allowed: false; retryAfterS: number };
+
+const refusedFor = (ms: number): Verdict => ({ allowed: false, retryAfterS: Math.max(1, Math.ceil(ms / 1000)) });
 
 /**
  * The part of a client address a limit applies to: an IPv4 address as is (IPv4-mapped IPv6 too), an
@@ -58,27 +36,98 @@ export function addressBucket(ip: string): string {
   return 'unknown';
 }
 
-/** Attempt limits per client address, kept in Redis so they hold across API processes. */
-export class RedisRateLimiter {
+/**
+ * Attempts per key over one or more fixed windows, counted in Redis (rate-limiter-flexible: one atomic
+ * Lua call per window, time from the key's TTL) so the limit holds across API processes and concurrent
+ * requests cannot slip past it together.
+ */
+export class AttemptLimiter {
+  private readonly windows: RateLimiterRedis[];
+
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly name: string,
-    private readonly windows: RateWindow[],
-    /** Addresses are keyed by an HMAC, so Redis never holds them in clear. */
-    private readonly secret: string,
+    redis: Redis,
+    private readonly o: {
+      prefix: string;
+      name: string;
+      windows: RateWindow[];
+      /** When set, keys are stored as an HMAC, so Redis never holds them (addresses, names) in clear. */
+      secret?: string;
+    },
   ) {
-    if (!windows.length) throw new Error('a rate limit needs at least one window');
+    if (!o.windows.length) throw new Error('a rate limit needs at least one window');
+    // shortest first: a refusal there stops the attempt from counting against the longer windows
+    this.windows = [...o.windows].sort((a, b) => a.windowS - b.windowS).map((w) =>
+      new RateLimiterRedis({ storeClient: redis, keyPrefix: `${o.prefix}:rate:${o.name}:${w.windowS}`, points: w.max, duration: w.windowS }));
   }
 
-  /** Records an attempt from `ip` when every window allows it; otherwise the seconds to wait. */
-  async attempt(ip: string): Promise<{ allowed: true } | { allowed: false; retryAfterS: number }> {
-    const bucket = createHmac('sha256', this.secret).update(`rate:${this.name}:${addressBucket(ip)}`).digest('base64url').slice(0, 22);
-    // one hash tag per address keeps a client's keys in one Redis Cluster slot
-    const keys = this.windows.map((w) => `${this.prefix}:rate:${this.name}:{${bucket}}:${w.windowS}`);
-    const args: (string | number)[] = [randomBytes(9).toString('base64url')];
-    for (const w of this.windows) args.push(w.windowS * 1000, w.max);
-    const wait = Number(await this.redis.eval(script, keys.length, ...keys, ...args));
-    return wait > 0 ? { allowed: false, retryAfterS: Math.max(1, Math.ceil(wait / 1000)) } : { allowed: true };
+  private key(key: string): string {
+    if (!this.o.secret) return key;
+    // one hash tag per key keeps a client's windows in one Redis Cluster slot
+    return `{${createHmac('sha256', this.o.secret).update(`rate:${this.o.name}:${key}`).digest('base64url').slice(0, 22)}}`;
+  }
+
+  /** Counts an attempt; refused when a window is already full. */
+  async attempt(key: string): Promise<Verdict> {
+    const k = this.key(key);
+    for (const w of this.windows) {
+      try {
+        await w.consume(k);
+      } catch (err) {
+        if (err instanceof RateLimiterRes) return refusedFor(err.msBeforeNext);
+        throw err;
+      }
+    }
+    return { allowed: true };
+  }
+
+  /** Whether an attempt would be refused, without counting it (a throttle that counts only failures). */
+  async check(key: string): Promise<Verdict> {
+    const k = this.key(key);
+    for (const w of this.windows) {
+      const r = await w.get(k);
+      if (r && r.consumedPoints >= w.points) return refusedFor(r.msBeforeNext);
+    }
+    return { allowed: true };
+  }
+
+  /** Counts a failure against every window. */
+  async fail(key: string): Promise<void> {
+    const k = this.key(key);
+    await Promise.all(this.windows.map((w) => w.penalty(k)));
+  }
+
+  /** Forgets the key's count (a successful login clears the user's failures). */
+  async reset(key: string): Promise<void> {
+    const k = this.key(key);
+    await Promise.all(this.windows.map((w) => w.delete(k)));
+  }
+}
+
+/**
+ * Failed authentications per address bucket inside one process (the RTMP ingest child: it has no Redis,
+ * and node-media-server's handlers cannot wait for an answer). rate-limiter-flexible counts; its answer
+ * arrives a microtask later, before the next socket event, and a full bucket is remembered in a bounded
+ * LRU so `blocked` answers synchronously.
+ */
+export class LocalFailureLimiter {
+  private readonly counts: RateLimiterMemory;
+  private readonly blockedUntil: LRUCache<string, number>;
+
+  constructor(private readonly max: number, windowMs: number, maxBlocked = 10_000) {
+    this.counts = new RateLimiterMemory({ points: max, duration: windowMs / 1000 });
+    this.blockedUntil = new LRUCache({ max: maxBlocked });
+  }
+
+  blocked(address: string, now = Date.now()): boolean {
+    const until = this.blockedUntil.get(addressBucket(address));
+    return until !== undefined && now < until;
+  }
+
+  fail(address: string, now = Date.now()): void {
+    const bucket = addressBucket(address);
+    const note = (r: unknown): void => {
+      if (r instanceof RateLimiterRes && r.consumedPoints >= this.max) this.blockedUntil.set(bucket, now + r.msBeforeNext);
+    };
+    this.counts.consume(bucket).then(note, note);
   }
 }

@@ -8,8 +8,9 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createLogger, type Logger } from './logger.ts';
+import { LocalFailureLimiter } from './rate-limit.ts';
 import {
-  FailureLimiter, PublishGate, RTMP_APP, normalizeAddress, toChildSchema,
+  PublishGate, RTMP_APP, normalizeAddress, toChildSchema,
   type ChildSettings, type FromChild, type RefusalReason,
 } from './rtmp.ts';
 
@@ -144,7 +145,7 @@ const MSG_CMD = 20;
 let settings: ChildSettings;
 let log: Logger;
 let gate: PublishGate;
-let limiter: FailureLimiter;
+let limiter: LocalFailureLimiter;
 let server: net.Server | undefined;
 /** NMS's sign check secret: random per child, never leaves this process. */
 const signSecret = randomBytes(32).toString('hex');
@@ -517,7 +518,6 @@ function tick(): void {
     if (conn.role === 'pending' && now - conn.connectedAt > settings.handshakeTimeoutMs) drop(conn, 'handshake_timeout');
     else if (conn.role === 'publisher' && now - conn.lastRx > settings.idleTimeoutMs) drop(conn, 'idle_timeout');
   }
-  limiter.prune(now);
 }
 
 function kick(lessonId: string): string[] {
@@ -568,7 +568,7 @@ function shutdown(code: number): void {
 function init(s: ChildSettings, keys: Parameters<PublishGate['setKeys']>[0], revoked: { lessonId: string; keyHash: string }[]): void {
   settings = s;
   log = createLogger(s.logLevel, 'classcast-rtmp');
-  limiter = new FailureLimiter(s.authMaxFailures, s.authFailureWindowMs);
+  limiter = new LocalFailureLimiter(s.authMaxFailures, s.authFailureWindowMs);
   gate = new PublishGate({ workerTokenHash: s.workerTokenHash, allowLoopbackPlay: s.allowLoopbackPlay, limiter });
   gate.setKeys(keys);
   for (const r of revoked) gate.addRevoked(r.lessonId, r.keyHash);

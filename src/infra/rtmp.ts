@@ -84,6 +84,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { Config } from '../../config/config.schema.ts';
 import type { Logger } from './logger.ts';
+import { LocalFailureLimiter } from './rate-limit.ts';
 
 /** The RTMP application every lesson is published under: `rtmp://host:port/live/{lessonId}`. */
 export const RTMP_APP = 'live';
@@ -137,37 +138,6 @@ export type Decision = { ok: true } | { ok: false; reason: RefusalReason };
 /** Reasons that count against the address in the failure limiter (guessing, not scheduling). */
 const countedReasons: ReadonlySet<RefusalReason> = new Set(['invalid_path', 'unknown_lesson', 'bad_key', 'bad_token']);
 
-/** Failed authentications per address in a fixed window; bounded in the number of addresses kept. */
-export class FailureLimiter {
-  private readonly entries = new Map<string, { start: number; count: number }>();
-
-  constructor(private readonly max: number, private readonly windowMs: number, private readonly maxAddresses = 10_000) {}
-
-  blocked(address: string, now: number): boolean {
-    const e = this.entries.get(address);
-    return e !== undefined && now - e.start < this.windowMs && e.count >= this.max;
-  }
-
-  fail(address: string, now: number): void {
-    const e = this.entries.get(address);
-    if (e && now - e.start < this.windowMs) {
-      e.count += 1;
-      return;
-    }
-    if (!e && this.entries.size >= this.maxAddresses) {
-      // the oldest entry goes first (Map keeps insertion order)
-      const first = this.entries.keys().next();
-      if (!first.done) this.entries.delete(first.value);
-    }
-    this.entries.delete(address);
-    this.entries.set(address, { start: now, count: 1 });
-  }
-
-  prune(now: number): void {
-    for (const [address, e] of this.entries) if (now - e.start >= this.windowMs) this.entries.delete(address);
-  }
-}
-
 const keyEntrySchema = z.object({
   lessonId: z.string().regex(lessonIdPattern),
   keyHash: z.string().regex(sha256Hex),
@@ -204,7 +174,7 @@ export class PublishGate {
   private readonly revokedHashes = new Map<string, string>();
 
   constructor(
-    private readonly opts: { workerTokenHash: string; allowLoopbackPlay: boolean; limiter: FailureLimiter },
+    private readonly opts: { workerTokenHash: string; allowLoopbackPlay: boolean; limiter: LocalFailureLimiter },
   ) {}
 
   setKeys(entries: KeyEntry[]): void {
@@ -469,7 +439,7 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
       logLevel: opts.childLogLevel ?? opts.log.level,
     });
     // the parent's copy of the cache, re-sent to every new child; its limiter is unused here
-    this.gate = new PublishGate({ workerTokenHash: this.settings.workerTokenHash, allowLoopbackPlay: false, limiter: new FailureLimiter(1, 1) });
+    this.gate = new PublishGate({ workerTokenHash: this.settings.workerTokenHash, allowLoopbackPlay: false, limiter: new LocalFailureLimiter(1, 1000) });
   }
 
   /** Options from the configuration (RTMP_*, LIVE_RECONNECT_WINDOW_S). */

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import type { Redis } from 'ioredis';
 import type { Db } from '../infra/db.ts';
+import { addressBucket, AttemptLimiter } from '../infra/rate-limit.ts';
 import { ConflictError, InvalidError, NotFoundError, TooManyRequestsError, UnauthorizedError } from '../domain/errors.ts';
 import { schoolRoles, type Principal, type Role } from '../domain/types.ts';
 import { writeAudit } from './audit.ts';
@@ -44,30 +45,36 @@ let dummyHash: Promise<string> | undefined;
 
 /** Users, passwords (argon2id), opaque bearer tokens and the failed-login throttle. */
 export class AuthService {
+  /** Failed logins per user, and four times as many per address (one address guessing many names). */
+  private readonly byUser: AttemptLimiter;
+  private readonly byAddress: AttemptLimiter;
+
   constructor(
     private readonly db: Db,
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly opts: AuthServiceOptions,
-  ) {}
+  ) {
+    const windows = (max: number) => [{ windowS: opts.windowS, max }];
+    this.byUser = new AttemptLimiter(redis, { prefix: opts.redisPrefix, name: 'login-fail-user', windows: windows(opts.maxFailures) });
+    this.byAddress = new AttemptLimiter(redis, { prefix: opts.redisPrefix, name: 'login-fail-address', windows: windows(opts.maxFailures * 4) });
+  }
 
   /** Checks a password and issues a token; failed attempts are throttled per user and per address. */
   async login(username: string, password: string, ip: string): Promise<{ token: string; expiresAt: Date; user: PublicUser }> {
-    const userKey = `${this.opts.redisPrefix}:login-fail:user:${username.toLowerCase()}`;
-    const ipKey = `${this.opts.redisPrefix}:login-fail:ip:${ip}`;
-    const [userFails, ipFails] = (await this.redis.mget(userKey, ipKey)).map((v) => Number(v ?? 0));
-    if (userFails >= this.opts.maxFailures || ipFails >= this.opts.maxFailures * 4) {
-      const ttl = Math.max(await this.redis.ttl(userFails >= this.opts.maxFailures ? userKey : ipKey), 1);
-      throw new TooManyRequestsError('login_throttled', `too many failed logins; try again in ${ttl} s`, ttl);
+    const userKey = username.toLowerCase();
+    const addressKey = addressBucket(ip);
+    for (const v of [await this.byUser.check(userKey), await this.byAddress.check(addressKey)]) {
+      if (!v.allowed) throw new TooManyRequestsError('login_throttled', `too many failed logins; try again in ${v.retryAfterS} s`, v.retryAfterS);
     }
     const rows = await this.db.query<UserRow>('SELECT * FROM users WHERE lower(username) = lower($1)', [username]);
     const user = rows[0];
     dummyHash ??= argonHash('not-a-password');
     const ok = await argonVerify(user?.password_hash ?? (await dummyHash), password).catch(() => false);
     if (!user || !ok || user.disabled) {
-      await this.redis.multi().incr(userKey).expire(userKey, this.opts.windowS).incr(ipKey).expire(ipKey, this.opts.windowS).exec();
+      await Promise.all([this.byUser.fail(userKey), this.byAddress.fail(addressKey)]);
       throw new UnauthorizedError('wrong_credentials', 'wrong username or password');
     }
-    await this.redis.del(userKey);
+    await this.byUser.reset(userKey);
     const { token, expiresAt } = await this.issueToken(user.id, 'login', this.opts.tokenTtlHours);
     return { token, expiresAt, user: toPublic(user) };
   }

@@ -2,7 +2,7 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Db, Queryable } from '../infra/db.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
-import { addressBucket, type RedisRateLimiter } from '../infra/rate-limit.ts';
+import { addressBucket, type AttemptLimiter } from '../infra/rate-limit.ts';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError, TooManyRequestsError, UnavailableError } from '../domain/errors.ts';
 import type { LessonStatus } from '../domain/lesson-state.ts';
 import type { Principal } from '../domain/types.ts';
@@ -133,7 +133,7 @@ export class QuestionsService {
     private readonly db: Db,
     private readonly storage: ObjectStorage,
     private readonly taxonomy: TaxonomyService,
-    private readonly limiter: RedisRateLimiter,
+    private readonly limiter: AttemptLimiter,
     private readonly secret: string,
     opts: Partial<QuestionsOptions> = {},
   ) {
@@ -143,7 +143,7 @@ export class QuestionsService {
   /** A student's question: rate limited per address, images checked by content and stripped of metadata. */
   async ask(input: AskInput, ip: string): Promise<{ id: string; status: 'open'; text: string; displayName: string; stage: string; subject: string; lessonId: string | null; images: number; createdAt: string }> {
     // fail closed: without the shared counter there is no limit, so no question is taken
-    const rate = await this.limiter.attempt(ip).catch(() => {
+    const rate = await this.limiter.attempt(addressBucket(ip)).catch(() => {
       throw new UnavailableError('questions_unavailable', 'questions cannot be taken right now; try again in a minute');
     });
     if (!rate.allowed) throw new TooManyRequestsError('rate_limited', `too many questions from your network; try again in ${rate.retryAfterS} s`, rate.retryAfterS);
