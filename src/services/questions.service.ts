@@ -6,7 +6,7 @@ import { addressBucket, type AttemptLimiter } from '../infra/rate-limit.ts';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError, TooManyRequestsError, UnavailableError } from '../domain/errors.ts';
 import type { LessonStatus } from '../domain/lesson-state.ts';
 import type { Principal } from '../domain/types.ts';
-import { defaultImageLimits, ImageRejectedError, sanitizeImage, type ImageLimits, type ImageType } from '../domain/image-sanitize.ts';
+import { defaultImageLimits, ImageRejectedError, reencodeImage, type EncodedImage, type ImageLimits, type ImageType } from '../media/question-image.ts';
 import { toShanghaiIso } from '../domain/shanghai-time.ts';
 import { questionImageKey } from '../media/storage-keys.ts';
 import { writeAudit } from './audit.ts';
@@ -148,16 +148,18 @@ export class QuestionsService {
     });
     if (!rate.allowed) throw new TooManyRequestsError('rate_limited', `too many questions from your network; try again in ${rate.retryAfterS} s`, rate.retryAfterS);
 
-    const images = (input.images ?? []).map((b64, n) => {
-      if (n >= this.opts.maxImages) throw new InvalidError('too_many_images', `at most ${this.opts.maxImages} images`, [{ field: 'images', message: `at most ${this.opts.maxImages}` }]);
+    const given = input.images ?? [];
+    if (given.length > this.opts.maxImages) throw new InvalidError('too_many_images', `at most ${this.opts.maxImages} images`, [{ field: 'images', message: `at most ${this.opts.maxImages}` }]);
+    const images: EncodedImage[] = [];
+    for (const [n, b64] of given.entries()) {
       const raw = Buffer.from(b64.replace(/^data:[^,]*,/, ''), 'base64');
       try {
-        return sanitizeImage(raw, this.opts.imageLimits);
+        images.push(await reencodeImage(raw, this.opts.imageLimits));
       } catch (err) {
         if (err instanceof ImageRejectedError) throw new InvalidError('image_rejected', `images.${n}: ${err.message}`, [{ field: `images.${n}`, message: err.message }]);
         throw err;
       }
-    });
+    }
 
     let stage = input.stage;
     let subject = input.subject;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { crc32 } from '../../src/domain/image-sanitize.ts';
+import { crc32 } from 'node:zlib';
 import { runFfmpegCli } from './media.ts';
 
 /**
