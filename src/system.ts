@@ -30,7 +30,7 @@ import { ResponseCache } from './api/response-cache.ts';
 import { registerCatalogRoutes } from './api/catalog.routes.ts';
 import { registerStaffRoutes } from './api/staff.routes.ts';
 import { registerUploadRoutes } from './api/uploads.routes.ts';
-import { assetTarget, gatewayRouter } from './api/gateway.routes.ts';
+import { assetTarget, gatewayHandler } from './api/gateway.routes.ts';
 import { startJobWorkers } from '../workers/worker.ts';
 import { jobHandlers } from '../workers/handlers.ts';
 import { transcodeJobOptions } from './jobs/transcode-options.ts';
@@ -313,9 +313,12 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         limitBytes: config.BODY_LIMIT_KB * 1024,
         larger: [{ method: 'POST', path: '/api/v1/questions', limitBytes: askBodyLimitBytes(qa.maxImageBytes, qa.maxImages) }],
       });
-      const gateway = gatewayRouter({
+      const corsOrigins = config.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
+      const gateway = gatewayHandler({
         storage,
         log,
+        corsOrigins,
+        metrics,
         cache: config.GATEWAY_CACHE_MB > 0 ? objectCache(config.GATEWAY_CACHE_MB * 1024 * 1024) : undefined,
         play: async (lessonId) => {
           const asset = await access.publishedAsset(lessonId);
@@ -327,7 +330,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
           return asset ? assetTarget(asset, 'preview') : undefined;
         },
         live: async (lessonId) => {
-          const root = await services.live.liveRoot(lessonId);
+          const root = await access.liveRoot(lessonId, (id) => services.live.liveRoot(id));
           return root ? liveTarget(root) : undefined;
         },
       });
@@ -337,7 +340,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         registry,
         authenticate,
         trustProxy: config.TRUST_PROXY,
-        corsOrigins: config.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+        corsOrigins,
         jsonLimitKb: config.BODY_LIMIT_KB,
         publicCache: { cache: catalogCache, scope: baseUrl },
         readiness: {
@@ -345,10 +348,13 @@ export async function startSystem(o: SystemOptions): Promise<System> {
           redis: async () => { await redis.ping(); },
           storage: () => storage.ping(),
         },
-        routers: [gateway, strictJson],
+        routers: [strictJson],
         version,
       });
-      const server = http.createServer(app);
+      // the playback gateway takes its requests before Express sees them (src/api/gateway.routes.ts)
+      const server = http.createServer((req, res) => {
+        if (!gateway(req, res)) app(req, res);
+      });
       server.keepAliveTimeout = 65_000;
       server.headersTimeout = 66_000;
       server.requestTimeout = 0; // uploads of several GiB take long; idle sockets are still timed out

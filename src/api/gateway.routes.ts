@@ -1,13 +1,15 @@
 import { gzipSync } from 'node:zlib';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import express, { type Request, type Response, type Router } from 'express';
 import { LRUCache } from 'lru-cache';
+import parseRange from 'range-parser';
 import type { ObjectStorage } from '../infra/storage.ts';
-import type { Logger } from '../infra/logger.ts';
+import { scrubUrl, type Logger } from '../infra/logger.ts';
 import { contentTypeOf, isServableHlsPath } from '../media/storage-keys.ts';
 import type { AssetLocation } from '../services/playback-access.service.ts';
 import { sendProblem } from './problem.ts';
+import type { Metrics } from './metrics.ts';
+import { matchesIfNoneMatch, strongEtag } from './response-cache.ts';
 
 /** How long players and caches may keep what the gateway serves. */
 export type CacheProfile = 'vod' | 'preview' | 'live';
@@ -19,10 +21,12 @@ export interface GatewayTarget {
   profile: CacheProfile;
 }
 
-/** A served object kept in memory, with its gzip form when worth having. */
+/** A served object kept in memory; playlists also with their gzip form when worth having, and ETags. */
 export interface CachedObject {
   body: Buffer;
+  etag?: string;
   gz?: Buffer;
+  gzEtag?: string;
 }
 
 /** Recently served objects in memory, bounded in bytes, least recently used evicted first. */
@@ -45,6 +49,9 @@ export interface GatewayDeps {
   log: Logger;
   /** Hot objects in memory; undefined serves every request from storage. */
   cache?: ObjectCache;
+  /** CORS_ORIGINS: players on these origins may read what the gateway serves ("*" for any). */
+  corsOrigins: string[];
+  metrics?: Metrics;
   /** /play/{lessonId}/...: the published asset's target, or undefined (404). */
   play(lessonId: string): Promise<GatewayTarget | undefined>;
   /** /preview/{token}/...: the token's asset target, or undefined (404). */
@@ -79,33 +86,121 @@ function cacheControl(profile: CacheProfile, playlist: boolean): string {
   return playlist ? 'public, max-age=300' : 'public, max-age=31536000, immutable';
 }
 
-const notFound = (res: Response): void => sendProblem(res, 404, 'media_not_found', 'not found');
+const notFound = (res: ServerResponse): void => sendProblem(res, 404, 'media_not_found', 'not found');
 
-/** The playback gateway: the only way media leaves private storage. */
-export function gatewayRouter(d: GatewayDeps): Router {
-  const r = express.Router({ caseSensitive: true });
-  const serve = (resolve: (id: string) => Promise<GatewayTarget | undefined>) => async (req: Request, res: Response) => {
-    const rel = ([] as string[]).concat((req.params as { path?: string[] | string }).path ?? []).join('/');
-    const target = await resolve(String((req.params as { id: string }).id));
-    const key = target?.keyFor(rel);
-    if (!target || !key) return notFound(res);
-    await sendObject(d, req, res, key, target.profile, rel);
+type Kind = 'play' | 'preview' | 'live';
+const kinds: [string, Kind][] = [['/play/', 'play'], ['/live/', 'live'], ['/preview/', 'preview']];
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The playback gateway: the only way media leaves private storage. It answers GET and HEAD on
+ * /play, /live and /preview straight from node:http, ahead of the Express app: a playlist is a few
+ * hundred bytes held in memory, and the app's chain (request log, metrics middleware, CORS, router
+ * matching) cost players three quarters of the throughput (issue 12). The gate itself is unchanged:
+ * every request asks `play`/`live`/`preview` first, whose answers are cached only until a change is
+ * announced over Redis. Returns false for requests it does not take (preflights, other methods, other paths).
+ */
+export function gatewayHandler(d: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const uuid = (fn: (id: string) => Promise<GatewayTarget | undefined>) => async (id: string) => (uuidRe.test(id) ? fn(id.toLowerCase()) : undefined);
+  const resolvers: Record<Kind, ((id: string) => Promise<GatewayTarget | undefined>) | undefined> = {
+    play: uuid(d.play),
+    live: d.live ? uuid(d.live.bind(d)) : undefined,
+    preview: d.preview,
   };
-  const uuid = (fn: (id: string) => Promise<GatewayTarget | undefined>) => async (id: string) =>
-    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? fn(id.toLowerCase()) : undefined;
-  r.get('/play/:id/*path', serve(uuid(d.play)));
-  r.get('/preview/:id/*path', serve(d.preview));
-  if (d.live) r.get('/live/:id/*path', serve(uuid(d.live)));
-  return r;
+  const record = gatewayMetrics(d.metrics);
+  const cors = gatewayCors(d.corsOrigins);
+  const debug = d.log.isLevelEnabled('debug');
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const url = req.url ?? '';
+    const hit = kinds.find(([prefix]) => url.startsWith(prefix));
+    const resolve = hit && resolvers[hit[1]];
+    if (!hit || !resolve) return false;
+    const started = performance.now();
+    const route = `/${hit[1]}/*`;
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    cors(req, res);
+    serve(d, req, res, resolve, url.slice(hit[0].length))
+      .catch((err: unknown) => {
+        d.log.error({ err, url: scrubUrl(url).slice(0, 300) }, 'gateway request failed');
+        if (!res.headersSent) sendProblem(res, 500, 'internal_error', 'internal error');
+        else res.destroy();
+      })
+      .finally(() => {
+        record(req.method!, route, res.statusCode, started);
+        if (res.statusCode >= 500) d.log.error({ method: req.method, url: scrubUrl(url).slice(0, 300), status: res.statusCode }, 'request');
+        else if (debug) d.log.debug({ method: req.method, url: scrubUrl(url).slice(0, 300), status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+      });
+    return true;
+  };
 }
 
-async function sendObject(d: GatewayDeps, req: Request, res: Response, key: string, profile: CacheProfile, rel: string): Promise<void> {
+async function serve(d: GatewayDeps, req: IncomingMessage, res: ServerResponse, resolve: (id: string) => Promise<GatewayTarget | undefined>, rest: string): Promise<void> {
+  const q = rest.indexOf('?');
+  const parts = (q < 0 ? rest : rest.slice(0, q)).split('/');
+  let id: string;
+  let rel: string;
+  try {
+    id = decodeURIComponent(parts[0]);
+    rel = parts.slice(1).map(decodeURIComponent).join('/');
+  } catch {
+    return notFound(res);
+  }
+  if (!id || !rel) return notFound(res);
+  const target = await resolve(id);
+  const key = target?.keyFor(rel);
+  if (!target || !key) return notFound(res);
+  await sendObject(d, req, res, key, target.profile, rel);
+}
+
+/**
+ * CORS on what the gateway serves. Unlike the API's (the `cors` package, which answers only requests
+ * carrying an Origin), the answer must not depend on whether this request had an Origin: the edge
+ * keeps one copy per URL for every player. With "*" every answer allows any origin; with a list,
+ * allowed origins are echoed and the answer varies by Origin.
+ */
+function gatewayCors(origins: string[]): (req: IncomingMessage, res: ServerResponse) => void {
+  const any = origins.includes('*');
+  const expose = 'Content-Length, Content-Range, Accept-Ranges, Retry-After';
+  return (req, res) => {
+    if (any) {
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.setHeader('Access-Control-Expose-Headers', expose);
+      return;
+    }
+    res.setHeader('Vary', 'Origin');
+    const origin = req.headers.origin;
+    if (origin && origins.includes(origin)) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Expose-Headers', expose);
+    }
+  };
+}
+
+/** Request counts and latencies under the same metric names as the app's, with label children made once. */
+function gatewayMetrics(m: Metrics | undefined): (method: string, route: string, status: number, started: number) => void {
+  if (!m) return () => undefined;
+  const counters = new Map<string, { inc(): void }>();
+  const timers = new Map<string, { observe(v: number): void }>();
+  return (method, route, status, started) => {
+    const ck = `${method} ${route} ${status}`;
+    let c = counters.get(ck);
+    if (!c) counters.set(ck, (c = m.requests.labels({ method, route, status: String(status) })));
+    const tk = `${method} ${route}`;
+    let t = timers.get(tk);
+    if (!t) timers.set(tk, (t = m.duration.labels({ method, route })));
+    c.inc();
+    t.observe((performance.now() - started) / 1000);
+  };
+}
+
+async function sendObject(d: GatewayDeps, req: IncomingMessage, res: ServerResponse, key: string, profile: CacheProfile, rel: string): Promise<void> {
   const ext = rel.slice(rel.lastIndexOf('.') + 1);
   const type = contentTypeOf(rel);
   const bucket = d.storage.mediaBucket;
   const playlist = ext === 'm3u8' || ext === 'vtt';
+  const head = req.method === 'HEAD';
   res.setHeader('Cache-Control', cacheControl(profile, playlist));
-  res.setHeader('X-Content-Type-Options', 'nosniff');
   const ttl = profile === 'live' ? (playlist ? 500 : 60_000) : 60_000;
   if (playlist) {
     let hit = d.cache?.get(key);
@@ -116,18 +211,26 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
       } catch (err) {
         return missing(d, res, err);
       }
-      hit = { body, gz: body.length > 256 ? gzipSync(body, { level: 6 }) : undefined };
+      // compressed and tagged once per cache fill, not per request
+      const gz = body.length > 256 ? gzipSync(body, { level: 6 }) : undefined;
+      hit = { body, etag: strongEtag(body), gz, gzEtag: gz && strongEtag(body, '.gz') };
       d.cache?.set(key, hit, { ttl });
     }
-    res.setHeader('Content-Type', type);
-    res.setHeader('Vary', 'Accept-Encoding');
-    let out = hit.body;
-    if (hit.gz && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      out = hit.gz;
-      res.setHeader('Content-Encoding', 'gzip');
+    const gzip = hit.gz !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const etag = gzip ? hit.gzEtag! : hit.etag!;
+    res.setHeader('Vary', res.hasHeader('Vary') ? `${String(res.getHeader('Vary'))}, Accept-Encoding` : 'Accept-Encoding');
+    res.setHeader('ETag', etag);
+    if (matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
+      res.statusCode = 304;
+      res.end();
+      return;
     }
-    res.setHeader('Content-Length', String(out.length));
-    res.status(200).end(req.method === 'HEAD' ? undefined : out);
+    const out = gzip ? hit.gz! : hit.body;
+    res.setHeader('Content-Type', type);
+    if (gzip) res.setHeader('Content-Encoding', 'gzip');
+    res.setHeader('Content-Length', out.length);
+    res.statusCode = 200;
+    res.end(head ? undefined : out);
     return;
   }
   res.setHeader('Accept-Ranges', 'bytes');
@@ -143,10 +246,10 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
       return sendProblem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
     }
     if (range) {
-      res.status(206);
+      res.statusCode = 206;
       res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${st.size}`);
-      res.setHeader('Content-Length', String(range.end - range.start + 1));
-      if (req.method === 'HEAD') return void res.end();
+      res.setHeader('Content-Length', range.end - range.start + 1);
+      if (head) return void res.end();
       const s = await d.storage.get(bucket, key, range);
       await pipeline(s, res).catch(() => res.destroy());
       return;
@@ -172,15 +275,16 @@ async function sendObject(d: GatewayDeps, req: Request, res: Response, key: stri
     return sendBuffer(req, res, body, false);
   }
   if (len) res.setHeader('Content-Length', len);
-  res.status(200);
-  if (req.method === 'HEAD') {
+  res.statusCode = 200;
+  if (head) {
     s.destroy();
     return void res.end();
   }
   await pipeline(s, res).catch(() => res.destroy());
 }
 
-function sendBuffer(req: Request, res: Response, body: Buffer, honourRange: boolean): void {
+function sendBuffer(req: IncomingMessage, res: ServerResponse, body: Buffer, honourRange: boolean): void {
+  const head = req.method === 'HEAD';
   if (honourRange) {
     const range = byteRange(req, body.length);
     if (range === 'unsatisfiable') {
@@ -188,19 +292,19 @@ function sendBuffer(req: Request, res: Response, body: Buffer, honourRange: bool
       return sendProblem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
     }
     if (range) {
-      res.status(206);
+      res.statusCode = 206;
       res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${body.length}`);
-      res.setHeader('Content-Length', String(range.end - range.start + 1));
-      res.end(req.method === 'HEAD' ? undefined : body.subarray(range.start, range.end + 1));
+      res.setHeader('Content-Length', range.end - range.start + 1);
+      res.end(head ? undefined : body.subarray(range.start, range.end + 1));
       return;
     }
   }
-  res.status(200);
-  res.setHeader('Content-Length', String(body.length));
-  res.end(req.method === 'HEAD' ? undefined : body);
+  res.statusCode = 200;
+  res.setHeader('Content-Length', body.length);
+  res.end(head ? undefined : body);
 }
 
-function missing(d: GatewayDeps, res: Response, err: unknown): void {
+function missing(d: GatewayDeps, res: ServerResponse, err: unknown): void {
   const code = (err as { code?: string }).code;
   if (code === 'NoSuchKey' || code === 'NotFound') return notFound(res);
   d.log.warn({ err }, 'gateway storage read failed');
@@ -208,12 +312,14 @@ function missing(d: GatewayDeps, res: Response, err: unknown): void {
 }
 
 /**
- * The request's single `bytes=` range (Express's `req.range`, RFC 9110); undefined for no header or one we
- * ignore (multi-range, another unit, malformed), which is then answered whole.
+ * The request's single `bytes=` range (range-parser, the parser Express's `req.range` uses; RFC 9110);
+ * undefined for no header or one we ignore (multi-range, another unit, malformed), which is then answered whole.
  */
-export function byteRange(req: Pick<Request, 'range'>, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
-  const r = req.range(size);
+export function byteRange(req: { headers: IncomingHttpHeaders }, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const header = req.headers.range;
+  if (!header) return undefined;
+  const r = parseRange(size, header);
   if (r === -1) return 'unsatisfiable';
-  if (r === undefined || r === -2 || r.type !== 'bytes' || r.length !== 1) return undefined;
+  if (r === -2 || r.type !== 'bytes' || r.length !== 1) return undefined;
   return { start: r[0].start, end: r[0].end };
 }

@@ -1,4 +1,5 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ErrorCode } from '../domain/error-codes.ts';
 import { DomainError, InvalidError, TooManyRequestsError } from '../domain/errors.ts';
@@ -14,7 +15,7 @@ const titles: Record<number, string> = {
 const fallbackCodes: Record<number, ErrorCode> = { 411: 'length_required', 413: 'body_too_large', 415: 'unsupported_media_type', 416: 'range_not_satisfiable' };
 
 /** Writes an RFC 7807 problem document with its machine `code` (clients translate codes, not details). */
-export function sendProblem(res: Response, status: number, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): void {
+export function sendProblem(res: ServerResponse, status: number, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -26,7 +27,12 @@ export function sendProblem(res: Response, status: number, code: ErrorCode, deta
     res.setHeader('Connection', 'close');
     res.once('finish', () => setTimeout(() => req.socket?.destroy(), 1000).unref());
   }
-  res.status(status).type('application/problem+json').send(JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, code, detail, ...extra }));
+  // plain node:http calls: the playback gateway answers outside Express
+  const body = JSON.stringify({ type: 'about:blank', title: titles[status] ?? 'Error', status, code, detail, ...extra });
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 /** Turns a zod error into a message naming every bad field. */

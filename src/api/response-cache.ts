@@ -50,7 +50,8 @@ export class ResponseCache {
   }
 }
 
-const strongEtag = (b: Buffer, suffix = ''): string => `"${createHash('sha1').update(b).digest('base64url')}${suffix}"`;
+/** A strong validator from the bytes themselves: equal on every process serving the same bytes. */
+export const strongEtag = (b: Buffer, suffix = ''): string => `"${createHash('sha1').update(b).digest('base64url')}${suffix}"`;
 
 /** Serialises a JSON answer exactly once (escaped like Express's `json escape`), with ETags and gzip. */
 export function cachedJson(value: unknown): CachedBody {

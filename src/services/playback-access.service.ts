@@ -1,5 +1,6 @@
 import type { Db } from '../infra/db.ts';
 import type { PubSub } from '../infra/pubsub.ts';
+import { liveChannels } from './live.service.ts';
 import { hlsPrefix, posterKey, storyboardImageKey, storyboardVttKey } from '../media/storage-keys.ts';
 
 /** Where an asset's files are in storage (uploads under assets/{id}/, live recordings under live/{session}/). */
@@ -39,11 +40,19 @@ const channel = 'visibility';
 export class PlaybackAccessService {
   private readonly cache = new Map<string, { asset: AssetLocation | null; until: number }>();
   private readonly listeners: ((lessonId: string) => void)[] = [];
+  private readonly live = new Map<string, { root: string | undefined; until: number }>();
+  /** Bumped by every change: an answer read from the database before a change is not kept after it. */
+  private epoch = 0;
 
   constructor(private readonly db: Db, private readonly pubsub: PubSub, private readonly ttlMs = 30_000) {}
 
   async start(): Promise<void> {
     await this.pubsub.subscribe(channel, (lessonId) => this.forget(lessonId));
+    // a session starting, dropping, ending or being stopped (kick), or its lesson's keys changing
+    for (const ch of [liveChannels.sessions, liveChannels.kick, liveChannels.keys]) await this.pubsub.subscribe(ch, (lessonId) => {
+      this.epoch++;
+      this.live.delete(lessonId);
+    });
   }
 
   /** Runs on every announced change, made here or in another process (the catalog's response cache). */
@@ -61,6 +70,7 @@ export class PlaybackAccessService {
   }
 
   private forget(lessonId: string): void {
+    this.epoch++;
     if (lessonId === '*') this.cache.clear();
     else this.cache.delete(lessonId);
     for (const l of this.listeners) l(lessonId);
@@ -71,14 +81,34 @@ export class PlaybackAccessService {
     const now = Date.now();
     const hit = this.cache.get(lessonId);
     if (hit && hit.until > now) return hit.asset;
+    const epoch = this.epoch;
     const rows = await this.db.query<LocationRow>(
       'SELECT a.id, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.portal_asset_id WHERE l.id = $1 AND l.portal_published_at IS NOT NULL',
       [lessonId],
     );
     const asset = rows[0] ? location(rows[0]) : null;
+    if (epoch !== this.epoch) return asset;
     if (this.cache.size > 50_000) this.cache.clear();
     this.cache.set(lessonId, { asset, until: now + (this.pubsub.healthy ? this.ttlMs : 500) });
     return asset;
+  }
+
+  /**
+   * The storage root of what students may watch live for a lesson (`load` asks the catalog), kept
+   * like publishedAsset: until the next announced live change for the lesson, or half a second while
+   * the subscriber is down. A stop announces a kick, so the gate closes in every process at once.
+   */
+  async liveRoot(lessonId: string, load: (lessonId: string) => Promise<string | undefined>): Promise<string | undefined> {
+    const now = Date.now();
+    const hit = this.live.get(lessonId);
+    if (hit && hit.until > now) return hit.root;
+    const epoch = this.epoch;
+    const root = await load(lessonId);
+    if (epoch !== this.epoch) return root;
+    if (this.live.size > 50_000) this.live.clear();
+    // a session that ended by itself closes on its own clock (two minutes later): never keep it long
+    this.live.set(lessonId, { root, until: now + (this.pubsub.healthy ? Math.min(this.ttlMs, 5000) : 500) });
+    return root;
   }
 
   /** A processed asset's location (preview links), or null while it is not ready. */
