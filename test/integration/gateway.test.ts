@@ -105,6 +105,30 @@ describe('playback gateway', () => {
     expect(pre.headers.get('access-control-allow-headers')).toMatch(/Range/);
   });
 
+  it('when a player revalidates a playlist, then it gets 304 on its ETag, and every answer allows any origin whether or not it sent one (one edge copy serves all)', async () => {
+    const { lessonId } = await withMedia();
+    await approveAndPublish(lessonId);
+    for (const enc of ['gzip', 'identity']) {
+      const first = await fetch(`${ts.url}/play/${lessonId}/master.m3u8`, { headers: { 'accept-encoding': enc } });
+      const etag = first.headers.get('etag')!;
+      expect(etag).toMatch(/^"[A-Za-z0-9_.-]+"$/);
+      expect(first.headers.get('access-control-allow-origin')).toBe('*');
+      expect(first.headers.get('vary')).toMatch(/Accept-Encoding/);
+      const again = await fetch(`${ts.url}/play/${lessonId}/master.m3u8`, { headers: { 'accept-encoding': enc, 'if-none-match': etag } });
+      expect(again.status).toBe(304);
+      expect(again.headers.get('cache-control')).toBe('public, max-age=300');
+    }
+    const a = (await fetch(`${ts.url}/play/${lessonId}/master.m3u8`, { headers: { 'accept-encoding': 'gzip' } })).headers.get('etag');
+    const b = (await fetch(`${ts.url}/play/${lessonId}/master.m3u8`, { headers: { 'accept-encoding': 'identity' } })).headers.get('etag');
+    expect(a).not.toBe(b);
+    const seg = await fetch(`${ts.url}/play/${lessonId}/360p/seg-00001.ts`, { method: 'HEAD' });
+    expect(seg.status).toBe(200);
+    expect(seg.headers.get('content-length')).toBe(String(segment.length));
+    expect(seg.headers.get('access-control-allow-origin')).toBe('*');
+    // other methods are not the gateway's: the API answers them
+    expect((await fetch(`${ts.url}/play/${lessonId}/master.m3u8`, { method: 'POST' })).status).toBe(404);
+  });
+
   it('when a reviewer previews through the signed link, then it plays before publication, only for that version, and a forged or expired token is 404', async () => {
     const { lessonId, assetId } = await withMedia();
     const staff = await ts.api('GET', `/api/v1/lessons/${lessonId}`, { token: ts.users.reviewerA.token });
