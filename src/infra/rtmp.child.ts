@@ -9,10 +9,8 @@ import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createLogger, type Logger } from './logger.ts';
 import { LocalFailureLimiter } from './rate-limit.ts';
-import {
-  PublishGate, RTMP_APP, normalizeAddress, toChildSchema,
-  type ChildSettings, type FromChild, type RefusalReason,
-} from './rtmp.ts';
+import { PublishGate, normalizeAddress, type RefusalReason } from '../domain/publish-gate.ts';
+import { RTMP_APP, toChildSchema, type ChildSettings, type FromChild } from './rtmp.ts';
 
 const NMS_VERSION = '4.4.3';
 const require = createRequire(import.meta.url);

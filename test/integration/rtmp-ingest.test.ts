@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/infra/logger.ts';
-import { IngestSupervisor, hashStreamKey, type IngestKeyInput } from '../../src/infra/rtmp.ts';
+import { IngestSupervisor } from '../../src/infra/rtmp.ts';
+import { hashStreamKey, type IngestKeyInput } from '../../src/domain/publish-gate.ts';
 import { IngestEventLog } from '../helpers/ingest-events.ts';
 import { startPublisher, startViewer, stopAllFfmpeg, waitUntil } from '../helpers/ffmpeg-rtmp.ts';
 import {

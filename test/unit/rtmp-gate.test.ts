@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  PublishGate, hashStreamKey, isLoopback, normalizeAddress, rtmpPullUrl, secretMatchesHash,
-} from '../../src/infra/rtmp.ts';
+import { PublishGate, hashStreamKey, isLoopback, normalizeAddress, secretMatchesHash } from '../../src/domain/publish-gate.ts';
+import { rtmpPullUrl } from '../../src/infra/rtmp.ts';
 import { LocalFailureLimiter } from '../../src/infra/rate-limit.ts';
 
 const now = 1_800_000_000_000;
