@@ -35,11 +35,13 @@ import { startJobWorkers } from '../workers/worker.ts';
 import { jobHandlers } from '../workers/handlers.ts';
 import { transcodeJobOptions } from './jobs/transcode-options.ts';
 import { liveJobOptions } from './jobs/live.job.ts';
-import { applyLiveResult, LiveService, liveChannels } from './services/live.service.ts';
+import { applyLiveResult, LiveService } from './services/live.service.ts';
+import { startIngest } from './services/live-ingest.service.ts';
+import { KeyAnnouncements } from './infra/key-announcements.ts';
 import { SecretBox } from './services/secret-box.ts';
 import { registerLiveRoutes } from './api/live.routes.ts';
 import { liveTarget, objectCache } from './api/gateway.routes.ts';
-import { IngestSupervisor, rtmpPullUrl } from './infra/rtmp.ts';
+import { rtmpPullUrl, type IngestSupervisor } from './infra/rtmp.ts';
 import { applyCableResult, CableService } from './services/cable.service.ts';
 import { registerCableRoutes } from './api/cable.routes.ts';
 import { cableJob, cableProfileFromConfig, cableProviderFromConfig } from './jobs/cable.job.ts';
@@ -133,47 +135,6 @@ async function embeddedParts(config: Config, log: Logger): Promise<{ children: E
   return { children, redisUrl, s3Endpoint, secret };
 }
 
-/**
- * The ingest role: node-media-server in its supervised child, its key cache fed from the catalog
- * (refreshed on every change announced over Redis and every few seconds), its events applied to the
- * live sessions, stop requests turned into kicks.
- */
-async function startIngest(o: { config: Config; log: Logger; live: LiveService; pubsub: PubSub; metrics: Metrics; workerPlayToken: string }): Promise<IngestSupervisor> {
-  const { live, log } = o;
-  const sup = IngestSupervisor.fromConfig(o.config, log.child({ role: 'ingest' }), { workerPlayToken: o.workerPlayToken });
-  const restarts = o.metrics.counter('classcast_ingest_restarts_total', 'Times the RTMP ingest child process was restarted');
-  const refusals = o.metrics.counter('classcast_ingest_refusals_total', 'Refused RTMP publish/play attempts by reason', ['role', 'reason']);
-  const onAir = o.metrics.gauge('classcast_ingest_publishers', 'Publishers on air in this ingest');
-  const refresh = async () => sup.setKeys(await live.keyEntries());
-  const guard = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err, what }, 'ingest event handling failed'));
-  sup.on('restart', () => restarts.inc());
-  sup.on('refused', (e: { role: string; reason: string }) => refusals.inc({ role: e.role, reason: e.reason }));
-  sup.on('publishStart', (e: { lessonId: string; ip: string }) => {
-    onAir.inc();
-    guard('publishStart', live.onPublishStart(e.lessonId, e.ip).then(async (r) => {
-      // the catalog no longer agrees (stopped or plan withdrawn meanwhile): cut it off
-      if (!r) await sup.kick(e.lessonId).catch(() => undefined);
-    }));
-  });
-  sup.on('publisherLost', (e: { lessonId: string }) => {
-    onAir.dec();
-    guard('publisherLost', live.onPublisherLost(e.lessonId));
-  });
-  await o.pubsub.subscribe(liveChannels.keys, () => void guard('keys', refresh()));
-  await o.pubsub.subscribe(liveChannels.kick, (lessonId) => void guard('kick', sup.kick(lessonId).then(refresh)));
-  await sup.start();
-  await refresh();
-  const timer = setInterval(() => void guard('keys', refresh()), 5000);
-  timer.unref();
-  const stop = sup.stop.bind(sup);
-  sup.stop = async () => {
-    clearInterval(timer);
-    await stop();
-  };
-  log.info({ port: sup.port }, 'RTMP ingest listening');
-  return sup;
-}
-
 /** The RTMP URL teachers put into OBS. */
 export function rtmpPublicUrl(config: Config): string {
   if (config.RTMP_PUBLIC_URL) return config.RTMP_PUBLIC_URL;
@@ -233,6 +194,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       else await cable.onPublicationChange(c).catch((err) => log.error({ err, lessonId: c.lessonId }, 'cable package could not be queued'));
     };
     const transcodeQueue = queues.queue(queueNames.transcode);
+    const announcements = new KeyAnnouncements(redis, pubsub, config.QUEUE_PREFIX);
+    const announceKeys = (lessonId: string) => announcements.announce(lessonId);
     const services: Services = {
       auth: new AuthService(db, redis, { tokenTtlHours: config.AUTH_TOKEN_TTL_HOURS, maxFailures: config.AUTH_LOGIN_MAX_FAILURES, windowS: config.AUTH_LOGIN_WINDOW_S, redisPrefix: config.QUEUE_PREFIX }),
       schools: new SchoolsService(db),
@@ -244,7 +207,9 @@ export async function startSystem(o: SystemOptions): Promise<System> {
           return typeof job?.progress === 'number' ? job.progress : undefined;
         },
       }),
-      review: new ReviewService(db, [onPublication]),
+      review: new ReviewService(db, [onPublication], async (lessonId) => {
+        if (!(await announceKeys(lessonId))) log.warn({ lessonId }, 'an ingest did not confirm a live plan decision in time; its periodic refresh will');
+      }),
       publications: new PublicationService(db, [onPublication]),
       uploads: new UploadsService(db, storage, async (j) => {
         await queues.add(queueNames.transcode, 'transcode', j, { ...transcodeJobOptions, jobId: jobIds.transcode(j.assetId) });
@@ -261,9 +226,10 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         lateMarginMin: config.LIVE_LATE_MARGIN_MIN,
         redisPrefix: config.QUEUE_PREFIX,
         rtmpUrl: rtmpPublicUrl(config),
+        announceKeys,
       }),
       schedule: new ScheduleService(db, taxonomy),
-      timetables: new TimetablesService(db, taxonomy, { onLessonChanged: (lessonId) => pubsub.publish(liveChannels.keys, lessonId) }),
+      timetables: new TimetablesService(db, taxonomy, { onLessonChanged: async (lessonId) => { await announceKeys(lessonId); } }),
       questions: new QuestionsService(db, storage, taxonomy, new AttemptLimiter(redis, { prefix: config.QUEUE_PREFIX, name: 'ask-question', windows: qa.askWindows, secret: emb.secret }), emb.secret, {
         maxImages: qa.maxImages, imageLimits: { maxBytes: qa.maxImageBytes, maxSide: 10_000, maxPixels: 40_000_000 },
       }),
@@ -376,7 +342,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const workerPlayToken = config.RTMP_WORKER_PLAY_TOKEN || randomBytes(24).toString('base64url');
     let ingest: IngestSupervisor | undefined;
     if (o.roles.ingest) {
-      ingest = await startIngest({ config, log, live: services.live, pubsub, metrics, workerPlayToken });
+      ingest = await startIngest({ config, log, live: services.live, pubsub, announcements, metrics, workerPlayToken });
       const sup = ingest;
       stops.push(() => sup.stop());
     }

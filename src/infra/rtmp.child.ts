@@ -621,6 +621,9 @@ process.on('message', (raw: unknown) => {
     case 'stats':
       send({ type: 'statsResult', requestId: msg.requestId, stats: stats() });
       return;
+    case 'sync':
+      send({ type: 'syncResult', requestId: msg.requestId });
+      return;
     case 'shutdown':
       shutdown(0);
       return;

@@ -135,6 +135,7 @@ export const toChildSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('removeKey'), lessonId: z.string() }),
   z.object({ type: z.literal('kick'), requestId: z.number(), lessonId: z.string().regex(lessonIdPattern) }),
   z.object({ type: z.literal('stats'), requestId: z.number() }),
+  z.object({ type: z.literal('sync'), requestId: z.number() }),
   z.object({ type: z.literal('shutdown') }),
 ]);
 export type ToChild = z.infer<typeof toChildSchema>;
@@ -178,6 +179,7 @@ export const fromChildSchema = z.discriminatedUnion('type', [
   playSchema('playEnd'),
   z.object({ type: z.literal('kickResult'), requestId: z.number(), sessionIds: z.array(z.string()) }),
   z.object({ type: z.literal('statsResult'), requestId: z.number(), stats: ingestStatsSchema }),
+  z.object({ type: z.literal('syncResult'), requestId: z.number() }),
 ]);
 export type FromChild = z.infer<typeof fromChildSchema>;
 
@@ -420,6 +422,15 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
     return res.type === 'kickResult' ? { sessionIds: res.sessionIds } : { sessionIds: [] };
   }
 
+  /**
+   * Resolves once the child has handled every key change sent before (IPC keeps order): after it, a
+   * new publish is decided on them. Resolves at once when no child runs (a new one gets the whole cache).
+   */
+  async sync(): Promise<void> {
+    if (!this.child?.connected) return;
+    await this.request({ type: 'sync', requestId: 0 }, 2000);
+  }
+
   /** Memory, connection counts and error counters of the current child. */
   async stats(): Promise<IngestStats> {
     const res = await this.request({ type: 'stats', requestId: 0 }, 5000);
@@ -506,6 +517,7 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
   private onChildMessage(msg: FromChild): void {
     switch (msg.type) {
       case 'kickResult':
+      case 'syncResult':
       case 'statsResult': {
         const p = this.pending.get(msg.requestId);
         if (p) {

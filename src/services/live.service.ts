@@ -13,6 +13,8 @@ import { writeAudit } from './audit.ts';
 import type { SecretBox } from './secret-box.ts';
 
 export interface LiveOptions {
+  /** Announces a change of who may publish to every ingest and waits until they have it. */
+  announceKeys: (lessonId: string) => Promise<boolean>;
   reconnectWindowS: number;
   earlyMarginMin: number;
   lateMarginMin: number;
@@ -44,7 +46,7 @@ interface SessionRow {
 }
 
 /** Pub/sub channels between the catalog and the ingest role. */
-export const liveChannels = { keys: 'live-keys', kick: 'live-kick', sessions: 'live-sessions' };
+export const liveChannels = { kick: 'live-kick', sessions: 'live-sessions' };
 
 const hashKey = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
 
@@ -120,9 +122,19 @@ export class LiveService {
 
   /** Every live lesson that may publish now or soon: the ingest's key cache. */
   async keyEntries(): Promise<LiveKeyEntry[]> {
+    return this.keyRows();
+  }
+
+  /** One lesson's entry of the ingest's key cache, or undefined when it may not publish. */
+  async keyEntry(lessonId: string): Promise<LiveKeyEntry | undefined> {
+    return (await this.keyRows(lessonId))[0];
+  }
+
+  private async keyRows(lessonId?: string): Promise<LiveKeyEntry[]> {
     const rows = await this.db.query<LessonRow & { key_hash: string; live_stopped_at: Date | null }>(
       `SELECT l.*, k.key_hash FROM lessons l JOIN live_keys k ON k.lesson_id = l.id
-       WHERE l.kind = 'live' AND l.status IN ('approved_for_air', 'on_air')`,
+       WHERE l.kind = 'live' AND l.status IN ('approved_for_air', 'on_air')${lessonId ? ' AND l.id::text = $1' : ''}`,
+      lessonId ? [lessonId] : [],
     );
     return rows.map((l) => {
       const w = this.window(l);
@@ -257,7 +269,7 @@ export class LiveService {
   }
 
   private async keysChanged(lessonId: string): Promise<void> {
-    await this.pubsub.publish(liveChannels.keys, lessonId);
+    if (!(await this.opts.announceKeys(lessonId))) this.log.warn({ lessonId }, 'an ingest did not confirm a key change in time; its periodic refresh will');
   }
 
   private window(l: Pick<LessonRow, 'scheduled_start' | 'scheduled_end'>): { from: number; until: number } {

@@ -24,7 +24,12 @@ export interface ReviewQueueItem {
 
 /** The approval gate: a reviewer decides on their own school's recordings and live plans. */
 export class ReviewService {
-  constructor(private readonly db: Db, private readonly listeners: PublicationListener[] = []) {}
+  constructor(
+    private readonly db: Db,
+    private readonly listeners: PublicationListener[] = [],
+    /** A live plan was approved or rejected: resolves once the ingests know (a publish right after is decided on it). */
+    private readonly onLivePlanDecided: (lessonId: string) => Promise<void> = async () => undefined,
+  ) {}
 
   /** Lessons of the reviewer's school waiting for a decision, oldest first. */
   async queue(actor: Principal): Promise<ReviewQueueItem[]> {
@@ -74,9 +79,10 @@ export class ReviewService {
         if (active.length) await changeStatus(q, l, 'publish', actor, null, { reason: 'approved version replaces the published one' });
         await refreshPortalVisibility(q, l.id);
       }
-      return { status: l.status, assetId: asset?.id ?? null };
+      return { status: l.status, assetId: asset?.id ?? null, livePlan };
     });
+    if (result.livePlan) await this.onLivePlanDecided(lessonId);
     for (const m of moved) for (const li of this.listeners) await li({ lessonId, channel: m.channel as 'portal' | 'cable', state: 'published', assetId: m.assetId });
-    return result;
+    return { status: result.status, assetId: result.assetId };
   }
 }

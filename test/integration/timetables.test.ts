@@ -130,7 +130,8 @@ describe.each(backends)('on %s', (backend) => {
       for (const id of [l1, l2]) expect((await ts.api('POST', `/api/v1/lessons/${id}/live`, { token: teacherA.token })).status).toBe(200);
       const told: string[] = [];
       const sub = createRedis(ts.sys.redisUrl);
-      sub.on('message', (_ch: string, msg: string) => told.push(msg));
+      // announcements are `{seq}:{lessonId}`
+      sub.on('message', (_ch: string, msg: string) => told.push(msg.split(':').pop()!));
       await sub.subscribe(`${ts.sys.config.QUEUE_PREFIX}:live-keys`);
       const moved = await ts.api('PATCH', `/api/v1/timetables/${tt}/entries/${e1}`, { token: reviewerA.token, body: { startsAt: hours(monday, 48 + 8).toISOString() } });
       expect(moved.status, JSON.stringify(moved.body)).toBe(200);
