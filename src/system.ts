@@ -35,9 +35,9 @@ import { startJobWorkers } from '../workers/worker.ts';
 import { jobHandlers } from '../workers/handlers.ts';
 import { transcodeJobOptions } from './jobs/transcode-options.ts';
 import { liveJobOptions } from './jobs/live.job.ts';
-import { applyLiveResult, LiveService } from './services/live.service.ts';
+import { applyLiveResult, LiveService, liveChannels } from './services/live.service.ts';
 import { startIngest } from './services/live-ingest.service.ts';
-import { KeyAnnouncements } from './infra/key-announcements.ts';
+import { KeyAnnouncements, keysChannel } from './infra/key-announcements.ts';
 import { SecretBox } from './services/secret-box.ts';
 import { registerLiveRoutes } from './api/live.routes.ts';
 import { liveTarget, objectCache } from './api/gateway.routes.ts';
@@ -243,7 +243,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       const catalogCache = new ResponseCache(config.CATALOG_CACHE_MB * 1024 * 1024, () => pubsub.healthy);
       access.onChange(() => catalogCache.invalidate());
       await pubsub.subscribe(liveChannels.sessions, () => catalogCache.invalidate());
-      await pubsub.subscribe(liveChannels.keys, () => catalogCache.invalidate());
+      await pubsub.subscribe(keysChannel, () => catalogCache.invalidate());
       await access.start();
       // the catalog applies job results (workers never touch the database)
       queues.worker(queueNames.results, async (job) => {
