@@ -1,6 +1,7 @@
 import type { Db } from '../infra/db.ts';
 import type { PubSub } from '../infra/pubsub.ts';
 import { liveChannels } from './live.service.ts';
+import { KeyAnnouncements, keysChannel } from '../infra/key-announcements.ts';
 import { hlsPrefix, posterKey, storyboardImageKey, storyboardVttKey } from '../media/storage-keys.ts';
 
 /** Where an asset's files are in storage (uploads under assets/{id}/, live recordings under live/{session}/). */
@@ -49,10 +50,12 @@ export class PlaybackAccessService {
   async start(): Promise<void> {
     await this.pubsub.subscribe(channel, (lessonId) => this.forget(lessonId));
     // a session starting, dropping, ending or being stopped (kick), or its lesson's keys changing
-    for (const ch of [liveChannels.sessions, liveChannels.kick, liveChannels.keys]) await this.pubsub.subscribe(ch, (lessonId) => {
+    const drop = (lessonId: string) => {
       this.epoch++;
       this.live.delete(lessonId);
-    });
+    };
+    for (const ch of [liveChannels.sessions, liveChannels.kick]) await this.pubsub.subscribe(ch, drop);
+    await this.pubsub.subscribe(keysChannel, (msg) => drop(KeyAnnouncements.parse(msg)?.lessonId ?? ''));
   }
 
   /** Runs on every announced change, made here or in another process (the catalog's response cache). */
