@@ -3,31 +3,7 @@
  * (avcC, esds), and per-track timing and sync samples of a media segment (tfdt, trun). The fMP4
  * counterpart of ts-segment.ts.
  */
-
-interface Box {
-  type: string;
-  start: number;
-  /** Payload start (after size/type/largesize). */
-  body: number;
-  end: number;
-}
-
-function* boxes(b: Buffer, start: number, end: number): Generator<Box> {
-  let off = start;
-  while (off + 8 <= end) {
-    let size = b.readUInt32BE(off);
-    const type = b.toString('latin1', off + 4, off + 8);
-    let body = off + 8;
-    if (size === 1) {
-      if (off + 16 > end) return;
-      size = Number(b.readBigUInt64BE(off + 8));
-      body = off + 16;
-    } else if (size === 0) size = end - off;
-    if (size < 8 || off + size > end) return;
-    yield { type, start: off, body, end: off + size };
-    off += size;
-  }
-}
+import { boxes, type Box } from './fmp4-boxes.ts';
 
 function child(b: Buffer, parent: Box | { body: number; end: number }, type: string): Box | undefined {
   for (const x of boxes(b, parent.body, parent.end)) if (x.type === type) return x;

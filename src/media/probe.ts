@@ -474,6 +474,11 @@ export function durationFailure(info: MediaInfo, maxDurationS: number): ProbeFai
  * After the transcode: ffmpeg's log shows the demuxer hit the end of the data early, or the output is
  * clearly shorter than the file's own stated length. Either way the upload was cut short.
  */
+/** ffmpeg stopped on data it could not decode (a cut-off or corrupt source, not our fault). */
+export function looksUndecodable(stderrTail: string): boolean {
+  return /Invalid data found when processing input|moov atom not found|partial file|Invalid NAL unit size|corrupt|Error splitting the input into NAL units/i.test(stderrTail);
+}
+
 export function looksTruncated(ffmpegLog: string, expectedS: number, producedS: number): boolean {
   if (/partial file|Invalid NAL unit size|moov atom not found|ends prematurely/i.test(ffmpegLog) && producedS < expectedS - 0.5) return true;
   return expectedS > 2 && producedS < expectedS * 0.9 - 0.5;

@@ -7,7 +7,54 @@
  *  2. as a last resort (audio-only, or a re-encode that still misses), MPEG-TS null packets appended
  *     to the lightest segments, as CBR cable muxes do: players skip them, the average rises.
  */
-import { measureBandwidth, type SegmentMeasure } from './hls-playlists.ts';
+import type { TranscodePlan, VideoRendition } from './ffmpeg-args.ts';
+import { freeBox } from './fmp4-boxes.ts';
+import { measureBandwidth, targetDurationFor, type SegmentMeasure } from './hls-playlists.ts';
+
+/** Peak/average ratio a rendition is brought under (REFERENCE: at most 2x; margin for the measurement). */
+export const maxPeakRatio = 1.9;
+/** Lowered caps never go under this share of the rung's cap: motion keeps a watchable quality, stuffing does the rest. */
+const minCapShare = 0.5;
+
+/** A rendition as encoded: its plan entry and its measured segments. */
+export interface MeasuredRendition {
+  name: string;
+  rendition: TranscodePlan['renditions'][number];
+  segments: readonly SegmentMeasure[];
+}
+
+/**
+ * Video renditions whose peak exceeds the ratio, with a lower cap (not under half the rung's) that
+ * should bring them under it or at least cut the padding the rest needs, and the plan to re-encode
+ * them with.
+ */
+export function lowerCaps(plan: TranscodePlan, outputs: readonly MeasuredRendition[]): { names: string[]; caps: Record<string, number>; plan: TranscodePlan } {
+  const caps: Record<string, number> = {};
+  for (const o of outputs) {
+    if (o.rendition.kind !== 'video') continue;
+    const measures = o.segments.map((s) => ({ durationS: s.durationS, bytes: s.bytes }));
+    const target = targetDurationFor(measures.map((m) => m.durationS));
+    if (peakToAverage(measures, target) <= maxPeakRatio) continue;
+    const cap = capForPeakRatio(measures, target, 1.7);
+    const r: VideoRendition = o.rendition;
+    if (cap === null) continue;
+    // The cap covers the whole mux: leave room for the audio and ~8 % TS overhead.
+    const toVideoKbps = (bps: number) => (bps / 1000) * 0.92 - r.audioKbps;
+    const videoKbps = Math.max(Math.ceil(r.maxrateKbps * minCapShare), Math.floor(toVideoKbps(cap)));
+    const peakVideoKbps = toVideoKbps(measureBandwidth(measures, target).peakBps);
+    if (videoKbps < r.maxrateKbps && peakVideoKbps > videoKbps * 1.05) caps[o.name] = videoKbps;
+  }
+  const names = Object.keys(caps);
+  return {
+    names,
+    caps,
+    plan: {
+      ...plan,
+      // A one-second VBV buffer holds the lowered cap over every segment.
+      renditions: plan.renditions.map((r) => (r.kind === 'video' && caps[r.name] ? { ...r, maxrateKbps: caps[r.name], bufsizeKbps: caps[r.name] } : r)),
+    },
+  };
+}
 
 /** Peak over average of measured segments (1 for an empty or silent rendition). */
 export function peakToAverage(segments: readonly SegmentMeasure[], targetDurationS: number): number {
@@ -67,11 +114,12 @@ export function stuffingPlan(segments: readonly SegmentMeasure[], targetDuration
   return withFloor(hi);
 }
 
-/** An ISO BMFF `free` box of exactly `bytes` bytes (>= 8): the fMP4 counterpart of null packets. */
-export function freeBox(bytes: number): Buffer {
-  if (bytes < 8) throw new Error('a free box needs at least 8 bytes');
-  const b = Buffer.alloc(bytes, 0);
-  b.writeUInt32BE(bytes, 0);
-  b.write('free', 4, 'latin1');
-  return b;
+/**
+ * The bytes appended to a segment to stuff it by `packets` null packets' worth: MPEG-TS null packets
+ * (PID 0x1FFF), or for fMP4 one `free` box of the same size. Players skip both.
+ */
+export function stuffingBytes(packets: number, format: 'mpegts' | 'fmp4'): Buffer {
+  if (format === 'fmp4') return freeBox(packets * TS_PACKET);
+  const pkt = nullPacket();
+  return Buffer.concat(Array.from({ length: packets }, () => pkt));
 }
