@@ -4,6 +4,7 @@
  * checks are pure; `loadVodInput` gathers the input through an injected loader (local files,
  * storage or HTTP: see src/infra/hls-source.ts), parsing MPEG-TS segments with ts-segment.ts.
  */
+import pMap from 'p-map';
 import { measureBandwidth, parsePlaylistQuietly, requiredVersion } from './hls-playlists.ts';
 import { inspectFmp4Init, inspectFmp4Segment, type Fmp4Init } from './fmp4-segment.ts';
 import { inspectTsSegment } from './ts-segment.ts';
@@ -594,19 +595,17 @@ export async function loadVodInput(loader: HlsLoader, masterPath = 'master.m3u8'
     const segs = parsedMedia.segments;
     const init = parsedMedia.mapUri ? await loader.bytes(resolveUri(path, parsedMedia.mapUri)).then(inspectFmp4Init, () => null) : null;
     const list: SegmentFacts[] = new Array(segs.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < segs.length) {
-        const i = next++;
-        const segPath = resolveUri(path, segs[i].uri);
-        const bytes = await loader.bytes(segPath).catch(() => null);
-        if (!bytes) continue;
-        if (bytes.length >= 188 && bytes[0] === 0x47) list[i] = segmentFactsFromTs(segs[i].uri, bytes);
-        else if (init) list[i] = segmentFactsFromFmp4(segs[i].uri, bytes, init);
-        else list[i] = segmentFactsFromSize(segs[i].uri, bytes.length, /\.(m4s|mp4)$/.test(segs[i].uri) ? 'fmp4' : 'other');
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+    await pMap(
+      segs,
+      async (seg, i) => {
+        const bytes = await loader.bytes(resolveUri(path, seg.uri)).catch(() => null);
+        if (!bytes) return;
+        if (bytes.length >= 188 && bytes[0] === 0x47) list[i] = segmentFactsFromTs(seg.uri, bytes);
+        else if (init) list[i] = segmentFactsFromFmp4(seg.uri, bytes, init);
+        else list[i] = segmentFactsFromSize(seg.uri, bytes.length, /\.(m4s|mp4)$/.test(seg.uri) ? 'fmp4' : 'other');
+      },
+      { concurrency: Math.max(1, opts.concurrency ?? 4) },
+    );
     segments[uri] = list.filter((x) => !!x);
   }
   return { master, media, segments, ...(opts.durationS !== undefined ? { durationS: opts.durationS } : {}) };
