@@ -86,6 +86,17 @@ function cacheControl(profile: CacheProfile, playlist: boolean): string {
   return playlist ? 'public, max-age=300' : 'public, max-age=31536000, immutable';
 }
 
+/**
+ * Seconds the caching edge (deploy/nginx.conf) keeps an answer: short, so a withdrawn or stopped lesson
+ * leaves the edge soon after it leaves the gateway, while players keep Cache-Control's lifetimes.
+ * Undefined: not for a shared cache (previews are private).
+ */
+export function edgeLifetimeS(profile: CacheProfile, playlist: boolean): number | undefined {
+  if (profile === 'preview') return undefined;
+  if (playlist) return profile === 'live' ? 1 : 5;
+  return 60;
+}
+
 const notFound = (res: ServerResponse): void => sendProblem(res, 404, 'media_not_found', 'not found');
 
 type Kind = 'play' | 'preview' | 'live';
@@ -201,6 +212,8 @@ async function sendObject(d: GatewayDeps, req: IncomingMessage, res: ServerRespo
   const playlist = ext === 'm3u8' || ext === 'vtt';
   const head = req.method === 'HEAD';
   res.setHeader('Cache-Control', cacheControl(profile, playlist));
+  const edge = edgeLifetimeS(profile, playlist);
+  if (edge !== undefined) res.setHeader('X-Accel-Expires', edge);
   const ttl = profile === 'live' ? (playlist ? 500 : 60_000) : 60_000;
   if (playlist) {
     let hit = d.cache?.get(key);
