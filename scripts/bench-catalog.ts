@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { loadConfig } from '../config/load.ts';
 import { startSystem } from '../src/system.ts';
 import { createRedis } from '../src/infra/redis.ts';
-import { searchBigrams } from '../src/services/lessons.service.ts';
+import { searchBigrams } from '../src/infra/text-search.ts';
 
 const LESSONS = Number(process.env.BENCH_LESSONS ?? 100_000);
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 15);

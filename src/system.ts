@@ -19,7 +19,7 @@ import { TaxonomyService } from './services/taxonomy.service.ts';
 import { LessonsService } from './services/lessons.service.ts';
 import { ReviewService } from './services/review.service.ts';
 import { PublicationService, type PublicationListener } from './services/publication.service.ts';
-import { PreviewSigner } from './services/preview-token.ts';
+import { UrlSigner } from './services/url-signer.ts';
 import { UploadsService } from './services/uploads.service.ts';
 import { JobResultsService } from './services/job-results.service.ts';
 import { PlaybackAccessService } from './services/playback-access.service.ts';
@@ -77,7 +77,7 @@ export interface Services {
   uploads: UploadsService;
   results: JobResultsService;
   access: PlaybackAccessService;
-  preview: PreviewSigner;
+  preview: UrlSigner;
   live: LiveService;
   cable: CableService;
   schedule: ScheduleService;
@@ -175,7 +175,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     stops.push(() => pubsub.close());
     const metrics = new Metrics();
 
-    const preview = new PreviewSigner(emb.secret);
+    const preview = new UrlSigner(emb.secret);
     const taxonomy = new TaxonomyService(db);
     await taxonomy.seed();
     const access = new PlaybackAccessService(db, pubsub);

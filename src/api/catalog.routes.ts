@@ -45,12 +45,12 @@ export function registerCatalogRoutes(r: RouteRegistry, d: CatalogRouteDeps): vo
     method: 'get', path: '/api/v1/lessons/:id', tag: 'catalog', auth: 'optional', summary: 'Lesson detail', params: uuidParam, errors: [404],
     response: lessonOut, publicCache: { maxAgeS: catalogMaxAgeS },
     handler: async ({ params, principal, req }) => {
-      if (principal) return d.lessons.getForStaff(principal, params.id.toLowerCase(), d.baseUrl(req)).catch(async (err) => {
+      if (principal) return d.lessons.getForStaff(principal, params.id, d.baseUrl(req)).catch(async (err) => {
         // staff without access to a lesson still see it as the public does
-        if ((err as { status?: number }).status === 404) return d.lessons.getPublic(params.id.toLowerCase(), d.baseUrl(req));
+        if ((err as { status?: number }).status === 404) return d.lessons.getPublic(params.id, d.baseUrl(req));
         throw err;
       });
-      return d.lessons.getPublic(params.id.toLowerCase(), d.baseUrl(req));
+      return d.lessons.getPublic(params.id, d.baseUrl(req));
     },
   });
   r.add({

@@ -8,6 +8,7 @@ import { scrubUrl, type Logger } from '../infra/logger.ts';
 import { contentTypeOf, isServableHlsPath } from '../media/storage-keys.ts';
 import type { AssetLocation } from '../services/playback-access.service.ts';
 import { sendProblem } from './problem.ts';
+import { isUuid } from '../domain/ids.ts';
 import type { Metrics } from './metrics.ts';
 import { matchesIfNoneMatch, strongEtag } from './response-cache.ts';
 
@@ -101,7 +102,6 @@ const notFound = (res: ServerResponse): void => sendProblem(res, 404, 'media_not
 
 type Kind = 'play' | 'preview' | 'live';
 const kinds: [string, Kind][] = [['/play/', 'play'], ['/live/', 'live'], ['/preview/', 'preview']];
-const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The playback gateway: the only way media leaves private storage. It answers GET and HEAD on
@@ -112,7 +112,7 @@ const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  * announced over Redis. Returns false for requests it does not take (preflights, other methods, other paths).
  */
 export function gatewayHandler(d: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const uuid = (fn: (id: string) => Promise<GatewayTarget | undefined>) => async (id: string) => (uuidRe.test(id) ? fn(id.toLowerCase()) : undefined);
+  const uuid = (fn: (id: string) => Promise<GatewayTarget | undefined>) => async (id: string) => (isUuid(id) ? fn(id.toLowerCase()) : undefined);
   const resolvers: Record<Kind, ((id: string) => Promise<GatewayTarget | undefined>) | undefined> = {
     play: uuid(d.play),
     live: d.live ? uuid(d.live.bind(d)) : undefined,

@@ -13,7 +13,7 @@ export function registerLiveRoutes(r: RouteRegistry, live: LiveService, baseUrl:
     handler: async ({ params, principal, res }) => {
       // the stream key is a secret: never cached by anything in between
       res.setHeader('Cache-Control', 'no-store');
-      return live.credentials(principal!, params.id.toLowerCase());
+      return live.credentials(principal!, params.id);
     },
   });
   r.add({
@@ -21,13 +21,13 @@ export function registerLiveRoutes(r: RouteRegistry, live: LiveService, baseUrl:
     params: uuidParam, errors: [404, 409],
     handler: async ({ params, principal, res }) => {
       res.setHeader('Cache-Control', 'no-store');
-      return live.rotateKey(principal!, params.id.toLowerCase());
+      return live.rotateKey(principal!, params.id);
     },
   });
   r.add({
     method: 'post', path: '/api/v1/lessons/:id/live/stop', tag: 'live', auth: ['reviewer', 'operator', 'admin'], summary: 'Cut a live stream off now and refuse reconnects',
     params: uuidParam, body: z.strictObject({ reason: z.string().trim().min(1).max(500).optional() }).optional().default({}), errors: [404, 409],
-    handler: ({ params, principal, body }) => live.stop(principal!, params.id.toLowerCase(), body?.reason),
+    handler: ({ params, principal, body }) => live.stop(principal!, params.id, body?.reason),
   });
   r.add({
     method: 'get', path: '/api/v1/live', tag: 'live', auth: 'public', summary: 'Live lessons on air now',

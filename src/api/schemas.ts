@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { lessonStatuses } from '../domain/lesson-state.ts';
 import { channels } from '../domain/types.ts';
+import { uuid } from './text.schemas.ts';
 
 /** Request schemas shared by routes; strict objects so unknown fields are named and refused. */
-export const uuidParam = z.strictObject({ id: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be a lesson id (uuid)') });
+export const uuidParam = z.strictObject({ id: uuid });
 
 const code = z.string().min(1).max(64).regex(/^[a-z0-9_]+$/, 'must be a taxonomy code');
 // sorted and without repeats: the same filter always reads the same (the response cache's key)

@@ -73,17 +73,17 @@ export function registerStaffRoutes(r: RouteRegistry, d: StaffRouteDeps): void {
   r.add({
     method: 'post', path: '/api/v1/lessons/:id/review', tag: 'review', auth: ['reviewer'], summary: 'Approve or reject a lesson version or live plan',
     params: uuidParam, body: reviewBody, errors: [404, 409],
-    handler: ({ params, body, principal }) => d.review.decide(principal!, params.id.toLowerCase(), body.decision, body.reason),
+    handler: ({ params, body, principal }) => d.review.decide(principal!, params.id, body.decision, body.reason),
   });
   r.add({
     method: 'post', path: '/api/v1/lessons/:id/publications', tag: 'publication', auth: ['operator', 'admin'], summary: 'Publish the approved version on a channel',
     params: uuidParam, body: publicationBody, status: 201, errors: [404, 409],
-    handler: ({ params, body, principal }) => d.publications.publish(principal!, params.id.toLowerCase(), body.channel),
+    handler: ({ params, body, principal }) => d.publications.publish(principal!, params.id, body.channel),
   });
   r.add({
     method: 'delete', path: '/api/v1/lessons/:id/publications/:channel', tag: 'publication', auth: ['operator', 'admin'], summary: 'Withdraw a lesson from a channel',
     params: publicationParams, errors: [404, 409],
-    handler: ({ params, principal }) => d.publications.withdraw(principal!, params.id.toLowerCase(), params.channel),
+    handler: ({ params, principal }) => d.publications.withdraw(principal!, params.id, params.channel),
   });
   r.add({
     method: 'get', path: '/api/v1/audit', tag: 'ops', auth: ['operator', 'admin'], summary: 'Read the audit log',

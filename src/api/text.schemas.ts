@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { uuidPattern } from '../domain/ids.ts';
 import { isDateOnly, isMonday } from '../domain/shanghai-time.ts';
 
 /**
@@ -41,7 +42,8 @@ export const dateOrInstant = z
   .refine((s) => isDateOnly(s) || isInstant(s), 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time with an offset')
   .describe('YYYY-MM-DD (midnight in Asia/Shanghai) or an ISO 8601 date-time with an offset');
 
-export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a uuid').transform((s) => s.toLowerCase());
+/** The one id schema of every route: a UUID in any case, handed on in lower case. */
+export const uuid = z.string().regex(uuidPattern, 'must be a uuid').transform((s) => s.toLowerCase());
 export const taxonomyCode = z.string().min(1).max(64).regex(/^[a-z0-9_]+$/, 'must be a taxonomy code');
 export const orgCode = z.string().min(2).max(40).regex(/^[a-z0-9_-]+$/, 'must be a school or district code');
 export const cursor = z.string().max(200);

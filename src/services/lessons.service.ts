@@ -5,8 +5,10 @@ import { initialStatus, type LessonStatus } from '../domain/lesson-state.ts';
 import type { AssetRow, LessonRow, Principal } from '../domain/types.ts';
 import { writeAudit } from './audit.ts';
 import type { Taxonomy, TaxonomyKind, TaxonomyService } from './taxonomy.service.ts';
-import type { PreviewSigner } from './preview-token.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import type { UrlSigner } from './url-signer.ts';
+import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
+import { searchBigrams, textSearchWhere } from '../infra/text-search.ts';
+import { isUuid } from '../domain/ids.ts';
 
 export interface LessonInput {
   title: string;
@@ -47,28 +49,15 @@ const lessonCols = ['id', 'title', 'description', 'kind', 'school_id', 'teacher_
   .map((c) => `l.${c}`)
   .join(', ');
 
-
-/** Escapes LIKE wildcards so a search for "100%" means the characters, not a pattern. */
-const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 export const searchText = (title: string, description: string): string => `${title}\n${description}`.toLowerCase();
 
-/** Every overlapping two-character sequence without whitespace: the GIN-indexed search key. */
-export function searchBigrams(text: string): string[] {
-  const chars = Array.from(text.toLowerCase());
-  const out = new Set<string>();
-  for (let i = 0; i + 1 < chars.length; i++) {
-    const bg = chars[i] + chars[i + 1];
-    if (!/\s/.test(bg)) out.add(bg);
-  }
-  return [...out];
-}
 
 /** Lessons: creation by teachers, the public catalog (published on the portal only) and staff views. */
 export class LessonsService {
   constructor(
     private readonly db: Db,
     private readonly taxonomy: TaxonomyService,
-    private readonly preview: PreviewSigner,
+    private readonly preview: UrlSigner,
     private readonly opts: { previewTtlS: number; progress?: ProgressReader },
   ) {}
 
@@ -109,11 +98,7 @@ export class LessonsService {
   /** Public catalog list: only lessons with an approved version published on the portal. */
   async listPublic(filters: PublicFilters, cursor: string | undefined, limit: number, baseUrl: string): Promise<{ items: PublicLesson[]; nextCursor: string | null }> {
     const { where, params } = await this.publicWhere(filters);
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      params.push(c.at, c.id);
-      where.push(`(l.portal_published_at, l.id) < ($${params.length - 1}, $${params.length})`);
-    }
+    afterCursorWhere(cursor, { at: 'l.portal_published_at', id: 'l.id' }, 'desc', where, params);
     params.push(limit + 1);
     // With one filter (or none) the (column, date) indexes give rows in order. With several, a rare
     // combination would make that walk the whole index: OFFSET 0 keeps the filtered set a subquery,
@@ -234,26 +219,9 @@ export class LessonsService {
       params.push(values);
       where.push(`l.${kind} = ANY($${params.length})`);
     }
-    if (f.q && f.q.trim()) {
-      // substring match: works for Chinese text, which has no word boundaries
-      const bigrams = new Set<string>();
-      for (const term of f.q.trim().toLowerCase().split(/\s+/).slice(0, 5)) {
-        params.push(`%${likeEscape(term)}%`);
-        where.push(`l.search_text LIKE $${params.length}`);
-        for (const b of searchBigrams(term)) bigrams.add(b);
-      }
-      if (bigrams.size) {
-        // the GIN index narrows to lessons holding every bigram; LIKE above keeps the result exact
-        params.push([...bigrams]);
-        where.push(`l.search_bigrams @> $${params.length}::text[]`);
-      }
-    }
+    textSearchWhere('l', f.q, where, params);
     return { where, params };
   }
-}
-
-export function isUuid(s: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 }
 
 /** Who may see a lesson in staff views: its teacher, its school's reviewers, its district admin, city roles. */

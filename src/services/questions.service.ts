@@ -1,4 +1,4 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Db, Queryable } from '../infra/db.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
@@ -10,7 +10,10 @@ import { defaultImageLimits, ImageRejectedError, reencodeImage, type EncodedImag
 import { toShanghaiIso } from '../domain/shanghai-time.ts';
 import { questionImageKey } from '../media/storage-keys.ts';
 import { writeAudit } from './audit.ts';
-import { searchBigrams } from './lessons.service.ts';
+import { searchBigrams, textSearchWhere } from '../infra/text-search.ts';
+import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
+import { isUuid } from '../domain/ids.ts';
+import { UrlSigner } from './url-signer.ts';
 import { isApprovedLive, planDecisionSql } from './schedule.service.ts';
 import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
 
@@ -104,21 +107,6 @@ export interface QuestionsOptions {
   now?: () => number;
 }
 
-const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const encodeCursor = (at: Date, id: string): string => Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
-function decodeCursor(cursor: string): { at: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const d = new Date(at);
-    if (Number.isNaN(d.getTime()) || !uuidRe.test(id)) throw new Error('bad');
-    return { at: d, id };
-  } catch {
-    throw new InvalidError('invalid_cursor', 'cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
-  }
-}
-const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 const questionCols = `q.id, q.stage, q.subject, q.lesson_id, q.text, q.display_name, q.images, q.answer_count, q.answered_at, q.hidden_at, q.hidden_reason, q.created_at,
   CASE WHEN l.portal_published_at IS NOT NULL OR (l.kind = 'live' AND l.status IN ('approved_for_air', 'on_air')) THEN l.title END lesson_title`;
 
@@ -129,6 +117,7 @@ const questionCols = `q.id, q.stage, q.subject, q.lesson_id, q.text, q.display_n
  */
 export class QuestionsService {
   private readonly opts: QuestionsOptions;
+  private readonly signer: UrlSigner;
   constructor(
     private readonly db: Db,
     private readonly storage: ObjectStorage,
@@ -138,6 +127,7 @@ export class QuestionsService {
     opts: Partial<QuestionsOptions> = {},
   ) {
     this.opts = { maxImages: 3, imageLimits: defaultImageLimits, imageUrlTtlS: 3600, ...opts };
+    this.signer = new UrlSigner(secret);
   }
 
   /** A student's question: rate limited per address, images checked by content and stripped of metadata. */
@@ -166,7 +156,7 @@ export class QuestionsService {
     if (input.lessonId) {
       const l = (await this.db.query<{ kind: 'live' | 'recorded'; status: LessonStatus; stage: string; subject: string; portal_published_at: Date | null; plan_decision: 'approve' | 'reject' | null }>(
         `SELECT l.kind, l.status, l.stage, l.subject, l.portal_published_at, ${planDecisionSql} plan_decision FROM lessons l WHERE l.id = $1`,
-        [input.lessonId.toLowerCase()],
+        [input.lessonId],
       ))[0];
       if (!l || !(l.portal_published_at || isApprovedLive(l.kind, l.status, l.plan_decision))) {
         throw new InvalidError('lesson_not_found', 'no public lesson with that id', [{ field: 'lessonId', message: 'unknown lesson' }]);
@@ -202,7 +192,7 @@ export class QuestionsService {
         await q.query(
           `INSERT INTO questions (id, stage, subject, lesson_id, text, display_name, images, client_key, search_text, search_bigrams)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [id, stage, subject, input.lessonId?.toLowerCase() ?? null, text, input.displayName, JSON.stringify(images.map((i) => ({ type: i.type, width: i.width, height: i.height, bytes: i.data.length }))), clientKey, text.toLowerCase(), searchBigrams(text)],
+          [id, stage, subject, input.lessonId ?? null, text, input.displayName, JSON.stringify(images.map((i) => ({ type: i.type, width: i.width, height: i.height, bytes: i.data.length }))), clientKey, text.toLowerCase(), searchBigrams(text)],
         );
         await writeAudit(q, { actor: 'public', entity: 'question', entityId: id, action: 'ask', to: 'open', data: { stage, subject, lessonId: input.lessonId ?? null, images: images.length, client: clientKey } });
       });
@@ -211,7 +201,7 @@ export class QuestionsService {
       throw err;
     }
     const row = (await this.db.query<{ created_at: Date }>('SELECT created_at FROM questions WHERE id = $1', [id]))[0];
-    return { id, status: 'open', text: input.text, displayName: input.displayName, stage: stage!, subject: subject!, lessonId: input.lessonId?.toLowerCase() ?? null, images: images.length, createdAt: toShanghaiIso(row.created_at) };
+    return { id, status: 'open', text: input.text, displayName: input.displayName, stage: stage!, subject: subject!, lessonId: input.lessonId ?? null, images: images.length, createdAt: toShanghaiIso(row.created_at) };
   }
 
   /** Answered, visible questions with their visible answers, newest first; search works on Chinese text. */
@@ -230,7 +220,7 @@ export class QuestionsService {
 
   /** One public question (answered and visible), else NotFound. */
   async getPublic(id: string, baseUrl: string): Promise<QuestionView> {
-    const r = uuidRe.test(id) ? (await this.db.query<QuestionRow>(`SELECT ${questionCols} FROM questions q LEFT JOIN lessons l ON l.id = q.lesson_id WHERE q.id = $1 AND q.hidden_at IS NULL AND q.answer_count > 0`, [id]))[0] : undefined;
+    const r = isUuid(id) ? (await this.db.query<QuestionRow>(`SELECT ${questionCols} FROM questions q LEFT JOIN lessons l ON l.id = q.lesson_id WHERE q.id = $1 AND q.hidden_at IS NULL AND q.answer_count > 0`, [id]))[0] : undefined;
     if (!r) throw new NotFoundError('question_not_found', 'question not found');
     const answers = await this.answersOf([r.id], false);
     return this.publicView(r, answers.get(r.id) ?? [], await this.taxonomy.get(), baseUrl);
@@ -337,7 +327,7 @@ export class QuestionsService {
    * (the links staff views carry).
    */
   async image(questionId: string, n: number, sig?: { exp: number; sig: string }): Promise<{ body: Readable; type: ImageType; bytes: number; signed: boolean }> {
-    if (!uuidRe.test(questionId)) throw new NotFoundError('image_not_found', 'image not found');
+    if (!isUuid(questionId)) throw new NotFoundError('image_not_found', 'image not found');
     const signed = sig ? this.verifySig(questionId, n, sig.exp, sig.sig) : false;
     const r = (await this.db.query<{ images: QuestionRow['images']; public: boolean }>(
       'SELECT images, (hidden_at IS NULL AND answer_count > 0) public FROM questions WHERE id = $1',
@@ -362,41 +352,22 @@ export class QuestionsService {
   }
 
   private sign(questionId: string, n: number, exp: number): string {
-    return createHmac('sha256', this.secret).update(`qa-image:${questionId}:${n}:${exp}`).digest().subarray(0, 16).toString('base64url');
+    return this.signer.signLink('qa-image', `${questionId}:${n}`, exp);
   }
 
   private verifySig(questionId: string, n: number, exp: number, sig: string): boolean {
-    if (exp * 1000 <= (this.opts.now?.() ?? Date.now())) return false;
-    const a = Buffer.from(this.sign(questionId, n, exp));
-    const b = Buffer.from(sig);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return this.signer.verifyLink('qa-image', `${questionId}:${n}`, exp, sig, this.opts.now?.() ?? Date.now());
   }
 
   private filterSql(f: QuestionFilters, where: string[], params: unknown[]): void {
     if (f.stage) { params.push(f.stage); where.push(`q.stage = $${params.length}`); }
     if (f.subject) { params.push(f.subject); where.push(`q.subject = $${params.length}`); }
-    if (f.lesson) { params.push(f.lesson.toLowerCase()); where.push(`q.lesson_id = $${params.length}`); }
-    if (f.q?.trim()) {
-      // substring match (Chinese has no word boundaries); the GIN-indexed bigrams narrow first
-      const bigrams = new Set<string>();
-      for (const term of f.q.trim().toLowerCase().split(/\s+/).slice(0, 5)) {
-        params.push(`%${likeEscape(term)}%`);
-        where.push(`q.search_text LIKE $${params.length}`);
-        for (const b of searchBigrams(term)) bigrams.add(b);
-      }
-      if (bigrams.size) {
-        params.push([...bigrams]);
-        where.push(`q.search_bigrams @> $${params.length}::text[]`);
-      }
-    }
+    if (f.lesson) { params.push(f.lesson); where.push(`q.lesson_id = $${params.length}`); }
+    textSearchWhere('q', f.q, where, params);
   }
 
   private async page(where: string[], params: unknown[], cursor: string | undefined, limit: number, dir: 'asc' | 'desc'): Promise<{ rows: QuestionRow[]; nextCursor: string | null }> {
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      params.push(c.at, c.id);
-      where.push(`(q.created_at, q.id) ${dir === 'desc' ? '<' : '>'} ($${params.length - 1}, $${params.length})`);
-    }
+    afterCursorWhere(cursor, { at: 'q.created_at', id: 'q.id' }, dir, where, params);
     params.push(limit + 1);
     const order = dir === 'desc' ? 'DESC' : 'ASC';
     const rows = await this.db.query<QuestionRow>(
@@ -481,13 +452,13 @@ export class QuestionsService {
   }
 
   private async lockQuestion(q: Queryable, id: string): Promise<{ id: string; stage: string; hidden_at: Date | null }> {
-    const r = uuidRe.test(id) ? (await q.query<{ id: string; stage: string; hidden_at: Date | null }>('SELECT id, stage, hidden_at FROM questions WHERE id = $1 FOR UPDATE', [id]))[0] : undefined;
+    const r = isUuid(id) ? (await q.query<{ id: string; stage: string; hidden_at: Date | null }>('SELECT id, stage, hidden_at FROM questions WHERE id = $1 FOR UPDATE', [id]))[0] : undefined;
     if (!r) throw new NotFoundError('question_not_found', 'question not found');
     return r;
   }
 
   private async lockAnswer(q: Queryable, id: string): Promise<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }> {
-    const a = uuidRe.test(id) ? (await q.query<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }>('SELECT id, question_id, teacher_id, text, hidden_at FROM answers WHERE id = $1', [id]))[0] : undefined;
+    const a = isUuid(id) ? (await q.query<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }>('SELECT id, question_id, teacher_id, text, hidden_at FROM answers WHERE id = $1', [id]))[0] : undefined;
     if (!a) throw new NotFoundError('answer_not_found', 'answer not found');
     // lock the question first, then the answer: every writer takes them in this order
     await q.query('SELECT 1 FROM questions WHERE id = $1 FOR UPDATE', [a.question_id]);

@@ -5,7 +5,7 @@ import type { LessonStatus } from '../domain/lesson-state.ts';
 import { icalCalendar, type IcalEvent } from '../domain/ical.ts';
 import { addDays, shanghaiMidnight, startOfShanghaiDay, toShanghaiIso } from '../domain/shanghai-time.ts';
 import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
 
 /**
  * Whether a live lesson belongs on the public schedule: its live plan was approved and not taken
@@ -119,11 +119,7 @@ export class ScheduleService {
     params.push(from, to);
     where.push(`l.scheduled_start >= $${params.length - 1}`, `l.scheduled_start < $${params.length}`);
     where.push(approvedLiveSql);
-    if (f.cursor) {
-      const c = decodeCursor(f.cursor);
-      params.push(c.at, c.id);
-      where.push(`(l.scheduled_start, l.id) > ($${params.length - 1}, $${params.length})`);
-    }
+    afterCursorWhere(f.cursor, { at: 'l.scheduled_start', id: 'l.id' }, 'asc', where, params);
     params.push(f.limit + 1);
     const rows = await this.db.query<Row>(`${this.selectSql()} WHERE ${where.join(' AND ')} ORDER BY l.scheduled_start, l.id LIMIT $${params.length}`, params);
     const more = rows.length > f.limit;

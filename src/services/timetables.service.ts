@@ -1,3 +1,4 @@
+import { isUuid } from '../domain/ids.ts';
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../infra/db.ts';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../domain/errors.ts';
@@ -503,7 +504,7 @@ export class TimetablesService {
   }
 
   private async load(q: Queryable, id: string, forUpdate: boolean): Promise<TimetableRow | undefined> {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return undefined;
+    if (!isUuid(id)) return undefined;
     if (forUpdate) await q.query('SELECT 1 FROM timetables WHERE id = $1 FOR UPDATE', [id]);
     return (await q.query<TimetableRow>(`SELECT ${ttCols} FROM ${ttFrom} WHERE t.id = $1`, [id]))[0];
   }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { PreviewSigner } from '../../src/services/preview-token.ts';
+import { UrlSigner } from '../../src/services/url-signer.ts';
 import express from 'express';
 import { byteRange } from '../../src/api/gateway.routes.ts';
 
 const asset = '3f1c2a4e-9b8d-4c7e-a6f5-0123456789ab';
 
 describe('preview tokens', () => {
-  const s = new PreviewSigner('x'.repeat(40));
+  const s = new UrlSigner('x'.repeat(40));
   it('when a token is signed, then it verifies to its asset until it expires', () => {
     const now = Date.UTC(2026, 0, 1);
     const { token } = s.sign(asset, 60, now);
@@ -18,7 +18,7 @@ describe('preview tokens', () => {
     const { token } = s.sign(asset, 60);
     const flipped = token.slice(0, 5) + (token[5] === 'A' ? 'B' : 'A') + token.slice(6);
     expect(s.verify(flipped)).toBeUndefined();
-    expect(new PreviewSigner('y'.repeat(40)).verify(token)).toBeUndefined();
+    expect(new UrlSigner('y'.repeat(40)).verify(token)).toBeUndefined();
     expect(s.verify('')).toBeUndefined();
     expect(s.verify('../../etc/passwd')).toBeUndefined();
   });
