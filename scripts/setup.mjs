@@ -75,3 +75,11 @@ if (missing.length) {
     process.exit(1);
   }
 }
+
+// 3. the pages (web/ -> web/dist/), when missing or their sources changed
+try {
+  await (await import('./build-web.mjs')).ensureWebBuild({ log });
+} catch (err) {
+  log(`building the pages failed: ${err.stack ?? err}`);
+  process.exit(1);
+}

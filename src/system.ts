@@ -53,6 +53,8 @@ import { registerTimetableRoutes } from './api/timetables.routes.ts';
 import { askBodyLimitBytes, registerQuestionRoutes } from './api/questions.routes.ts';
 import { strictJsonRouter } from './api/strict-json.ts';
 import { bearerOrCookie, SessionCookies } from './api/session-cookie.ts';
+import { webRouter } from './api/web.routes.ts';
+import { NotFoundError } from './domain/errors.ts';
 
 export interface Roles {
   api: boolean;
@@ -314,7 +316,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
           redis: async () => { await redis.ping(); },
           storage: () => storage.ping(),
         },
-        routers: [strictJson],
+        routers: [strictJson, webRouter({ log, lessonIsPublic: (id) => services.lessons.getPublic(id, '').then(() => true, (err) => (err instanceof NotFoundError ? false : Promise.reject(err))) })],
         version,
       });
       // the playback gateway takes its requests before Express sees them (src/api/gateway.routes.ts)

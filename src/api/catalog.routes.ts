@@ -22,6 +22,11 @@ const lessonOut = z.object({
   durationS: z.number().nullable(), poster: z.string().nullable(), playback: z.object({ hls: z.string() }).nullable(),
 });
 
+const lessonDetailOut = lessonOut.extend({
+  storyboard: z.object({ vtt: z.string() }).nullable().optional(),
+  live: z.object({ onAir: z.boolean(), hls: z.string().nullable() }).optional(),
+});
+
 /**
  * Lifetime of public catalog answers in browsers and the edge: they change only on publish, withdraw
  * and edit, but a withdrawn lesson must leave every page soon, so a few seconds, then a cheap
@@ -43,7 +48,7 @@ export function registerCatalogRoutes(r: RouteRegistry, d: CatalogRouteDeps): vo
   });
   r.add({
     method: 'get', path: '/api/v1/lessons/:id', tag: 'catalog', auth: 'optional', summary: 'Lesson detail', params: uuidParam, errors: [404],
-    response: lessonOut, publicCache: { maxAgeS: catalogMaxAgeS },
+    response: lessonDetailOut, publicCache: { maxAgeS: catalogMaxAgeS },
     handler: async ({ params, principal, req }) => {
       if (principal) return d.lessons.getForStaff(principal, params.id, d.baseUrl(req)).catch(async (err) => {
         // staff without access to a lesson still see it as the public does

@@ -9,6 +9,7 @@ import type { UrlSigner } from './url-signer.ts';
 import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
 import { searchBigrams, textSearchWhere } from '../infra/text-search.ts';
 import { isUuid } from '../domain/ids.ts';
+import type { PublicLesson } from '../domain/public-lesson.ts';
 
 export interface LessonInput {
   title: string;
@@ -144,7 +145,7 @@ export class LessonsService {
   }
 
   /** Public detail: NotFound unless published on the portal, or a live lesson approved for air. */
-  async getPublic(id: string, baseUrl: string): Promise<PublicLesson & { live?: { onAir: boolean; hls: string | null } }> {
+  async getPublic(id: string, baseUrl: string): Promise<PublicLesson & { storyboard: { vtt: string } | null; live?: { onAir: boolean; hls: string | null } }> {
     if (!isUuid(id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
     const rows = await this.db.query<ListRow & { on_air: boolean }>(
       `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s,
@@ -156,7 +157,8 @@ export class LessonsService {
     );
     const r = rows[0];
     if (!r) throw new NotFoundError('lesson_not_found', 'lesson not found');
-    const out = publicLesson(r, await this.taxonomy.get(), baseUrl);
+    // the storyboard (seek-bar thumbnails) of the published version, through the gateway like the video
+    const out = { ...publicLesson(r, await this.taxonomy.get(), baseUrl), storyboard: r.portal_published_at ? { vtt: `${baseUrl}/play/${r.id}/storyboard.vtt` } : null };
     if (r.kind !== 'live') return out;
     return { ...out, live: { onAir: Boolean(r.on_air), hls: r.on_air ? `${baseUrl}/live/${r.id}/master.m3u8` : null } };
   }
@@ -253,26 +255,6 @@ function validateSchedule(input: LessonInput): { start: Date | null; end: Date |
     if (errors.length) throw new InvalidError('validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
   }
   return { start, end };
-}
-
-export interface PublicLesson {
-  id: string;
-  title: string;
-  description: string;
-  kind: 'recorded' | 'live';
-  school: { id: string; code: string; name: string };
-  teacher: { name: string };
-  stage: { code: string; label: string };
-  grade: { code: string; label: string };
-  subject: { code: string; label: string };
-  type: { code: string; label: string };
-  edition: { code: string; label: string };
-  scheduledStart: string | null;
-  scheduledEnd: string | null;
-  publishedAt: string | null;
-  durationS: number | null;
-  poster: string | null;
-  playback: { hls: string } | null;
 }
 
 export interface StaffListItem extends PublicLesson {
