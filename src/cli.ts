@@ -168,9 +168,7 @@ async function admin(config: Config, cmd: string, sub: string | undefined, rest:
       return v;
     };
     if (cmd === 'school' && sub === 'create') {
-      const district = need('district');
-      if (!(await db.query('SELECT 1 FROM districts WHERE code = $1', [district])).length) await schools.createDistrict(district, values['district-name'] ?? district);
-      const s = await schools.createSchool({ code: need('code'), name: need('name'), districtCode: district, stage: need('stage') });
+      const s = await schools.createSchoolInDistrict({ code: need('code'), name: need('name'), districtCode: need('district'), districtName: values['district-name'], stage: need('stage') });
       process.stdout.write(`school ${s.code} created (${s.id})\n`);
       return 0;
     }

@@ -55,6 +55,9 @@ import { strictJsonRouter } from './api/strict-json.ts';
 import { bearerOrCookie, SessionCookies } from './api/session-cookie.ts';
 import { webRouter } from './api/web.routes.ts';
 import { NotFoundError } from './domain/errors.ts';
+import { LessonEditsService } from './services/lesson-edits.service.ts';
+import { registerLessonEditRoutes } from './api/lesson-edits.routes.ts';
+import { registerAdminRoutes } from './api/admin.routes.ts';
 
 export interface Roles {
   api: boolean;
@@ -85,6 +88,7 @@ export interface Services {
   schedule: ScheduleService;
   timetables: TimetablesService;
   questions: QuestionsService;
+  edits: LessonEditsService;
 }
 
 /** Q&A limits (issue 6): strict per address, so a bot cannot flood the teachers' queue. */
@@ -235,6 +239,11 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       questions: new QuestionsService(db, storage, taxonomy, new AttemptLimiter(redis, { prefix: config.QUEUE_PREFIX, name: 'ask-question', windows: qa.askWindows, secret: emb.secret }), emb.secret, {
         maxImages: qa.maxImages, imageLimits: { maxBytes: qa.maxImageBytes, maxSide: 10_000, maxPixels: 40_000_000 },
       }),
+      // an edit reaches the gateway's and catalog's caches and the ingest's key windows at once
+      edits: new LessonEditsService(db, taxonomy, async (lessonId) => {
+        await access.invalidate(lessonId);
+        await pubsub.publish(liveChannels.keys, lessonId);
+      }),
     };
     services.results.register('live', applyLiveResult);
     services.results.register('cable', applyCableResult);
@@ -275,6 +284,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       registerLiveRoutes(registry, services.live, baseUrl);
       registerCableRoutes(registry, cable);
       registerTimetableRoutes(registry, { timetables: services.timetables, schedule: services.schedule, baseUrl });
+      registerAdminRoutes(registry, { auth: services.auth, schools: services.schools });
+      registerLessonEditRoutes(registry, { edits: services.edits, lessons: services.lessons, baseUrl });
       registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: qa.maxImageBytes, maxImages: qa.maxImages });
       const strictJson = strictJsonRouter({
         prefixes: ['/api/v1/questions', '/api/v1/answers', '/api/v1/staff/questions', '/api/v1/timetables', '/api/v1/schedule', '/api/v1/reports/late-timetables'],

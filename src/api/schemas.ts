@@ -54,6 +54,8 @@ export const createLessonBody = z.strictObject({
   scheduledEnd: isoDate.optional(),
 });
 
+export const patchLessonBody = createLessonBody.omit({ kind: true }).partial().refine((b) => Object.keys(b).length > 0, 'name at least one field to change');
+
 export const reviewBody = z.strictObject({
   decision: z.enum(['approve', 'reject']),
   reason: z.string().trim().min(1).max(2000).optional(),
@@ -78,5 +80,13 @@ export const taxonomyItemBody = z.strictObject({
 export const auditQuery = z.strictObject({
   entity: z.string().max(40).optional(),
   entityId: z.string().max(100).optional(),
+  /** who: the actor's username (or part of it) */
+  actor: z.string().trim().max(64).optional(),
+  /** what: the action (create, approve, publish, edit_proposed, ...) */
+  action: z.string().trim().max(40).optional(),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+  /** paging: entries older than this id */
+  before: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });

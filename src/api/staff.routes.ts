@@ -8,6 +8,7 @@ import type { Db } from '../infra/db.ts';
 import { auditQuery, createLessonBody, loginBody, publicationBody, publicationParams, reviewBody, staffListQuery, uuidParam } from './schemas.ts';
 import { z } from 'zod';
 import { cookieSessionToken, type SessionCookies } from './session-cookie.ts';
+import { readAudit } from '../services/audit.ts';
 
 export interface StaffRouteDeps {
   db: Db;
@@ -88,15 +89,6 @@ export function registerStaffRoutes(r: RouteRegistry, d: StaffRouteDeps): void {
   r.add({
     method: 'get', path: '/api/v1/audit', tag: 'ops', auth: ['operator', 'admin'], summary: 'Read the audit log',
     query: auditQuery,
-    handler: async ({ query }) => {
-      const where: string[] = ['true'];
-      const params: unknown[] = [];
-      if (query.entity) { params.push(query.entity); where.push(`entity = $${params.length}`); }
-      if (query.entityId) { params.push(query.entityId); where.push(`entity_id = $${params.length}`); }
-      params.push(query.limit);
-      const rows = await d.db.query<{ id: number; at: Date; actor: string; entity: string; entity_id: string; action: string; from_state: string | null; to_state: string | null; reason: string | null; data: unknown }>(
-        `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`, params);
-      return { items: rows.map((x) => ({ id: Number(x.id), at: x.at.toISOString(), actor: x.actor, entity: x.entity, entityId: x.entity_id, action: x.action, from: x.from_state, to: x.to_state, reason: x.reason, data: x.data })) };
-    },
+    handler: ({ query }) => readAudit(d.db, query),
   });
 }

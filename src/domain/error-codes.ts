@@ -37,6 +37,9 @@ export const errorCodes = [
   'question_not_found', 'answer_not_found', 'image_not_found', 'question_hidden', 'answer_hidden',
   'hidden_state_unchanged', 'answer_author_only', 'question_stage_forbidden', 'too_many_images', 'image_rejected',
   'rate_limited', 'questions_unavailable',
+  // lesson edits and administration (staff consoles)
+  'title_required', 'schedule_live_only', 'live_schedule_fixed', 'edit_not_found', 'edit_already_decided',
+  'cannot_disable_self', 'user_disabled',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

@@ -5,7 +5,7 @@
  */
 
 /** Escapes LIKE wildcards so a search for "100%" means the characters, not a pattern. */
-const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+export const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Every overlapping two-character sequence without whitespace: the GIN-indexed search key. */
 export function searchBigrams(text: string): string[] {

@@ -1,4 +1,5 @@
 import type { Queryable } from '../infra/db.ts';
+import { likeEscape } from '../infra/text-search.ts';
 import type { Principal } from '../domain/types.ts';
 
 export interface AuditEntry {
@@ -21,4 +22,50 @@ export async function writeAudit(q: Queryable, e: AuditEntry): Promise<void> {
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [actorId, actor, e.entity, e.entityId, e.action, e.from ?? null, e.to ?? null, e.reason ?? null, e.data ? JSON.stringify(e.data) : null],
   );
+}
+
+export interface AuditFilter {
+  entity?: string;
+  entityId?: string;
+  actor?: string;
+  action?: string;
+  from?: string;
+  to?: string;
+  before?: number;
+  limit: number;
+}
+
+export interface AuditRecord {
+  id: number;
+  at: string;
+  actor: string;
+  entity: string;
+  entityId: string;
+  action: string;
+  from: string | null;
+  to: string | null;
+  reason: string | null;
+  data: unknown;
+}
+
+/** The audit log, newest first, filtered by what, which entity, who, and when; paged by id. */
+export async function readAudit(q: Queryable, f: AuditFilter): Promise<{ items: AuditRecord[]; nextBefore: number | null }> {
+  const where: string[] = ['true'];
+  const params: unknown[] = [];
+  const add = (sql: string, v: unknown) => { params.push(v); where.push(sql.replace('?', `$${params.length}`)); };
+  if (f.entity) add('entity = ?', f.entity);
+  if (f.entityId) add('entity_id = ?', f.entityId);
+  if (f.actor) add('actor ILIKE ?', `%${likeEscape(f.actor)}%`);
+  if (f.action) add('action = ?', f.action);
+  if (f.from) add('at >= ?', new Date(f.from));
+  if (f.to) add('at < ?', new Date(f.to));
+  if (f.before) add('id < ?', f.before);
+  params.push(f.limit + 1);
+  const rows = await q.query<{ id: number; at: Date; actor: string; entity: string; entity_id: string; action: string; from_state: string | null; to_state: string | null; reason: string | null; data: unknown }>(
+    `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`, params);
+  const page = rows.slice(0, f.limit);
+  return {
+    items: page.map((x) => ({ id: Number(x.id), at: x.at.toISOString(), actor: x.actor, entity: x.entity, entityId: x.entity_id, action: x.action, from: x.from_state, to: x.to_state, reason: x.reason, data: x.data })),
+    nextBefore: rows.length > f.limit ? Number(page[page.length - 1].id) : null,
+  };
 }

@@ -1,7 +1,8 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import type { Redis } from 'ioredis';
-import type { Db } from '../infra/db.ts';
+import type { Db, Queryable } from '../infra/db.ts';
+import { likeEscape } from '../infra/text-search.ts';
 import { addressBucket, AttemptLimiter } from '../infra/rate-limit.ts';
 import { ConflictError, InvalidError, NotFoundError, TooManyRequestsError, UnauthorizedError } from '../domain/errors.ts';
 import { schoolRoles, type Principal, type Role } from '../domain/types.ts';
@@ -38,6 +39,23 @@ interface UserRow {
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 const newToken = (): string => `cc_${randomBytes(32).toString('base64url')}`;
 
+/** A generated password: 16 characters without look-alikes (0/O, 1/l/I), easy to read aloud or type on a phone. */
+export function newPassword(): string {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  return Array.from({ length: 16 }, () => alphabet[randomInt(alphabet.length)]).join('');
+}
+
+async function revokeAll(q: Queryable, userId: string): Promise<number> {
+  return (await q.query('UPDATE auth_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [userId])).length;
+}
+
+export interface AdminUser extends PublicUser {
+  disabled: boolean;
+  createdAt: string;
+  activeTokens: number;
+  school: { id: string; code: string; name: string } | null;
+}
+
 const toPublic = (u: UserRow): PublicUser => ({ id: u.id, username: u.username, displayName: u.display_name, role: u.role, schoolId: u.school_id, districtId: u.district_id });
 
 /** A hash to verify against when the user does not exist, so timing does not tell usernames apart. */
@@ -66,11 +84,14 @@ export class AuthService {
     for (const v of [await this.byUser.check(userKey), await this.byAddress.check(addressKey)]) {
       if (!v.allowed) throw new TooManyRequestsError('login_throttled', `too many failed logins; try again in ${v.retryAfterS} s`, v.retryAfterS);
     }
-    const rows = await this.db.query<UserRow>('SELECT * FROM users WHERE lower(username) = lower($1)', [username]);
+    const rows = await this.db.query<UserRow & { school_disabled: boolean }>(
+      'SELECT u.*, coalesce(s.disabled, false) school_disabled FROM users u LEFT JOIN schools s ON s.id = u.school_id WHERE lower(u.username) = lower($1)',
+      [username],
+    );
     const user = rows[0];
     dummyHash ??= argonHash('not-a-password');
     const ok = await argonVerify(user?.password_hash ?? (await dummyHash), password).catch(() => false);
-    if (!user || !ok || user.disabled) {
+    if (!user || !ok || user.disabled || user.school_disabled) {
       await Promise.all([this.byUser.fail(userKey), this.byAddress.fail(addressKey)]);
       throw new UnauthorizedError('wrong_credentials', 'wrong username or password');
     }
@@ -92,8 +113,8 @@ export class AuthService {
   async authenticate(token: string): Promise<Principal | undefined> {
     if (!/^cc_[A-Za-z0-9_-]{20,100}$/.test(token)) return undefined;
     const rows = await this.db.query<UserRow>(
-      `SELECT u.* FROM auth_tokens t JOIN users u ON u.id = t.user_id
-       WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND NOT u.disabled`,
+      `SELECT u.* FROM auth_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN schools s ON s.id = u.school_id
+       WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND NOT u.disabled AND NOT coalesce(s.disabled, false)`,
       [hashToken(token)],
     );
     const u = rows[0];
@@ -150,6 +171,88 @@ export class AuthService {
     const r = rows[0];
     if (!r) throw new NotFoundError('user_not_found', 'user not found');
     return { displayName: r.display_name, school: r.s_id ? { id: r.s_id, code: r.s_code!, name: r.s_name!, stage: r.s_stage! } : null };
+  }
+
+  // ---- administration (the admin console and the CLI) -------------------------------------
+
+  /** Users for the admin console, newest first, optionally of one school or role or matching a name. */
+  async listUsers(f: { schoolId?: string; role?: Role; q?: string; limit: number }): Promise<AdminUser[]> {
+    const where: string[] = ['true'];
+    const params: unknown[] = [];
+    if (f.schoolId) { params.push(f.schoolId); where.push(`u.school_id = $${params.length}`); }
+    if (f.role) { params.push(f.role); where.push(`u.role = $${params.length}`); }
+    if (f.q) { params.push(`%${likeEscape(f.q)}%`); where.push(`(u.username ILIKE $${params.length} OR u.display_name ILIKE $${params.length})`); }
+    params.push(f.limit);
+    const rows = await this.db.query<UserRow & { created_at: Date; s_code: string | null; s_name: string | null; tokens: number }>(
+      `SELECT u.*, s.code s_code, s.name s_name,
+              (SELECT count(*)::int FROM auth_tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL AND t.expires_at > now()) tokens
+       FROM users u LEFT JOIN schools s ON s.id = u.school_id WHERE ${where.join(' AND ')} ORDER BY u.created_at DESC, u.username LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((r) => ({
+      ...toPublic(r), disabled: r.disabled, createdAt: r.created_at.toISOString(), activeTokens: Number(r.tokens),
+      school: r.school_id ? { id: r.school_id, code: r.s_code ?? '', name: r.s_name ?? '' } : null,
+    }));
+  }
+
+  /** A fresh password for a new or reset account (see newPassword). */
+  generatePassword(): string {
+    return newPassword();
+  }
+
+  /** Disables (tokens revoked at once) or re-enables a user; an admin cannot lock themselves out. */
+  async setDisabled(actor: Principal, userId: string, disabled: boolean): Promise<void> {
+    if (disabled && actor.userId === userId) throw new ConflictError('cannot_disable_self', 'you cannot disable your own account');
+    await this.db.tx(async (q) => {
+      const rows = await q.query<{ disabled: boolean }>('SELECT disabled FROM users WHERE id = $1 FOR UPDATE', [userId]);
+      if (!rows[0]) throw new NotFoundError('user_not_found', 'user not found');
+      await q.query('UPDATE users SET disabled = $2 WHERE id = $1', [userId, disabled]);
+      const revoked = disabled ? await revokeAll(q, userId) : 0;
+      await writeAudit(q, { actor, entity: 'user', entityId: userId, action: disabled ? 'disable' : 'enable', from: String(rows[0].disabled), to: String(disabled), data: { tokensRevoked: revoked } });
+    });
+  }
+
+  /** Sets a new password (generated when none is given, returned once) and revokes the user's tokens. */
+  async resetPassword(actor: Principal, userId: string, password?: string): Promise<{ password: string; generated: boolean }> {
+    const pw = password ?? newPassword();
+    if (pw.length < 10) throw new InvalidError('password_too_short', 'password must be at least 10 characters', [{ field: 'password', message: 'too short' }]);
+    const h = await argonHash(pw);
+    await this.db.tx(async (q) => {
+      const rows = await q.query('UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id', [userId, h]);
+      if (!rows.length) throw new NotFoundError('user_not_found', 'user not found');
+      const revoked = await revokeAll(q, userId);
+      await writeAudit(q, { actor, entity: 'user', entityId: userId, action: 'password_reset', data: { tokensRevoked: revoked } });
+    });
+    return { password: pw, generated: password === undefined };
+  }
+
+  /** Revokes every token of a user (signs them out everywhere). */
+  async revokeUserTokens(actor: Principal, userId: string): Promise<{ revoked: number }> {
+    return this.db.tx(async (q) => {
+      if (!(await q.query('SELECT 1 FROM users WHERE id = $1', [userId])).length) throw new NotFoundError('user_not_found', 'user not found');
+      const revoked = await revokeAll(q, userId);
+      await writeAudit(q, { actor, entity: 'token', entityId: userId, action: 'revoke_all', data: { tokensRevoked: revoked } });
+      return { revoked };
+    });
+  }
+
+  /** Issues a token for an API client (the cable system, a script), as `classcast token create` does; audited. */
+  async issueTokenFor(actor: Principal, userId: string, ttlHours: number, label: string): Promise<{ token: string; id: string; expiresAt: Date }> {
+    const u = await this.db.query<{ disabled: boolean }>('SELECT disabled FROM users WHERE id = $1', [userId]);
+    if (!u[0]) throw new NotFoundError('user_not_found', 'user not found');
+    if (u[0].disabled) throw new ConflictError('user_disabled', 'the user is disabled');
+    const t = await this.issueToken(userId, label, ttlHours);
+    await writeAudit(this.db, { actor, entity: 'token', entityId: t.id, action: 'create', data: { userId, label, expiresAt: t.expiresAt.toISOString() } });
+    return t;
+  }
+
+  /** A user's tokens (never their secrets): what the admin can revoke. */
+  async listTokens(userId: string): Promise<{ id: string; label: string; createdAt: string; expiresAt: string; revokedAt: string | null }[]> {
+    const rows = await this.db.query<{ id: string; label: string; created_at: Date; expires_at: Date; revoked_at: Date | null }>(
+      'SELECT id, label, created_at, expires_at, revoked_at FROM auth_tokens WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100',
+      [userId],
+    );
+    return rows.map((r) => ({ id: r.id, label: r.label, createdAt: r.created_at.toISOString(), expiresAt: r.expires_at.toISOString(), revokedAt: r.revoked_at?.toISOString() ?? null }));
   }
 
   async findUser(username: string): Promise<PublicUser | undefined> {

@@ -243,7 +243,8 @@ export function canSee(actor: Principal, l: Pick<LessonRow, 'teacher_id' | 'scho
   }
 }
 
-function validateSchedule(input: LessonInput): { start: Date | null; end: Date | null } {
+/** Start and end of a live lesson: both required, in order, at most 12 hours apart. */
+export function validateSchedule(input: Pick<LessonInput, 'kind' | 'scheduledStart' | 'scheduledEnd'>): { start: Date | null; end: Date | null } {
   const start = input.scheduledStart ? new Date(input.scheduledStart) : null;
   const end = input.scheduledEnd ? new Date(input.scheduledEnd) : null;
   if (input.kind === 'live') {

@@ -18,6 +18,9 @@ interface Fixture {
   entryId?: string;
   questionId?: string;
   answerId?: string;
+  editId?: string;
+  userId?: string;
+  schoolId?: string;
 }
 
 interface Row {
@@ -101,6 +104,23 @@ const answered = async (ts: TestSystem): Promise<Fixture> => {
   const a = await ts.sys.services.questions.answer(teacher, f.questionId!, '矩阵测试回答');
   return { ...f, answerId: a.id };
 };
+/** A published lesson of school A with a pending title edit. */
+const pendingEdit = async (ts: TestSystem): Promise<Fixture> => {
+  const lessonId = await publishedLesson(ts);
+  const r = await ts.api('PATCH', `/api/v1/lessons/${lessonId}`, { token: ts.users.teacherA.token, body: { title: `改过的标题 ${lessonId.slice(0, 4)}` } });
+  return { lessonId, editId: r.body.edit.pendingEdit.id };
+};
+// admin: a fresh user and a fresh school per call
+let made = 0;
+const freshUser = async (ts: TestSystem): Promise<Fixture> => {
+  const u = await ts.sys.services.auth.createUser({ username: `matrix_u${made++}`, password: 'matrix-password-1', role: 'teacher', schoolCode: ts.schools.A });
+  return { lessonId: '', userId: u.id };
+};
+const freshSchool = async (ts: TestSystem): Promise<Fixture> => {
+  const s = await ts.sys.services.schools.createSchoolInDistrict({ code: `matrix-s${made++}`, name: '矩阵学校', districtCode: 'matrix-district', stage: 'junior' });
+  return { lessonId: '', schoolId: s.id };
+};
+const adminOnly = (ok: number) => all(403, { admin: ok });
 const moderators = (ok: number) => all(403, { reviewerOwn: ok, reviewerOther: 404, operator: ok, admin: ok });
 
 const matrix: Record<string, Row> = {
@@ -115,6 +135,10 @@ const matrix: Record<string, Row> = {
   'DELETE /api/v1/lessons/:id/publications/:channel': { setup: published, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/publications/portal` }), expect: all(403, { operator: 200, admin: 200 }) },
   'GET /api/v1/audit': { request: () => ({ path: '/api/v1/audit' }), expect: all(403, { operator: 200, admin: 200 }) },
   'POST /api/v1/taxonomy/:kind': { request: (_f, n) => ({ path: '/api/v1/taxonomy/subject', body: { code: `matrix_${n}`, label: `科目${n}` } }), expect: all(403, { operator: 201, admin: 201 }) },
+  'PATCH /api/v1/lessons/:id': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}`, body: { title: '改过的标题' } }), expect: teacherOnlyOwn(200) },
+  'GET /api/v1/lessons/:id/edits': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/edits` }), expect: all(200, { teacherOther: 404, reviewerOther: 404, cable: 403 }) },
+  'GET /api/v1/review/edits': { request: () => ({ path: '/api/v1/review/edits' }), expect: all(403, { reviewerOwn: 200, reviewerOther: 200 }) },
+  'POST /api/v1/lesson-edits/:id/review': { setup: pendingEdit, request: (f) => ({ path: `/api/v1/lesson-edits/${f.editId}/review`, body: { decision: 'approve' } }), expect: all(403, { reviewerOwn: 200, reviewerOther: 404 }) },
   'PUT /api/v1/lessons/:id/media': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/media`, raw: Buffer.from('bytes'), headers: { 'content-type': 'video/mp4' } }), expect: teacherOnlyOwn(202) },
   'POST /api/v1/lessons/:id/uploads': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads`, body: { filename: 'a.mp4', size: 1000 } }), expect: teacherOnlyOwn(201) },
   'GET /api/v1/lessons/:id/uploads/:uploadId': { setup: openUpload, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/uploads/${f.uploadId}` }), expect: teacherOnlyOwn(200) },
@@ -140,6 +164,16 @@ const matrix: Record<string, Row> = {
   'PATCH /api/v1/answers/:id': { setup: answered, request: (f) => ({ path: `/api/v1/answers/${f.answerId}`, body: { text: '改过的回答' } }), expect: all(403, { teacherOwn: 200 }) },
   'PUT /api/v1/questions/:id/visibility': { setup: openQuestion, request: (f) => ({ path: `/api/v1/questions/${f.questionId}/visibility`, body: { hidden: true, reason: '不当内容' } }), expect: moderators(200) },
   'PUT /api/v1/answers/:id/visibility': { setup: answered, request: (f) => ({ path: `/api/v1/answers/${f.answerId}/visibility`, body: { hidden: true, reason: '不当内容' } }), expect: moderators(200) },
+  'GET /api/v1/admin/schools': { request: () => ({ path: '/api/v1/admin/schools' }), expect: adminOnly(200) },
+  'POST /api/v1/admin/schools': { request: (_f, n) => ({ path: '/api/v1/admin/schools', body: { code: `matrix-new${n}`, name: '新学校', stage: 'primary', district: 'matrix-district' } }), expect: adminOnly(201) },
+  'PATCH /api/v1/admin/schools/:id': { setup: freshSchool, request: (f) => ({ path: `/api/v1/admin/schools/${f.schoolId}`, body: { disabled: true } }), expect: adminOnly(200) },
+  'GET /api/v1/admin/users': { request: () => ({ path: '/api/v1/admin/users' }), expect: adminOnly(200) },
+  'POST /api/v1/admin/users': { request: (_f, n) => ({ path: '/api/v1/admin/users', body: { username: `matrix_new${n}`, role: 'operator' } }), expect: adminOnly(201) },
+  'PATCH /api/v1/admin/users/:id': { setup: freshUser, request: (f) => ({ path: `/api/v1/admin/users/${f.userId}`, body: { disabled: true } }), expect: adminOnly(200) },
+  'POST /api/v1/admin/users/:id/password': { setup: freshUser, request: (f) => ({ path: `/api/v1/admin/users/${f.userId}/password`, body: {} }), expect: adminOnly(200) },
+  'GET /api/v1/admin/users/:id/tokens': { setup: freshUser, request: (f) => ({ path: `/api/v1/admin/users/${f.userId}/tokens` }), expect: adminOnly(200) },
+  'POST /api/v1/admin/users/:id/tokens': { setup: freshUser, request: (f) => ({ path: `/api/v1/admin/users/${f.userId}/tokens`, body: { ttlHours: 24, label: 'matrix' } }), expect: adminOnly(201) },
+  'POST /api/v1/admin/users/:id/revoke-tokens': { setup: freshUser, request: (f) => ({ path: `/api/v1/admin/users/${f.userId}/revoke-tokens` }), expect: adminOnly(200) },
   'GET /api/v1/cable/packages': { request: () => ({ path: '/api/v1/cable/packages' }), expect: all(403, { operator: 200, admin: 200, cable: 200 }) },
   'POST /api/v1/lessons/:id/live/stop': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live/stop` }), expect: all(403, { reviewerOwn: 200, reviewerOther: 404, operator: 200, admin: 200 }) },
 };

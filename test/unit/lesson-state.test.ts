@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allTransitions, lessonEvents, lessonStatuses, nextStatus, transition } from '../../src/domain/lesson-state.ts';
+import { allTransitions, lessonEvents, lessonStatuses, nextStatus, planEdit, transition } from '../../src/domain/lesson-state.ts';
 import { ConflictError, InvalidError } from '../../src/domain/errors.ts';
 
 /** The whole legal table, written out: anything not listed must be refused. */
@@ -37,6 +37,7 @@ const legal: Record<string, string> = {
   'live withdrawn publish': 'published',
   'live published withdraw': 'withdrawn',
   'live rejected resubmit_plan': 'scheduled',
+  'live approved_for_air replan': 'scheduled',
   'live approved_for_air go_live': 'on_air',
   'live on_air live_ended': 'processing',
   'live scheduled cancel': 'draft',
@@ -75,5 +76,41 @@ describe('lesson state machine', () => {
   it('when a recorded lesson is asked to go live, then it is refused', () => {
     expect(nextStatus('recorded', 'approved_for_air', 'go_live')).toBeUndefined();
     expect(nextStatus('recorded', 'scheduled', 'approve')).toBeUndefined();
+  });
+});
+
+describe('lesson edit rules', () => {
+  const fresh = { approvedBefore: false, hasRecording: false };
+  it('when the text of a lesson nobody approved yet changes, then it is written at once', () => {
+    for (const status of ['draft', 'processing', 'in_review', 'failed', 'rejected'] as const) {
+      expect(planEdit('recorded', status, ['title', 'subject'], fresh)).toEqual({ direct: ['title', 'subject'], pending: [], event: undefined });
+    }
+    expect(planEdit('live', 'scheduled', ['title', 'scheduledStart'], fresh)).toEqual({ direct: ['title', 'scheduledStart'], pending: [], event: undefined });
+  });
+
+  it('when approved text changes, then it waits for the reviewer, also while a new version is processed', () => {
+    for (const status of ['approved', 'published', 'withdrawn'] as const) {
+      expect(planEdit('recorded', status, ['title', 'description'], { approvedBefore: true, hasRecording: true })).toEqual({ direct: [], pending: ['title', 'description'], event: undefined });
+    }
+    expect(planEdit('recorded', 'processing', ['description'], { approvedBefore: true, hasRecording: true }).pending).toEqual(['description']);
+    expect(planEdit('recorded', 'in_review', ['title'], { approvedBefore: true, hasRecording: true }).pending).toEqual(['title']);
+    expect(planEdit('live', 'approved_for_air', ['title'], fresh)).toEqual({ direct: [], pending: ['title'], event: undefined });
+    expect(planEdit('live', 'on_air', ['title'], fresh).pending).toEqual(['title']);
+  });
+
+  it('when an approved live plan is moved, then the whole plan goes back to the reviewer and its text is written with it', () => {
+    expect(planEdit('live', 'approved_for_air', ['title', 'scheduledEnd'], fresh)).toEqual({ direct: ['title', 'scheduledEnd'], pending: [], event: 'replan' });
+    expect(nextStatus('live', 'approved_for_air', 'replan')).toBe('scheduled');
+  });
+
+  it('when a rejected live plan is edited, then it is resubmitted; a rejected recording is not', () => {
+    expect(planEdit('live', 'rejected', ['description'], fresh).event).toBe('resubmit_plan');
+    expect(planEdit('live', 'rejected', ['description'], { approvedBefore: false, hasRecording: true }).event).toBeUndefined();
+  });
+
+  it('when the schedule of a lesson on air or recorded changes, or a recorded lesson gets one, then it is refused', () => {
+    expect(() => planEdit('live', 'on_air', ['scheduledStart'], fresh)).toThrow(ConflictError);
+    expect(() => planEdit('live', 'in_review', ['scheduledEnd'], { approvedBefore: false, hasRecording: true })).toThrow(ConflictError);
+    expect(() => planEdit('recorded', 'draft', ['scheduledStart'], fresh)).toThrow(InvalidError);
   });
 });

@@ -115,6 +115,14 @@ export const errorMessages = {
 
   rate_limited: '提问太频繁了，请稍后再试。',
   questions_unavailable: '暂时无法提交问题，请一分钟后再试。',
+
+  title_required: '请填写课程标题。',
+  schedule_live_only: '只有直播课需要填写上课时间。',
+  live_schedule_fixed: '直播课已经开播，上课时间不能再修改。',
+  edit_not_found: '没有找到这项修改，可能已被新的修改替代。',
+  edit_already_decided: '这项修改已经处理过了，请刷新查看。',
+  cannot_disable_self: '不能停用自己的账号。',
+  user_disabled: '该账号已停用。',
 } as const satisfies Record<ErrorCode, string>;
 
 /** Everything else the pages say. Functions where a number or a name goes into the sentence. */

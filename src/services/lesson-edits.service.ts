@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../infra/db.ts';
+import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../domain/errors.ts';
+import { planEdit, publicFields, type EditField, type PublicField } from '../domain/lesson-state.ts';
+import type { LessonRow, Principal } from '../domain/types.ts';
+import { changeStatus, lockLesson } from './lesson-store.ts';
+import { writeAudit } from './audit.ts';
+import { searchText, validateSchedule } from './lessons.service.ts';
+import { searchBigrams } from '../infra/text-search.ts';
+import type { TaxonomyKind, TaxonomyService } from './taxonomy.service.ts';
+
+/** What a teacher may change with PATCH /lessons/{id}. */
+export interface LessonPatch {
+  title?: string;
+  description?: string;
+  stage?: string;
+  grade?: string;
+  subject?: string;
+  type?: string;
+  edition?: string;
+  scheduledStart?: string | null;
+  scheduledEnd?: string | null;
+}
+
+type Value = string | null;
+
+const columns: Record<EditField, keyof LessonRow> = {
+  title: 'title', description: 'description', stage: 'stage', grade: 'grade', subject: 'subject', type: 'type', edition: 'edition',
+  scheduledStart: 'scheduled_start', scheduledEnd: 'scheduled_end',
+};
+const editFields = Object.keys(columns) as EditField[];
+const taxonomyFields: readonly string[] = ['stage', 'grade', 'subject', 'type', 'edition'];
+
+const valueOf = (l: LessonRow, f: EditField): Value => {
+  const v = l[columns[f]];
+  return v instanceof Date ? v.toISOString() : (v as Value) ?? null;
+};
+const normalise = (f: EditField, v: string | null | undefined): Value => {
+  if (v === undefined || v === null) return null;
+  return f === 'scheduledStart' || f === 'scheduledEnd' ? new Date(v).toISOString() : v;
+};
+
+export interface EditChange {
+  field: PublicField;
+  from: string;
+  to: string;
+  /** labels of taxonomy codes, for the reviewer's diff */
+  fromLabel?: string;
+  toLabel?: string;
+}
+
+export interface PendingEdit {
+  id: string;
+  lessonId: string;
+  lessonTitle: string;
+  teacher: string;
+  proposedAt: string;
+  changes: EditChange[];
+}
+
+export interface EditResult {
+  /** fields written now */
+  applied: EditField[];
+  /** fields waiting for the reviewer (null: nothing pending) */
+  pendingEdit: { id: string; fields: PublicField[] } | null;
+  status: string;
+}
+
+interface EditRow {
+  id: string;
+  lesson_id: string;
+  state: string;
+  changes: Record<string, string>;
+  previous: Record<string, string>;
+  proposed_at: Date;
+  decided_at: Date | null;
+  reason: string | null;
+}
+
+/** Called after a lesson's stored fields changed (caches, the ingest's key windows). */
+export type LessonChanged = (lessonId: string) => Promise<void>;
+
+/**
+ * Edits of lessons by their teacher (PATCH /lessons/{id}) under the state machine's edit rules, and
+ * the reviewer's decisions on edits of approved text. Every edit and decision is audited in the
+ * transaction that makes it.
+ */
+export class LessonEditsService {
+  constructor(
+    private readonly db: Db,
+    private readonly taxonomy: TaxonomyService,
+    private readonly onChanged: LessonChanged,
+  ) {}
+
+  /** Applies a teacher's edit of their own lesson: written now, pending for the reviewer, or refused (409). */
+  async edit(actor: Principal, lessonId: string, patch: LessonPatch): Promise<EditResult> {
+    if (actor.role !== 'teacher') throw new ForbiddenError('teacher_only', 'only the lesson\'s teacher edits it');
+    const result = await this.db.tx(async (q) => {
+      const l = await lockLesson(q, lessonId);
+      if (l.teacher_id !== actor.userId) throw new NotFoundError('lesson_not_found', 'lesson not found');
+      const pending = await this.pendingRow(q, l.id);
+      // what the teacher wants the lesson to read: the stored lesson, the pending edit, this patch
+      const wanted = new Map<EditField, Value>();
+      for (const f of editFields) wanted.set(f, valueOf(l, f));
+      for (const [f, v] of Object.entries(pending?.changes ?? {})) wanted.set(f as EditField, v);
+      for (const f of editFields) if (patch[f] !== undefined) wanted.set(f, normalise(f, patch[f]));
+      const changed = editFields.filter((f) => wanted.get(f) !== valueOf(l, f));
+      const touched = editFields.filter((f) => patch[f] !== undefined && wanted.get(f) !== valueOf(l, f));
+      if (!touched.length && !(pending && editFields.some((f) => patch[f] !== undefined))) {
+        return { applied: [], pendingEdit: pending ? { id: pending.id, fields: Object.keys(pending.changes) as PublicField[] } : null, status: l.status, stored: false };
+      }
+      const plan = planEdit(l.kind, l.status, changed, { approvedBefore: l.approved_asset_id !== null, hasRecording: l.current_asset_id !== null });
+      await this.validate(l, wanted);
+
+      const applied = plan.direct;
+      if (applied.length) {
+        const sets = applied.map((f, i) => `${columns[f]} = $${i + 2}`);
+        const params: unknown[] = [l.id, ...applied.map((f) => wanted.get(f))];
+        if (applied.some((f) => f === 'title' || f === 'description')) {
+          const text = searchText(wanted.get('title') ?? '', wanted.get('description') ?? '');
+          params.push(text, searchBigrams(text));
+          sets.push(`search_text = $${params.length - 1}`, `search_bigrams = $${params.length}`);
+        }
+        await q.query(`UPDATE lessons SET ${sets.join(', ')} WHERE id = $1`, params);
+        await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'edit', data: { changes: Object.fromEntries(applied.map((f) => [f, { from: valueOf(l, f), to: wanted.get(f) }])) } });
+      }
+      if (plan.event) await changeStatus(q, l, plan.event, actor, null, { cause: 'edit', fields: changed });
+
+      let pendingEdit: EditResult['pendingEdit'] = null;
+      if (pending) await q.query("UPDATE lesson_edits SET state = 'superseded', decided_at = now() WHERE id = $1", [pending.id]);
+      if (plan.pending.length) {
+        const id = randomUUID();
+        const changes = Object.fromEntries(plan.pending.map((f) => [f, wanted.get(f)]));
+        const previous = Object.fromEntries(plan.pending.map((f) => [f, valueOf(l, f)]));
+        await q.query('INSERT INTO lesson_edits (id, lesson_id, state, changes, previous, proposed_by) VALUES ($1, $2, $3, $4, $5, $6)', [
+          id, l.id, 'pending', JSON.stringify(changes), JSON.stringify(previous), actor.userId,
+        ]);
+        await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'edit_proposed', data: { editId: id, supersedes: pending?.id ?? null, changes: Object.fromEntries(plan.pending.map((f) => [f, { from: previous[f], to: changes[f] }])) } });
+        pendingEdit = { id, fields: plan.pending };
+      } else if (pending) {
+        await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'edit_withdrawn', data: { editId: pending.id } });
+      }
+      return { applied, pendingEdit, status: l.status, stored: applied.length > 0 || plan.event !== undefined };
+    });
+    if (result.stored) await this.onChanged(lessonId);
+    return { applied: result.applied, pendingEdit: result.pendingEdit, status: result.status };
+  }
+
+  /** Pending text edits of the reviewer's school, oldest first, as diffs. */
+  async pendingForSchool(actor: Principal): Promise<PendingEdit[]> {
+    if (actor.role !== 'reviewer' || !actor.schoolId) throw new ForbiddenError('reviewer_only', 'only a school reviewer decides on edits');
+    const rows = await this.db.query<EditRow & { title: string; teacher_name: string }>(
+      `SELECT e.*, l.title, u.display_name teacher_name FROM lesson_edits e JOIN lessons l ON l.id = e.lesson_id JOIN users u ON u.id = e.proposed_by
+       WHERE e.state = 'pending' AND l.school_id = $1 ORDER BY e.proposed_at, e.id`,
+      [actor.schoolId],
+    );
+    const labels = await this.labels();
+    return rows.map((r) => ({ id: r.id, lessonId: r.lesson_id, lessonTitle: r.title, teacher: r.teacher_name, proposedAt: r.proposed_at.toISOString(), changes: diff(r, labels) }));
+  }
+
+  /** The reviewer accepts (the lesson then reads the new text) or rejects (with a reason) a pending edit. */
+  async decide(actor: Principal, editId: string, decision: 'approve' | 'reject', reason: string | undefined): Promise<{ state: string; lessonId: string }> {
+    if (actor.role !== 'reviewer' || !actor.schoolId) throw new ForbiddenError('reviewer_only', 'only a reviewer of the lesson\'s school decides on its edits');
+    if (decision === 'reject' && !reason?.trim()) throw new InvalidError('rejection_reason_required', 'a rejection needs a reason', [{ field: 'reason', message: 'required when rejecting' }]);
+    const out = await this.db.tx(async (q) => {
+      const e = (await q.query<EditRow>('SELECT * FROM lesson_edits WHERE id = $1', [editId]))[0];
+      if (!e) throw new NotFoundError('edit_not_found', 'edit not found');
+      const l = await lockLesson(q, e.lesson_id);
+      if (l.school_id !== actor.schoolId) throw new NotFoundError('edit_not_found', 'edit not found');
+      const row = (await q.query<EditRow>('SELECT * FROM lesson_edits WHERE id = $1 FOR UPDATE', [editId]))[0];
+      if (row.state !== 'pending') throw new ConflictError('edit_already_decided', `this edit was already ${row.state}`, { status: row.state });
+      if (decision === 'approve') {
+        const fields = Object.keys(row.changes).filter((f): f is PublicField => (publicFields as readonly string[]).includes(f));
+        const merged = { ...Object.fromEntries(publicFields.map((f) => [f, valueOf(l, f)])), ...row.changes } as Record<PublicField, string>;
+        await this.taxonomy.validateLesson(merged);
+        const text = searchText(merged.title, merged.description);
+        await q.query(
+          `UPDATE lessons SET ${fields.map((f, i) => `${columns[f]} = $${i + 2}`).join(', ')}, search_text = $${fields.length + 2}, search_bigrams = $${fields.length + 3} WHERE id = $1`,
+          [l.id, ...fields.map((f) => merged[f]), text, searchBigrams(text)],
+        );
+      }
+      const state = decision === 'approve' ? 'approved' : 'rejected';
+      await q.query('UPDATE lesson_edits SET state = $2, decided_by = $3, decided_at = now(), reason = $4 WHERE id = $1', [editId, state, actor.userId, reason ?? null]);
+      await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: decision === 'approve' ? 'edit_approved' : 'edit_rejected', reason: reason ?? null, data: { editId, changes: row.changes, previous: row.previous } });
+      return { state, lessonId: l.id };
+    });
+    if (out.state === 'approved') await this.onChanged(out.lessonId);
+    return out;
+  }
+
+  /** The lesson's pending edit and its latest decided one, for its staff view. */
+  async summary(lessonId: string): Promise<{ pending: { id: string; proposedAt: string; changes: EditChange[] } | null; lastDecision: { state: string; reason: string | null; decidedAt: string } | null }> {
+    const rows = await this.db.query<EditRow>(
+      `(SELECT * FROM lesson_edits WHERE lesson_id = $1 AND state = 'pending')
+       UNION ALL (SELECT * FROM lesson_edits WHERE lesson_id = $1 AND state IN ('approved', 'rejected') ORDER BY decided_at DESC LIMIT 1)`,
+      [lessonId],
+    );
+    const p = rows.find((r) => r.state === 'pending');
+    const d = rows.find((r) => r.state !== 'pending');
+    const labels = p ? await this.labels() : undefined;
+    return {
+      pending: p ? { id: p.id, proposedAt: p.proposed_at.toISOString(), changes: diff(p, labels!) } : null,
+      lastDecision: d ? { state: d.state, reason: d.reason, decidedAt: d.decided_at!.toISOString() } : null,
+    };
+  }
+
+  private async pendingRow(q: Queryable, lessonId: string): Promise<EditRow | undefined> {
+    return (await q.query<EditRow>("SELECT * FROM lesson_edits WHERE lesson_id = $1 AND state = 'pending' FOR UPDATE", [lessonId]))[0];
+  }
+
+  private async validate(l: LessonRow, wanted: Map<EditField, Value>): Promise<void> {
+    const w = (f: EditField) => wanted.get(f) ?? '';
+    if (!w('title').trim()) throw new InvalidError('title_required', 'a lesson needs a title', [{ field: 'title', message: 'required' }]);
+    await this.taxonomy.validateLesson({ stage: w('stage'), grade: w('grade'), subject: w('subject'), type: w('type'), edition: w('edition') });
+    validateSchedule({ kind: l.kind, scheduledStart: wanted.get('scheduledStart') ?? undefined, scheduledEnd: wanted.get('scheduledEnd') ?? undefined });
+  }
+
+  private async labels(): Promise<Map<string, string>> {
+    const tax = await this.taxonomy.get();
+    const m = new Map<string, string>();
+    for (const kind of taxonomyFields as TaxonomyKind[]) for (const i of tax[kind]) m.set(`${kind}:${i.code}`, i.label);
+    return m;
+  }
+}
+
+function diff(r: EditRow, labels: Map<string, string>): EditChange[] {
+  return publicFields.filter((f) => f in r.changes).map((f) => {
+    const c: EditChange = { field: f, from: r.previous[f] ?? '', to: r.changes[f] ?? '' };
+    if (taxonomyFields.includes(f)) {
+      c.fromLabel = labels.get(`${f}:${c.from}`) ?? c.from;
+      c.toLabel = labels.get(`${f}:${c.to}`) ?? c.to;
+    }
+    return c;
+  });
+}
