@@ -242,7 +242,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       // an edit reaches the gateway's and catalog's caches and the ingest's key windows at once
       edits: new LessonEditsService(db, taxonomy, async (lessonId) => {
         await access.invalidate(lessonId);
-        await pubsub.publish(liveChannels.keys, lessonId);
+        await announceKeys(lessonId);
       }),
     };
     services.results.register('live', applyLiveResult);
