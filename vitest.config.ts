@@ -27,6 +27,17 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
         },
       },
+      {
+        extends: true,
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          // each file runs a whole fleet of processes (scripts/lib/fleet.ts) and breaks parts of it:
+          // one at a time, after everything else
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+        },
+      },
     ],
   },
 });

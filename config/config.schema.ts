@@ -100,6 +100,7 @@ export const configShape = {
   CABLE_TIMEZONE: z.string().min(1).default('Asia/Shanghai').describe('Time zone of ADI dates (Creation_Date, licensing window).'),
   CABLE_TEXT_UNIT: z.enum(['char', 'utf8', 'gbk']).default('char').describe('How ADI text limits count (operator): characters, UTF-8 bytes, or GBK bytes (2 per Chinese character).'),
   CABLE_CONCURRENCY: int(1, 1, 16).describe('Cable packaging jobs one worker process runs at once.'),
+  JOB_LOCK_S: int(30, 2, 600).describe('Lock of a running transcode or cable job, seconds (renewed at half of it while its worker lives): a worker that dies mid-job (killed, machine lost) hands the job to another within about twice this.'),
 
   GATEWAY_CACHE_MB: int(256, 0, 65536).describe('Memory the playback gateway may use for hot playlists and segments (0 disables the cache).'),
   CATALOG_CACHE_MB: int(64, 0, 65536).describe('Memory each API process may use for serialised public catalog answers (lists, facets, details; 0 disables the cache, ETags and 304s stay).'),

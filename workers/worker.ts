@@ -68,8 +68,8 @@ export function startJobWorkers(queues: QueueFactory, deps: WorkerDeps, handlers
       },
       {
         concurrency: entry.concurrency,
-        lockDuration: entry.lockDurationMs ?? 30_000,
-        stalledInterval: entry.stalledIntervalMs ?? 30_000,
+        lockDuration: entry.lockDurationMs ?? deps.config.JOB_LOCK_S * 1000,
+        stalledInterval: entry.stalledIntervalMs ?? deps.config.JOB_LOCK_S * 1000,
         maxStalledCount: entry.maxStalledCount ?? 3,
       },
     );

@@ -331,6 +331,7 @@ export async function startFleet(o: FleetOptions = {}): Promise<Fleet> {
       S3_ENDPOINT: s3.url,
       S3_ACCESS_KEY: 'S3RVER',
       S3_SECRET_KEY: 'S3RVER',
+      S3_BUCKET_PREFIX: '',
       SIGNING_SECRET: randomBytes(32).toString('hex'),
       RTMP_WORKER_PLAY_TOKEN: randomBytes(32).toString('base64url'),
       RTMP_HOST: '127.0.0.1',

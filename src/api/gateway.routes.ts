@@ -7,6 +7,7 @@ import type { ObjectStorage } from '../infra/storage.ts';
 import { scrubUrl, type Logger } from '../infra/logger.ts';
 import { contentTypeOf, isServableHlsPath } from '../media/storage-keys.ts';
 import type { AssetLocation } from '../services/playback-access.service.ts';
+import { unavailableRetryAfterS } from '../infra/unavailable.ts';
 import { sendProblem } from './problem.ts';
 import { isUuid } from '../domain/ids.ts';
 import type { Metrics } from './metrics.ts';
@@ -321,6 +322,7 @@ function missing(d: GatewayDeps, res: ServerResponse, err: unknown): void {
   const code = (err as { code?: string }).code;
   if (code === 'NoSuchKey' || code === 'NotFound') return notFound(res);
   d.log.warn({ err }, 'gateway storage read failed');
+  res.setHeader('Retry-After', String(unavailableRetryAfterS));
   sendProblem(res, 503, 'storage_unavailable', 'media storage is not reachable; try again');
 }
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ErrorCode } from '../domain/error-codes.ts';
 import { DomainError, InvalidError, TooManyRequestsError } from '../domain/errors.ts';
 import type { Logger } from '../infra/logger.ts';
+import { isUnavailableError, unavailableRetryAfterS } from '../infra/unavailable.ts';
 
 const titles: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
@@ -32,6 +33,9 @@ export function sendProblem(res: ServerResponse, status: number, code: ErrorCode
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));
+  // an error is never kept by a cache (the edge, a CDN, a browser): the gateway may have announced an
+  // immutable object before storage failed to give it
+  res.setHeader('Cache-Control', 'no-store');
   res.end(body);
 }
 
@@ -70,6 +74,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (e.type === 'request.aborted') return;
     const status = e.status ?? e.statusCode;
     if (status && status >= 400 && status < 500) return sendProblem(res, status, fallbackCodes[status] ?? 'bad_request', e.expose && e.message ? e.message : titles[status] ?? 'bad request');
+    if (isUnavailableError(err)) {
+      // a part underneath is restarting or unreachable: the client tries again, nothing is lost
+      log.warn({ err, method: req.method, route: req.route?.path }, 'a part underneath is unreachable');
+      res.setHeader('Retry-After', String(unavailableRetryAfterS));
+      return sendProblem(res, 503, 'service_unavailable', 'the service is briefly unavailable; try again shortly');
+    }
     log.error({ err, method: req.method, route: req.route?.path }, 'unhandled error');
     sendProblem(res, 500, 'internal_error', 'internal error; it has been logged');
   };

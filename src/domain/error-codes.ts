@@ -8,7 +8,7 @@ export const errorCodes = [
   // request shape (any endpoint)
   'validation_failed', 'body_required', 'malformed_json', 'invalid_encoding', 'unsupported_encoding',
   'json_body_required', 'body_too_large', 'length_required', 'unsupported_media_type', 'invalid_content_length',
-  'bad_request', 'endpoint_not_found', 'method_not_allowed', 'invalid_cursor', 'internal_error', 'pages_unavailable',
+  'bad_request', 'endpoint_not_found', 'method_not_allowed', 'invalid_cursor', 'internal_error', 'pages_unavailable', 'service_unavailable',
   // authentication and roles
   'authentication_required', 'wrong_credentials', 'login_throttled', 'role_forbidden', 'teacher_only',
   'reviewer_only', 'operator_only', 'moderator_only', 'no_school', 'csrf_token_invalid', 'cross_site_forbidden',

@@ -11,7 +11,7 @@
  * fluent-ffmpeg serves the capability check at worker start (encoders and filters present).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
@@ -359,7 +359,27 @@ export async function withWorkDir<T>(root: string, label: string, fn: (dir: stri
   await writeFile(path.join(dir, ownerFile), JSON.stringify(owner));
   try {
     return await fn(dir);
+  } catch (err) {
+    throw await explainFullDisk(base, err);
   } finally {
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch((err: unknown) => log?.warn({ dir, err }, 'could not remove work dir'));
   }
+}
+
+/** Free bytes below which a failed job is blamed on a full work directory. */
+const fullBelowBytes = 1024 * 1024;
+
+/**
+ * A job that failed while its work directory's file system was full gets that as its reason: ffmpeg
+ * does not always exit non-zero when a write fails (the HLS muxer carries on), so the symptom would
+ * otherwise be a puzzle such as "no segment written". The job is still retried (space may come back,
+ * another worker has its own disk).
+ */
+async function explainFullDisk(base: string, err: unknown): Promise<unknown> {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const fs = await statfs(base).catch(() => null);
+  const free = fs ? fs.bavail * fs.bsize : Number.POSITIVE_INFINITY;
+  if (code !== 'ENOSPC' && free >= fullBelowBytes) return err;
+  const message = `the work directory is full (no space left on device; ${Math.floor(free / 1024)} KiB free in ${base}): ${(err as Error)?.message ?? String(err)}`;
+  return Object.assign(new Error(message, { cause: err }), { code: 'ENOSPC' });
 }

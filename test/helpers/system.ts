@@ -25,7 +25,7 @@ export interface TestSystem {
 }
 
 /** Starts the roles asked for on a per-test schema, queue prefix and bucket prefix, with fixtures. */
-export async function startTestSystem(roles: Partial<Roles> = { api: true }, over: Partial<Record<keyof Config, string>> = {}): Promise<TestSystem> {
+export async function startTestSystem(roles: Partial<Roles> = { api: true }, over: Partial<Record<keyof Config, string>> = {}, opts: { url?: string } = {}): Promise<TestSystem> {
   const config = testConfig(over);
   const sys = await startSystem({ config, roles: { api: false, worker: false, ingest: false, ...roles } });
   const s = sys.services;
@@ -53,7 +53,8 @@ export async function startTestSystem(roles: Partial<Roles> = { api: true }, ove
     cable: await mk('cable', 'cable', null),
     districtAdmin: await mk('districtAdmin', 'district_admin', null),
   };
-  const url = sys.apiUrl ?? '';
+  // `url`: the API of another process (a fleet's edge) instead of this system's own
+  const url = opts.url ?? sys.apiUrl ?? '';
   const api: TestSystem['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;

@@ -21,6 +21,7 @@ export const errorMessages = {
   invalid_cursor: '列表已更新，请刷新页面后重新加载。',
   internal_error: '服务器出了点问题，已记录，请稍后重试。',
   pages_unavailable: '网站页面暂时无法访问，请稍后重试。',
+  service_unavailable: '服务正在恢复，请稍等几秒后重试。',
 
   authentication_required: '请先登录。',
   wrong_credentials: '用户名或密码错误。',
