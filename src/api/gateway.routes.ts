@@ -7,7 +7,7 @@ import type { ObjectStorage } from '../infra/storage.ts';
 import { scrubUrl, type Logger } from '../infra/logger.ts';
 import { contentTypeOf, isServableHlsPath } from '../media/storage-keys.ts';
 import type { AssetLocation } from '../services/playback-access.service.ts';
-import { unavailableRetryAfterS } from '../infra/unavailable.ts';
+import { isUnavailableError, unavailableRetryAfterS } from '../infra/unavailable.ts';
 import { sendProblem } from './problem.ts';
 import { isUuid } from '../domain/ids.ts';
 import type { Metrics } from './metrics.ts';
@@ -134,9 +134,15 @@ export function gatewayHandler(d: GatewayDeps): (req: IncomingMessage, res: Serv
     cors(req, res);
     serve(d, req, res, resolve, url.slice(hit[0].length))
       .catch((err: unknown) => {
+        if (res.headersSent) return void res.destroy();
+        if (isUnavailableError(err)) {
+          // the catalog's database (access check) or storage is restarting: players retry
+          d.log.warn({ err, url: scrubUrl(url).slice(0, 300) }, 'gateway: a part underneath is unreachable');
+          res.setHeader('Retry-After', String(unavailableRetryAfterS));
+          return sendProblem(res, 503, 'service_unavailable', 'the service is briefly unavailable; try again shortly');
+        }
         d.log.error({ err, url: scrubUrl(url).slice(0, 300) }, 'gateway request failed');
-        if (!res.headersSent) sendProblem(res, 500, 'internal_error', 'internal error');
-        else res.destroy();
+        sendProblem(res, 500, 'internal_error', 'internal error');
       })
       .finally(() => {
         record(req.method!, route, res.statusCode, started);
