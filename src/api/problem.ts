@@ -36,6 +36,7 @@ export function sendProblem(res: ServerResponse, status: number, code: ErrorCode
   // an error is never kept by a cache (the edge, a CDN, a browser): the gateway may have announced an
   // immutable object before storage failed to give it
   res.setHeader('Cache-Control', 'no-store');
+  res.removeHeader('X-Accel-Expires');
   res.end(body);
 }
 
