@@ -3,7 +3,7 @@ import type { Config } from '../config/config.schema.ts';
 import { cableProfileProblems } from '../config/cable-profiles.ts';
 import { withWorkDir } from '../src/infra/ffmpeg.runner.ts';
 import { cablePackagePayloadSchema, type CablePackagePayload } from '../src/jobs/cable.job.ts';
-import { PermanentJobError } from '../src/jobs/permanent-error.ts';
+import { parseJobPayload, PermanentJobError } from '../src/jobs/permanent-error.ts';
 import { adiFileNames, buildAdiXml } from '../src/media/adi-xml.ts';
 import { cablePackageKey } from '../src/media/cable-keys.ts';
 import { adiInput, assertValidAdi, cableResult, priorPackage } from '../src/pipeline/cable-adi.ts';
@@ -29,9 +29,7 @@ import type { HandlerEntry } from './worker.ts';
  * a delivery never overwrites a folder whose ADI.XML is already out (pollers may have taken it).
  */
 export const cablePackageHandler: JobHandler<CablePackagePayload> = async (job, deps, signal) => {
-  const parsed = cablePackagePayloadSchema.safeParse(job.data);
-  if (!parsed.success) throw new PermanentJobError(`invalid cable package job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const p = parsed.data;
+  const p = parseJobPayload(cablePackagePayloadSchema, job.data, 'cable package');
   const log = deps.log.child({ packageId: p.packageId, lessonId: p.lessonId, assetId: p.assetId, verb: p.verb, version: `${p.version.major}.${p.version.minor}` });
   const { storage, config } = deps;
   const bucket = storage.cableBucket;
@@ -52,7 +50,7 @@ export const cablePackageHandler: JobHandler<CablePackagePayload> = async (job, 
   }
 
   const profileProblems = cableProfileProblems(p.profile);
-  if (profileProblems.length) throw new PermanentJobError(`cable profile ${p.profile.name} is inconsistent: ${profileProblems.join('; ')}`);
+  if (profileProblems.length) throw new PermanentJobError('cable_profile_invalid', `cable profile ${p.profile.name} is inconsistent: ${profileProblems.join('; ')}`);
   return withWorkDir(config.WORK_DIR, `cable-${p.packageId}`, async (work) => {
     const o = { config, signal, log };
     await job.updateProgress(1);

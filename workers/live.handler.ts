@@ -3,7 +3,7 @@ import { withWorkDir } from '../src/infra/ffmpeg.runner.ts';
 import { LiveControl } from '../src/infra/live-control.ts';
 import { LiveLedgerStore } from '../src/infra/live-ledger.store.ts';
 import { liveJobSchema, liveWorkerLock, type LiveJob } from '../src/jobs/live.job.ts';
-import { PermanentJobError } from '../src/jobs/permanent-error.ts';
+import { parseJobPayload } from '../src/jobs/permanent-error.ts';
 import { liveLadderSpec } from '../src/media/live-args.ts';
 import { newLedger } from '../src/media/live-ledger.ts';
 import { finishRecording } from '../src/pipeline/live-recording.ts';
@@ -22,9 +22,7 @@ import type { HandlerEntry } from './worker.ts';
  * writes the same objects.
  */
 export const liveHandler: JobHandler<LiveJob> = async (job, deps, signal) => {
-  const parsed = liveJobSchema.safeParse(job.data);
-  if (!parsed.success) throw new PermanentJobError(`invalid live job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const p = parsed.data;
+  const p = parseJobPayload(liveJobSchema, job.data, 'live');
   if (!deps.redis || !deps.livePullUrl) throw new Error('live jobs need Redis and the ingest pull URL (worker role)');
   const { config, storage } = deps;
   const log = deps.log.child({ sessionId: p.sessionId, lessonId: p.lessonId, jobId: job.id });

@@ -4,7 +4,7 @@ import type { Config } from '../config/config.schema.ts';
 import { withWorkDir } from '../src/infra/ffmpeg.runner.ts';
 import type { Logger } from '../src/infra/logger.ts';
 import type { JobResult } from '../src/jobs/job-types.ts';
-import { PermanentJobError } from '../src/jobs/permanent-error.ts';
+import { parseJobPayload } from '../src/jobs/permanent-error.ts';
 import { transcodePayloadSchema, transcodeResultKey, type TranscodePayload, type TranscodeResultData } from '../src/jobs/transcode.job.ts';
 import type { VideoRendition } from '../src/media/ffmpeg-args.ts';
 import { masterKey, posterKey, storyboardImageKey, storyboardVttKey } from '../src/media/storage-keys.ts';
@@ -26,9 +26,7 @@ import type { HandlerEntry } from './worker.ts';
  * Unusable input throws PermanentJobError with a teacher-readable message; everything else retries.
  */
 export const transcodeHandler: JobHandler<TranscodePayload> = async (job, deps, signal) => {
-  const parsed = transcodePayloadSchema.safeParse(job.data);
-  if (!parsed.success) throw new PermanentJobError(`invalid transcode job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const p = parsed.data;
+  const p = parseJobPayload(transcodePayloadSchema, job.data, 'transcode');
   const { config, storage } = deps;
   // jobId comes with the bootstrap's child logger.
   const log = deps.log.child({ assetId: p.assetId, lessonId: p.lessonId });

@@ -2,6 +2,7 @@ import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { QueueFactory } from '../src/infra/queue.ts';
 import { jobIds, queueNames, type JobResult, type QueueName } from '../src/jobs/job-types.ts';
 import { PermanentJobError } from '../src/jobs/permanent-error.ts';
+import { isProcessingFailureCode, type ProcessingFailure } from '../src/domain/processing-failures.ts';
 import type { JobHandler, WorkerDeps } from './handler-types.ts';
 
 /** One queue's handler and how to name the subject of a failed job's result. */
@@ -57,8 +58,9 @@ export function startJobWorkers(queues: QueueFactory, deps: WorkerDeps, handlers
           return result;
         } catch (err) {
           if (err instanceof PermanentJobError) {
-            log.warn({ reason: err.message }, 'job failed permanently');
-            throw new UnrecoverableError(err.message);
+            log.warn({ code: err.code, reason: err.message }, 'job failed permanently');
+            // BullMQ fails an UnrecoverableError at once; the code rides along to the 'failed' event.
+            throw Object.assign(new UnrecoverableError(err.message), { failureCode: err.code });
           }
           log.warn({ err, attempt: job.attemptsMade + 1 }, 'job attempt failed');
           throw err;
@@ -82,14 +84,22 @@ export function startJobWorkers(queues: QueueFactory, deps: WorkerDeps, handlers
       const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
       if (!final) return;
       const subjectId = safeSubject(entry, job.data);
-      const message = err.name === 'UnrecoverableError' || err instanceof UnrecoverableError ? err.message : `processing failed after ${job.attemptsMade} attempts: ${err.message}`;
-      void postResult(queues, { kind: entry.kind, key: `${entry.kind}:${subjectId}`, subjectId, ok: false, error: message, data: {} }, `fail-${job.id}`).catch((e) =>
+      const failure = finalFailure(err, job.attemptsMade);
+      void postResult(queues, { kind: entry.kind, key: `${entry.kind}:${subjectId}`, subjectId, ok: false, error: failure.message, errorCode: failure.code, data: {} }, `fail-${job.id}`).catch((e) =>
         deps.log.error({ err: e, jobId: job.id }, 'could not post the failure result'),
       );
     });
     workers.push(w);
   }
   return workers;
+}
+
+/** The code and message of a job's final failure: the handler's own, or "retries exhausted". */
+function finalFailure(err: Error, attemptsMade: number): ProcessingFailure {
+  const code = (err as { failureCode?: unknown }).failureCode;
+  if (isProcessingFailureCode(code)) return { code, message: err.message };
+  if (err.name === 'UnrecoverableError' || err instanceof UnrecoverableError) return { code: 'processing_failed', message: err.message };
+  return { code: 'retries_exhausted', message: `processing failed after ${attemptsMade} attempts: ${err.message}` };
 }
 
 function safeSubject(entry: HandlerEntry, data: Record<string, unknown>): string {

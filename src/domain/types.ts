@@ -56,6 +56,8 @@ export interface AssetRow {
   source_bytes: number | null;
   progress: number;
   error: string | null;
+  /** Machine code of `error` (src/domain/processing-failures.ts). */
+  error_code: string | null;
   duration_s: number | null;
   media: Record<string, unknown> | null;
   hls_root?: string | null;

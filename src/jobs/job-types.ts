@@ -27,7 +27,10 @@ export const jobResultSchema = z.object({
   key: z.string(),
   subjectId: z.string(),
   ok: z.boolean(),
+  /** Failed: the message for people (English; clients show `errorCode` translated). */
   error: z.string().optional(),
+  /** Failed: the machine code (src/domain/processing-failures.ts). */
+  errorCode: z.string().optional(),
   data: z.record(z.string(), z.unknown()).default({}),
 });
 export type JobResult = z.infer<typeof jobResultSchema>;

@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { jobIds, queueNames, type JobResult } from './job-types.ts';
+import { jobIds, queueNames } from './job-types.ts';
 import { transcodeJobOptions } from './transcode-options.ts';
 
 /**
@@ -57,12 +57,4 @@ export interface TranscodeResultData {
   source: { container: string; videoCodec: string; audioCodec: string | null; width: number; height: number; rotation: number; interlaced: boolean; vfr: boolean; bitDepth: number; hdr: string | null; audioChannels: number | null };
   /** Renditions whose peak had to be brought within 2x average (re-encoded with a lower cap / padded). */
   rateGuard: { reencoded: string[]; stuffed: string[] };
-}
-
-/**
- * The failed result the catalog shows as the lesson's processing.error. The worker bootstrap posts it
- * when a transcode job fails for good (permanent error, or the last retry).
- */
-export function transcodeFailureResult(assetId: string, message: string): JobResult {
-  return { kind: 'transcode', key: transcodeResultKey(assetId), subjectId: assetId, ok: false, error: message, data: {} };
 }

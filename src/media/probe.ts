@@ -3,6 +3,7 @@
  * typed MediaInfo, and the teacher-readable reasons a file cannot become a lesson. No I/O here: the
  * runner (src/infra/ffmpeg.runner.ts) runs ffprobe and hands its JSON, stderr and exit code over.
  */
+import type { ProcessingFailureCode } from '../domain/processing-failures.ts';
 import { z } from 'zod';
 
 export type Rotation = 0 | 90 | 180 | 270;
@@ -95,6 +96,20 @@ export type ProbeFailureReason =
   | 'too-long';
 
 /** Why a file cannot be made into a lesson, worded for the teacher who uploaded it. */
+/** The machine code of each reason (src/domain/processing-failures.ts). */
+export const probeFailureCodes = {
+  empty: 'source_empty',
+  'not-media': 'media_unreadable',
+  'picture-only': 'picture_only',
+  truncated: 'media_truncated',
+  'no-streams': 'no_media_streams',
+  'no-video': 'no_video_stream',
+  undecodable: 'video_codec_unsupported',
+  'too-small': 'picture_too_small',
+  'unknown-duration': 'duration_unknown',
+  'too-long': 'duration_too_long',
+} as const satisfies Record<ProbeFailureReason, ProcessingFailureCode>;
+
 export interface ProbeFailure {
   reason: ProbeFailureReason;
   message: string;

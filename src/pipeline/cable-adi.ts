@@ -74,7 +74,7 @@ export function adiInput(p: CablePackageJob, media: CableMediaFacts | null): Adi
 export function assertValidAdi(xml: string, files: ReadonlyMap<string, FileFacts> | undefined, p: CablePackageJob): ParsedAdi {
   const r = validateAdiPackage(xml, files, { textUnit: p.provider.textUnit });
   if (r.violations.length || !r.adi) {
-    throw new PermanentJobError(`package ${p.packageId} fails ADI 1.1 validation: ${r.violations.map((v) => `${v.where} ${v.rule}: ${v.message}`).join('; ')}`);
+    throw new PermanentJobError('cable_adi_invalid', `package ${p.packageId} fails ADI 1.1 validation: ${r.violations.map((v) => `${v.where} ${v.rule}: ${v.message}`).join('; ')}`);
   }
   return r.adi;
 }
@@ -105,6 +105,7 @@ export async function priorPackage(storage: ObjectStorage, p: CablePackageJob): 
   const newer = p.version.major > theirs[0] || (p.version.major === theirs[0] && p.version.minor > theirs[1]);
   if (p.verb === 'delete' && newer && ams.Asset_ID === p.adiIds.package) return null;
   throw new PermanentJobError(
+    'cable_folder_taken',
     `outbox folder ${p.packageId} already holds ${adi?.isDelete ? 'a withdrawal' : 'a delivery'} of ${ams.Asset_ID ?? 'another package'} version ${theirs.join('.')}; ` +
       'a delivery needs a folder of its own and a withdrawal a higher version',
   );

@@ -23,7 +23,7 @@ interface CableStepOptions {
 /** Step "probe" of a cable package: the source as the cable profile sees it; unusable input fails at once. */
 export async function probeCableSource(input: string, o: CableStepOptions): Promise<CableSource> {
   const probed = parseProbe(await runFfprobe(o.config.FFPROBE_PATH, input, { signal: o.signal }), o.config.MEDIA_MAX_DURATION_S);
-  if (!probed.ok) throw new PermanentJobError(probed.failure.message);
+  if (!probed.ok) throw PermanentJobError.fromProbe(probed.failure);
   return cableSourceFromMedia(probed.info);
 }
 
@@ -54,10 +54,10 @@ export async function encodeCableMedia(p: CablePackageJob, input: string, source
 export async function checkCableMedia(p: CablePackageJob, files: { moviePath: string; posterPath: string }, o: CableStepOptions): Promise<{ movie: FileFacts; poster: FileFacts; runTimeS: number; bitRateKbps: number }> {
   const [movie, poster] = await Promise.all([measureMovie(files.moviePath), fileFacts(files.posterPath)]);
   const movieInfo = parseProbe(await runFfprobe(o.config.FFPROBE_PATH, files.moviePath, { signal: o.signal }));
-  if (!movieInfo.ok) throw new PermanentJobError(`the cable movie cannot be read back: ${movieInfo.failure.reason}`);
+  if (!movieInfo.ok) throw new PermanentJobError('cable_movie_off_profile', `the cable movie cannot be read back: ${movieInfo.failure.reason}`);
   const checked = checkCableMovie(movieInfo.info, p.profile);
   const problems = [...checked.problems, ...muxRateProblems(movie.mux, p.profile.mux.rateKbps * 1000)];
-  if (problems.length) throw new PermanentJobError(`the cable movie does not meet profile ${p.profile.name}: ${problems.join('; ')}`);
+  if (problems.length) throw new PermanentJobError('cable_movie_off_profile', `the cable movie does not meet profile ${p.profile.name}: ${problems.join('; ')}`);
   return { movie: movie.facts, poster, runTimeS: checked.facts.durationS, bitRateKbps: Math.round(movie.mux.rateBps / 1000) };
 }
 

@@ -13,7 +13,7 @@ import { PermanentJobError } from '../jobs/permanent-error.ts';
  */
 export async function fetchCableSource(storage: ObjectStorage, key: string, dir: string): Promise<string> {
   const bucket = storage.mediaBucket;
-  if (!(await storage.stat(bucket, key))) throw new PermanentJobError('the lesson source file is missing from storage');
+  if (!(await storage.stat(bucket, key))) throw new PermanentJobError('cable_source_missing', 'the lesson source file is missing from storage');
   await mkdir(dir, { recursive: true });
   if (!/\.m3u8$/i.test(key)) {
     const file = path.join(dir, `source${path.extname(key).replace(/[^.A-Za-z0-9]/g, '') || '.bin'}`);
@@ -25,14 +25,14 @@ export async function fetchCableSource(storage: ObjectStorage, key: string, dir:
   if (playlist.isMasterPlaylist) {
     // the top rendition: the best picture the recording has
     const top = [...(playlist as HLS.types.MasterPlaylist).variants].sort((a, b) => b.bandwidth - a.bandwidth)[0];
-    if (!top) throw new PermanentJobError('the recording playlist lists no rendition');
+    if (!top) throw new PermanentJobError('cable_recording_invalid', 'the recording playlist lists no rendition');
     playlistKey = relativeKey(key, top.uri);
     playlist = HLS.parse((await storage.getBuffer(bucket, playlistKey)).toString('utf8'));
   }
   const segments = (playlist as HLS.types.MediaPlaylist).segments;
-  if (!segments.length) throw new PermanentJobError('the recording has no segments');
+  if (!segments.length) throw new PermanentJobError('cable_recording_invalid', 'the recording has no segments');
   const maps = new Set(segments.map((s) => s.map?.uri).filter((u): u is string => !!u));
-  if (maps.size > 1) throw new PermanentJobError('the recording changes its fMP4 initialisation segment midway; it cannot be joined into one file');
+  if (maps.size > 1) throw new PermanentJobError('cable_recording_invalid', 'the recording changes its fMP4 initialisation segment midway; it cannot be joined into one file');
   const parts = [...maps, ...segments.map((s) => s.uri)];
   const file = path.join(dir, maps.size ? 'source.mp4' : 'source.ts');
   const out = createWriteStream(file);
@@ -49,6 +49,6 @@ function relativeKey(playlistKey: string, uri: string): string {
 function safeRelative(uri: string): string {
   const clean = uri.split(/[?#]/)[0];
   const norm = path.posix.normalize(clean);
-  if (/^[a-z]+:/i.test(uri) || norm.startsWith('/') || norm.startsWith('..')) throw new PermanentJobError(`the recording playlist points outside its folder (${uri})`);
+  if (/^[a-z]+:/i.test(uri) || norm.startsWith('/') || norm.startsWith('..')) throw new PermanentJobError('cable_recording_invalid', `the recording playlist points outside its folder (${uri})`);
   return norm;
 }

@@ -24,14 +24,14 @@ import type { LiveSessionContext } from './live-context.ts';
 /** Turns the ledger of an ended session into the recording and its `live` result. */
 export async function finishRecording(ctx: LiveSessionContext): Promise<JobResult> {
   const { ledger, storage, bucket, p, log } = ctx;
-  if (!ledger.slots.length) throw new PermanentJobError('the live lesson ended before any video arrived');
+  if (!ledger.slots.length) throw noMedia();
   const sid = p.sessionId;
   const dir = path.join(ctx.dir, 'recording');
   await mkdir(dir, { recursive: true });
   const slots = ledger.slots;
   const durationS = round3(slots.reduce((s, x) => s + x.parts[0].durationS, 0));
   const videoIdx = ledger.renditions.map((r, i) => (r.kind === 'video' ? i : -1)).filter((i) => i >= 0);
-  if (!videoIdx.length) throw new PermanentJobError('the live lesson ended before any video arrived');
+  if (!videoIdx.length) throw noMedia();
 
   const posterFile = await makePoster(ctx, dir, videoIdx, durationS);
   const sb = await makeStoryboard(ctx, dir, videoIdx[videoIdx.length - 1], durationS);
@@ -183,4 +183,5 @@ async function removeOrphans(ctx: LiveSessionContext): Promise<void> {
   if (orphans.length) ctx.log.info({ orphans: orphans.length }, 'removed segments no playlist ever named');
 }
 
+const noMedia = (): PermanentJobError => new PermanentJobError('live_no_media', 'the live lesson ended before any video arrived');
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;

@@ -25,7 +25,7 @@ export async function encodeLadder(ctx: TranscodeContext, src: string, plan: Tra
   const producedS = top.segments.reduce((s, x) => s + x.durationS, 0);
   if (plan.durationS !== null && looksTruncated(run.stderrTail, plan.durationS, producedS)) {
     ctx.log.warn({ expectedS: plan.durationS, producedS, stderrTail: run.stderrTail }, 'source ends early');
-    throw new PermanentJobError(failureMessage('truncated'));
+    throw PermanentJobError.fromProbe({ reason: 'truncated', message: failureMessage('truncated') });
   }
   return { outputs, producedS };
 }
@@ -77,7 +77,7 @@ async function runEncode(ctx: TranscodeContext, src: string, target: string, pla
   } catch (err) {
     if (err instanceof FfmpegError && !err.aborted && err.signal === null && looksUndecodable(err.stderrTail)) {
       log.warn({ stderrTail: err.stderrTail }, 'source could not be decoded');
-      throw new PermanentJobError(failureMessage('truncated'));
+      throw PermanentJobError.fromProbe({ reason: 'truncated', message: failureMessage('truncated') });
     }
     throw err;
   }

@@ -13,7 +13,7 @@ import type { RenditionOutput, TranscodeContext } from './transcode-context.ts';
 /** The output failed our own HLS checks: a bug on our side, retrying the same encode cannot help. */
 export class OutputInvalidError extends PermanentJobError {
   constructor(readonly violations: Violation[]) {
-    super('We could not finish processing this video because of a fault on our side (the result failed our quality checks). The technical team has been told; please try again later or upload the file again.');
+    super('output_invalid', 'We could not finish processing this video because of a fault on our side (the result failed our quality checks). The technical team has been told; please try again later or upload the file again.');
     this.name = 'OutputInvalidError';
   }
 }

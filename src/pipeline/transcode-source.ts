@@ -15,8 +15,8 @@ export async function fetchSource(ctx: TranscodeContext): Promise<string> {
   const ext = /\.([A-Za-z0-9]{1,8})$/.exec(p.sourceKey)?.[1]?.toLowerCase() ?? 'bin';
   const src = path.join(dir, `source.${ext}`);
   const head = await storage.stat(bucket, p.sourceKey);
-  if (!head) throw new PermanentJobError('The uploaded file could not be found any more. Please upload the lesson video again.');
-  if (head.size === 0) throw new PermanentJobError(failureMessage('empty'));
+  if (!head) throw new PermanentJobError('source_missing', 'The uploaded file could not be found any more. Please upload the lesson video again.');
+  if (head.size === 0) throw PermanentJobError.fromProbe({ reason: 'empty', message: failureMessage('empty') });
   await pipeline(await storage.get(bucket, p.sourceKey), createWriteStream(src), { signal });
   return src;
 }
@@ -32,12 +32,12 @@ export async function probeSource(ctx: TranscodeContext, src: string): Promise<{
   const outcome = parseProbe(probe, config.MEDIA_MAX_DURATION_S);
   if (!outcome.ok) {
     log.warn({ reason: outcome.failure.reason, stderr: probe.stderr.slice(-500) }, 'source rejected');
-    throw new PermanentJobError(outcome.failure.message);
+    throw PermanentJobError.fromProbe(outcome.failure);
   }
   const ends = await probeStreamEnds(config.FFPROBE_PATH, src, outcome.info.formatStartS + outcome.info.durationS, { signal });
   const info = withMeasuredEnds(outcome.info, ends);
   const tooLong = durationFailure(info, config.MEDIA_MAX_DURATION_S);
-  if (tooLong) throw new PermanentJobError(tooLong.message);
+  if (tooLong) throw PermanentJobError.fromProbe(tooLong);
   return { info, plan: planTranscode(info, vodLadder) };
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from '../infra/logger.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
 import type { JobResult } from '../jobs/job-types.ts';
 import { InvalidError } from '../domain/errors.ts';
+import { failureCodeOf } from '../domain/processing-failures.ts';
 import type { AssetRow, LessonRow } from '../domain/types.ts';
 import type { CablePackagePayload, CableProvider } from '../jobs/cable.job.ts';
 import type { CableProfile } from '../../config/cable-profiles.ts';
@@ -43,6 +44,7 @@ interface PackageRow {
   version_major: number;
   version_minor: number;
   state: 'packaging' | 'delivered' | 'failed' | 'withdrawn';
+  error_code: string | null;
   error: string | null;
   files: { name: string; key: string; size: number; md5: string }[] | null;
   run_time_s: number | null;
@@ -126,6 +128,7 @@ export class CableService {
       version: { major: r.version_major, minor: r.version_minor },
       state: r.state,
       error: r.error,
+      errorCode: r.error_code,
       runTimeS: r.run_time_s,
       createdAt: r.created_at.toISOString(),
       updatedAt: r.updated_at.toISOString(),
@@ -195,7 +198,7 @@ export async function applyCableResult(q: Queryable, r: JobResult): Promise<void
   const pkg = (await q.query<PackageRow>('SELECT * FROM cable_packages WHERE id = $1 FOR UPDATE', [r.subjectId]))[0];
   if (!pkg) return;
   if (!r.ok) {
-    await q.query("UPDATE cable_packages SET state = 'failed', error = $2, updated_at = now() WHERE id = $1", [pkg.id, r.error ?? 'packaging failed']);
+    await q.query("UPDATE cable_packages SET state = 'failed', error = $2, error_code = $3, updated_at = now() WHERE id = $1", [pkg.id, r.error ?? 'packaging failed', failureCodeOf(r)]);
     await writeAudit(q, { actor: 'worker', entity: 'cable_package', entityId: pkg.id, action: 'failed', from: pkg.state, to: 'failed', reason: r.error ?? null });
     return;
   }

@@ -4,6 +4,7 @@ import type { JobResult } from '../jobs/job-types.ts';
 import type { AssetRow } from '../domain/types.ts';
 import { changeStatus, lockLesson } from './lesson-store.ts';
 import { writeAudit } from './audit.ts';
+import { failureCodeOf } from '../domain/processing-failures.ts';
 
 /** Applies one kind of job result inside a transaction. */
 export type ResultApplier = (q: Queryable, r: JobResult) => Promise<void>;
@@ -47,12 +48,12 @@ async function applyTranscode(q: Queryable, r: JobResult): Promise<void> {
   const current = lesson.current_asset_id === asset.id;
   if (r.ok) {
     const durationS = typeof r.data.durationS === 'number' ? r.data.durationS : null;
-    await q.query("UPDATE assets SET state = 'ready', progress = 100, error = NULL, duration_s = $2, media = $3, updated_at = now() WHERE id = $1", [asset.id, durationS, JSON.stringify(r.data)]);
+    await q.query("UPDATE assets SET state = 'ready', progress = 100, error = NULL, error_code = NULL, duration_s = $2, media = $3, updated_at = now() WHERE id = $1", [asset.id, durationS, JSON.stringify(r.data)]);
     await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: asset.id, action: 'processing_succeeded', from: asset.state, to: 'ready' });
     if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_succeeded', 'worker', null, { assetId: asset.id });
   } else {
     const error = r.error ?? 'processing failed';
-    await q.query("UPDATE assets SET state = 'failed', error = $2, updated_at = now() WHERE id = $1", [asset.id, error]);
+    await q.query("UPDATE assets SET state = 'failed', error = $2, error_code = $3, updated_at = now() WHERE id = $1", [asset.id, error, failureCodeOf(r)]);
     await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: asset.id, action: 'processing_failed', from: asset.state, to: 'failed', reason: error });
     if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_failed', 'worker', error, { assetId: asset.id });
   }

@@ -186,7 +186,7 @@ export class LessonsService {
       published: (await this.db.query<{ channel: string; state: string; asset_id: string; published_at: Date | null }>('SELECT channel, state, asset_id, published_at FROM publications WHERE lesson_id = $1 ORDER BY channel', [l.id])).map((p) => ({ channel: p.channel, state: p.state, assetId: p.asset_id, publishedAt: p.published_at?.toISOString() ?? null })),
       currentAssetId: l.current_asset_id,
       approvedAssetId: l.approved_asset_id,
-      processing: asset ? { state: asset.state, progress: Math.max(0, Math.min(100, Math.round(progress))), error: asset.error, version: asset.version } : null,
+      processing: asset ? { state: asset.state, progress: Math.max(0, Math.min(100, Math.round(progress))), error: asset.error, errorCode: asset.error_code ?? null, version: asset.version } : null,
       preview: preview ? { hls: `${baseUrl}/preview/${preview.token}/master.m3u8`, expiresAt: preview.expiresAt.toISOString() } : null,
     };
   }
@@ -267,7 +267,7 @@ export interface StaffLesson extends StaffListItem {
   published: { channel: string; state: string; assetId: string; publishedAt: string | null }[];
   currentAssetId: string | null;
   approvedAssetId: string | null;
-  processing: { state: string; progress: number; error: string | null; version: number } | null;
+  processing: { state: string; progress: number; error: string | null; errorCode: string | null; version: number } | null;
   preview: { hls: string; expiresAt: string } | null;
 }
 

@@ -10,6 +10,7 @@ import { livePrefix } from '../media/storage-keys.ts';
 import type { JobResult } from '../jobs/job-types.ts';
 import { changeStatus, lockLesson } from './lesson-store.ts';
 import { writeAudit } from './audit.ts';
+import { failureCodeOf } from '../domain/processing-failures.ts';
 import type { SecretBox } from './secret-box.ts';
 
 export interface LiveOptions {
@@ -297,12 +298,12 @@ export async function applyLiveResult(q: Queryable, r: JobResult): Promise<void>
   const current = lesson.current_asset_id === s.asset_id;
   if (r.ok) {
     const durationS = typeof r.data.durationS === 'number' ? r.data.durationS : null;
-    await q.query("UPDATE assets SET state = 'ready', progress = 100, error = NULL, duration_s = $2, media = $3, updated_at = now() WHERE id = $1", [s.asset_id, durationS, JSON.stringify(r.data)]);
+    await q.query("UPDATE assets SET state = 'ready', progress = 100, error = NULL, error_code = NULL, duration_s = $2, media = $3, updated_at = now() WHERE id = $1", [s.asset_id, durationS, JSON.stringify(r.data)]);
     await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: s.asset_id, action: 'recording_ready', to: 'ready' });
     if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_succeeded', 'worker', null, { assetId: s.asset_id });
   } else {
     const error = r.error ?? 'the recording could not be made';
-    await q.query("UPDATE assets SET state = 'failed', error = $2, updated_at = now() WHERE id = $1", [s.asset_id, error]);
+    await q.query("UPDATE assets SET state = 'failed', error = $2, error_code = $3, updated_at = now() WHERE id = $1", [s.asset_id, error, failureCodeOf(r)]);
     await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: s.asset_id, action: 'recording_failed', to: 'failed', reason: error });
     if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_failed', 'worker', error, { assetId: s.asset_id });
   }

@@ -15,6 +15,7 @@ import { loadVodInput, validateVod } from '../../src/media/hls-validator.ts';
 import { hlsPrefix, masterKey, posterKey, sourceKey, storyboardImageKey, storyboardVttKey } from '../../src/media/storage-keys.ts';
 import { inspectTsSegment } from '../../src/media/ts-segment.ts';
 import { jobIds, type JobResult } from '../../src/jobs/job-types.ts';
+import type { ProcessingFailureCode } from '../../src/domain/processing-failures.ts';
 import { transcodeJob, type TranscodeResultData } from '../../src/jobs/transcode.job.ts';
 import { transcodeHandler, transcodeHandlerEntry } from '../../workers/transcode.handler.ts';
 import { startJobWorkers } from '../../workers/worker.ts';
@@ -157,15 +158,15 @@ describe('transcode job through a BullMQ worker', () => {
     }, 300_000);
   }
 
-  const broken: [BrokenMediaKind, RegExp][] = [
-    ['no-streams', /no picture or sound/],
-    ['audio-only', /sound but no picture/],
-    ['truncated', /incomplete/],
-    ['truncated-faststart', /incomplete/],
-    ['text-as-mp4', /not a video we can read/],
-    ['picture', /still picture/],
+  const broken: [BrokenMediaKind, RegExp, ProcessingFailureCode][] = [
+    ['no-streams', /no picture or sound/, 'no_media_streams'],
+    ['audio-only', /sound but no picture/, 'no_video_stream'],
+    ['truncated', /incomplete/, 'media_truncated'],
+    ['truncated-faststart', /incomplete/, 'media_truncated'],
+    ['text-as-mp4', /not a video we can read/, 'media_unreadable'],
+    ['picture', /still picture/, 'picture_only'],
   ];
-  for (const [kind, message] of broken) {
+  for (const [kind, message, errorCode] of broken) {
     it(`when a ${kind} file is uploaded, then the job fails at once with a message for the teacher and posts it as the result`, async () => {
       const media = await generateMedia(kind, mediaDir);
       const { assetId, key } = await upload(r, media);
@@ -175,7 +176,7 @@ describe('transcode job through a BullMQ worker', () => {
       expect(failed?.attemptsMade).toBe(1);
       expect(failed?.failedReason).toMatch(message);
       const posted = await poll(() => r.queues.queue('results').getJob(jobIds.result('transcode', assetId, `fail-${job.id}`)));
-      expect(posted.data).toMatchObject({ kind: 'transcode', key: `transcode:${assetId}`, subjectId: assetId, ok: false, error: expect.stringMatching(message) });
+      expect(posted.data).toMatchObject({ kind: 'transcode', key: `transcode:${assetId}`, subjectId: assetId, ok: false, error: expect.stringMatching(message), errorCode });
       expect(await r.storage.list(r.storage.mediaBucket, `assets/${assetId}/`)).toEqual([]);
     }, 180_000);
   }
@@ -196,6 +197,8 @@ describe('transcode limits', () => {
     const job = await enqueue(r, assetId, key);
     await expect(job.waitUntilFinished(r.events, 60_000)).rejects.toThrow('The lesson is 4 s long; the longest accepted is 2 s.');
     expect((await r.queues.queue('transcode').getJob(job.id!))?.attemptsMade).toBe(1);
+    const posted = await poll(() => r.queues.queue('results').getJob(jobIds.result('transcode', assetId, `fail-${job.id}`)));
+    expect(posted.data).toMatchObject({ ok: false, errorCode: 'duration_too_long' });
   }, 120_000);
 });
 

@@ -155,4 +155,18 @@ describe('uploads', () => {
     expect(after.processing).toMatchObject({ state: 'failed', error: 'the file has no video or sound we can read' });
     expect((await ts.api('GET', `/api/v1/lessons/${id}`)).status).toBe(200);
   });
+
+  it('when processing fails with a code, then the staff detail shows it as processing.errorCode beside the message, and a new version clears both', async () => {
+    const id = await newLesson();
+    const t = ts.users.teacherA.token;
+    expect((await ts.api('PUT', `/api/v1/lessons/${id}/media`, { token: t, raw: Buffer.from('v1') })).status).toBe(202);
+    const v1 = (await ts.api('GET', `/api/v1/lessons/${id}`, { token: t })).body.currentAssetId;
+    await ts.sys.services.results.apply({ kind: 'transcode', key: `transcode:${v1}`, subjectId: v1, ok: false, error: 'This file has sound but no picture.', errorCode: 'no_video_stream', data: {} });
+    const failed = (await ts.api('GET', `/api/v1/lessons/${id}`, { token: t })).body;
+    expect(failed.processing).toMatchObject({ state: 'failed', error: 'This file has sound but no picture.', errorCode: 'no_video_stream' });
+    expect((await ts.api('PUT', `/api/v1/lessons/${id}/media`, { token: t, raw: Buffer.from('v2') })).status).toBe(202);
+    const v2 = (await ts.api('GET', `/api/v1/lessons/${id}`, { token: t })).body.currentAssetId;
+    await ts.sys.services.results.apply({ kind: 'transcode', key: `transcode:${v2}`, subjectId: v2, ok: true, data: { durationS: 10 } });
+    expect((await ts.api('GET', `/api/v1/lessons/${id}`, { token: t })).body.processing).toMatchObject({ state: 'ready', error: null, errorCode: null });
+  });
 });
