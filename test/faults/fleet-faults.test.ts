@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobIds } from '../../src/jobs/job-types.ts';
 import { masterKey } from '../../src/media/storage-keys.ts';
+import { cablePackageKey } from '../../src/media/cable-keys.ts';
 import { eventually, lessonStatus, makeClip, processingOutcomes, startFleetRig, transcodeRunning, uploadedLesson, vodProblems, watchNoPartialMaster, type FleetRig } from '../helpers/fleet.ts';
 import { lessonBody } from '../helpers/system.ts';
 
@@ -22,7 +23,7 @@ let published: string | undefined;
 
 beforeAll(async () => {
   // a private PostgreSQL: one case restarts it, which the machine's shared one must not suffer
-  r = await startFleetRig({ postgres: 'private', apis: 2, workers: 2, ingest: false, env: { JOB_LOCK_S: '6', TRANSCODE_CONCURRENCY: '1' } });
+  r = await startFleetRig({ postgres: 'private', apis: 2, workers: 2, ingest: false, env: { JOB_LOCK_S: '6', TRANSCODE_CONCURRENCY: '1', CABLE_PROFILE: 'sd-mpeg2-576i50' } });
   clip = await makeClip(r.mediaDir, 'lesson', 12);
 }, 300_000);
 
@@ -79,6 +80,54 @@ describe('faults during real work, on a fleet of processes', () => {
       await worker.start();
     }
     // the dead worker's temp dir is swept when it runs its next job; here: it left one behind, nothing else did
+  }, 400_000);
+
+  it('when the worker packaging a lesson for cable is SIGKILLed mid-encode, then another finishes the package, ADI.XML never appears early, one delivered package', async () => {
+    expect(published).toBeDefined();
+    expect((await r.ts.api('POST', `/api/v1/lessons/${published}/publications`, { token: r.ts.users.operator.token, body: { channel: 'cable' } })).status).toBe(201);
+    const cableJobs = async () => (await r.ts.sys.queues.queue('cable').getJobs(['active', 'waiting', 'delayed', 'completed', 'failed'])).filter((j) => j.data?.lessonId === published);
+    const job = await eventually(async () => (await cableJobs())[0], 60_000, 'the cable job');
+    const packageId = String(job.data.packageId);
+    const adi = cablePackageKey(packageId, 'ADI.XML');
+    const st = r.ts.sys.storage;
+    let adiEarly = false;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const j = await r.ts.sys.queues.queue('cable').getJob(String(job.id)).catch(() => undefined);
+        if (j && (await j.getState()) === 'active' && (await st.stat(st.cableBucket, adi).catch(() => null))) adiEarly = true;
+        await new Promise((res) => setTimeout(res, 300));
+      }
+    })();
+    // mid-encode: the worker holding the job has its movie growing in its work dir
+    const worker = await eventually(async () => {
+      for (const w of r.fleet.workers.filter((x) => x.running)) {
+        const work = path.join(r.fleet.dir, w.name, 'work');
+        for (const d of (await readdir(work)).filter((n) => n.startsWith(`classcast-cable-${packageId}`))) {
+          for (const f of await readdir(path.join(work, d), { recursive: true })) {
+            if (/\.ts$/.test(String(f)) && (await stat(path.join(work, d, String(f)))).size > 0) return w;
+          }
+        }
+      }
+      return undefined;
+    }, 240_000, 'the cable encode under way');
+    await worker.kill('SIGKILL');
+    try {
+      const pkg = await eventually(async () => {
+        const items = (await r.ts.api('GET', '/api/v1/cable/packages?limit=500', { token: r.ts.users.cable.token })).body.items as { packageId: string; lessonId: string; state: string; files: { name: string }[] }[];
+        const mine = items.filter((p) => p.lessonId === published);
+        return mine.length === 1 && mine[0].state !== 'packaging' ? mine : undefined;
+      }, 300_000, 'the cable package delivered');
+      expect(pkg[0]).toMatchObject({ packageId, state: 'delivered' });
+      expect(pkg[0].files.map((f) => f.name)).toEqual(['movie.ts', 'poster.jpg', 'ADI.XML']);
+      const finisher = r.fleet.workers.find((w) => w !== worker && w.output().split('\n').some((l) => l.includes(`"jobId":"${String(job.id)}"`) && l.includes('"job finished"')));
+      expect(finisher).toBeDefined();
+      expect(adiEarly).toBe(false);
+    } finally {
+      watching = false;
+      await watcher;
+      await worker.start();
+    }
   }, 400_000);
 
   it('when the S3 server is unreachable for 30 s mid-transcode, then the gateway and uploads answer 503 with Retry-After (never 500), the job retries and finishes, nothing partial reachable', async () => {
