@@ -58,6 +58,9 @@ import { NotFoundError } from './domain/errors.ts';
 import { LessonEditsService } from './services/lesson-edits.service.ts';
 import { registerLessonEditRoutes } from './api/lesson-edits.routes.ts';
 import { registerAdminRoutes } from './api/admin.routes.ts';
+import { registerLiveStatusRoutes } from './api/live-status.routes.ts';
+import { LiveStatusService } from './services/live-status.service.ts';
+import { LiveStatsStore } from './infra/live-stats.store.ts';
 
 export interface Roles {
   api: boolean;
@@ -285,6 +288,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       registerCableRoutes(registry, cable);
       registerTimetableRoutes(registry, { timetables: services.timetables, schedule: services.schedule, baseUrl });
       registerAdminRoutes(registry, { auth: services.auth, schools: services.schools });
+      registerLiveStatusRoutes(registry, new LiveStatusService(db, services.lessons, new LiveStatsStore(redis, config.QUEUE_PREFIX)));
       registerLessonEditRoutes(registry, { edits: services.edits, lessons: services.lessons, baseUrl });
       registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: qa.maxImageBytes, maxImages: qa.maxImages });
       const strictJson = strictJsonRouter({
@@ -355,7 +359,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const workerPlayToken = config.RTMP_WORKER_PLAY_TOKEN || randomBytes(24).toString('base64url');
     let ingest: IngestSupervisor | undefined;
     if (o.roles.ingest) {
-      ingest = await startIngest({ config, log, live: services.live, pubsub, announcements, metrics, workerPlayToken });
+      ingest = await startIngest({ config, log, live: services.live, pubsub, announcements, metrics, workerPlayToken, redis });
       const sup = ingest;
       stops.push(() => sup.stop());
     }

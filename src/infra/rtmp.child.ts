@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { LocalFailureLimiter } from './rate-limit.ts';
 import { PublishGate, normalizeAddress, type RefusalReason } from '../domain/publish-gate.ts';
 import { RTMP_APP, toChildSchema, type ChildSettings, type FromChild } from './rtmp.ts';
+import { StreamMeter } from '../media/stream-meter.ts';
 
 const NMS_VERSION = '4.4.3';
 const require = createRequire(import.meta.url);
@@ -23,7 +24,12 @@ interface NmsPacket {
   codec_type: number;
   size: number;
   data: Buffer;
+  /** stream timestamp, ms */
+  dts: number;
+  /** NMS's FLV tag class: 3 = video keyframe (Flv.parserTag) */
+  flags: number;
 }
+const NMS_FLAG_KEYFRAME = 3;
 
 interface NmsRtmp {
   streamQuery: Record<string, unknown>;
@@ -58,6 +64,9 @@ interface NmsSession {
   streamPath: string;
   streamQuery: Record<string, unknown>;
   inBytes: number;
+  /** from the publisher's onMetaData (0 when not sent) */
+  videoWidth: number;
+  videoHeight: number;
   socket: net.Socket;
   rtmp: NmsRtmp;
   broadcast: NmsBroadcast;
@@ -123,6 +132,8 @@ interface Conn {
   dropReason?: string;
   connectedAt: number;
   lastRx: number;
+  /** what an accepted publisher sends (bitrate, frame rate, keyframes) */
+  meter?: StreamMeter;
 }
 
 /** A connection broke the protocol or a limit: it alone is closed. */
@@ -356,6 +367,10 @@ function patchSession(session: NmsSession, conn: Conn): void {
   session.onPacket = (packet: NmsPacket) => {
     if (conn.role === 'publisher' && conn.accepted && !conn.dropped && session.broadcast.publisher === session) {
       session.broadcast.broadcastMessage(packet);
+      if (packet.codec_type === MSG_AUDIO || packet.codec_type === MSG_VIDEO) {
+        conn.meter ??= new StreamMeter(Date.now());
+        conn.meter.feed({ video: packet.codec_type === MSG_VIDEO, bytes: packet.size, dts: packet.dts, keyframe: packet.flags === NMS_FLAG_KEYFRAME }, Date.now());
+      }
     } else {
       counters.upstreamMediaDropped += 1;
     }
@@ -544,9 +559,15 @@ function stats(): Extract<FromChild, { type: 'statsResult' }>['stats'] {
   let pending = 0;
   let publishers = 0;
   let players = 0;
+  const streams: Extract<FromChild, { type: 'statsResult' }>['stats']['streams'] = [];
+  const now = Date.now();
   for (const c of conns) {
     if (c.role === 'pending') pending += 1;
-    else if (c.role === 'publisher' && c.accepted) publishers += 1;
+    else if (c.role === 'publisher' && c.accepted) {
+      publishers += 1;
+      const s = c.meter?.snapshot(now);
+      if (s && c.lessonId) streams.push({ lessonId: c.lessonId, sessionId: c.session.id, since: c.connectedAt, width: c.session.videoWidth || 0, height: c.session.videoHeight || 0, ...s });
+    }
     else if (c.role === 'player' && c.accepted) players += 1;
   }
   const maxMs = loopDelay.max / 1e6;
@@ -554,6 +575,7 @@ function stats(): Extract<FromChild, { type: 'statsResult' }>['stats'] {
   return {
     pid: process.pid, uptimeMs: Date.now() - startedAt, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external,
     connections: conns.size, pending, publishers, players, ...counters, eventLoopDelayMaxMs: Number.isFinite(maxMs) ? maxMs : 0,
+    streams,
   };
 }
 

@@ -158,6 +158,12 @@ const ingestStatsSchema = z.object({
   upstreamMediaDropped: z.number(),
   /** longest event-loop stall since the previous stats call */
   eventLoopDelayMaxMs: z.number(),
+  /** each accepted publisher's stream as the ingest sees it (the teacher's live panel) */
+  streams: z.array(z.object({
+    lessonId: z.string(), sessionId: z.string(), since: z.number(), width: z.number(), height: z.number(),
+    bitrateKbps: z.number(), videoKbps: z.number(), fps: z.number(), keyframeIntervalS: z.number().nullable(),
+    hasVideo: z.boolean(), hasAudio: z.boolean(), idleMs: z.number(),
+  })).default([]),
 });
 export type IngestStats = z.infer<typeof ingestStatsSchema>;
 

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.schema.ts';
 import type { Metrics } from '../api/metrics.ts';
 import { KeyAnnouncements, keysChannel } from '../infra/key-announcements.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { PubSub } from '../infra/pubsub.ts';
 import { IngestSupervisor } from '../infra/rtmp.ts';
+import { LiveStatsStore } from '../infra/live-stats.store.ts';
 import { liveChannels, type LiveService } from './live.service.ts';
 
 /** How often an ingest says it is alive; it counts as gone after three missed beats. */
 const heartbeatMs = 2000;
+/** How often the streams' figures are published for the teachers' live panels. */
+const statsMs = 2000;
 /** Full refresh of the key cache from the catalog (a lost announcement heals within this). */
 const refreshMs = 5000;
 
@@ -21,7 +25,7 @@ const refreshMs = 5000;
  * overwrite the approval's entry after it; each announcement is acknowledged only once the child has
  * it (`sync`), which is what lets the API answer an approval only when a publish would be accepted.
  */
-export async function startIngest(o: { config: Config; log: Logger; live: LiveService; pubsub: PubSub; announcements: KeyAnnouncements; metrics: Metrics; workerPlayToken: string }): Promise<IngestSupervisor> {
+export async function startIngest(o: { config: Config; log: Logger; live: LiveService; pubsub: PubSub; announcements: KeyAnnouncements; metrics: Metrics; workerPlayToken: string; redis: Redis }): Promise<IngestSupervisor> {
   const { live, log, announcements } = o;
   const ingestId = randomUUID();
   const sup = IngestSupervisor.fromConfig(o.config, log.child({ role: 'ingest' }), { workerPlayToken: o.workerPlayToken });
@@ -76,9 +80,16 @@ export async function startIngest(o: { config: Config; log: Logger; live: LiveSe
   beat.unref();
   const timer = setInterval(() => void refresh(), refreshMs);
   timer.unref();
+  // the teacher's live panel: what this ingest sees of each stream, shared through Redis
+  const statsStore = new LiveStatsStore(o.redis, o.config.QUEUE_PREFIX);
+  const statsTimer = setInterval(() => {
+    if (sup.onAir().length > 0) void guard('stream stats', sup.stats().then((s) => statsStore.write(s.streams)));
+  }, statsMs);
+  statsTimer.unref();
   const stop = sup.stop.bind(sup);
   sup.stop = async () => {
     clearInterval(timer);
+    clearInterval(statsTimer);
     clearInterval(beat);
     await announcements.leave(ingestId).catch(() => undefined);
     await stop();

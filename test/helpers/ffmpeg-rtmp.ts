@@ -47,7 +47,7 @@ export async function stopAllFfmpeg(): Promise<void> {
  * A live publisher from lavfi sources. `h264` is the legitimate look (testsrc2 + sine, AAC);
  * `flv1` is an intruder whose every video tag carries codec id 2, so a viewer can tell its frames apart.
  */
-export function startPublisher(url: string, opts: { codec?: 'h264' | 'flv1'; size?: string; durationS?: number } = {}): FfProc {
+export function startPublisher(url: string, opts: { codec?: 'h264' | 'flv1'; size?: string; durationS?: number; gop?: number } = {}): FfProc {
   const size = opts.size ?? '320x240';
   const dur = opts.durationS ?? 60;
   if ((opts.codec ?? 'h264') === 'flv1') {
@@ -61,7 +61,7 @@ export function startPublisher(url: string, opts: { codec?: 'h264' | 'flv1'; siz
     '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(dur),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '50', '-pix_fmt', 'yuv420p',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(opts.gop ?? 50), '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url,
   ]);
 }

@@ -174,6 +174,7 @@ const matrix: Record<string, Row> = {
   'GET /api/v1/admin/users/:id/tokens': { setup: freshUser, request: (f) => ({ path: `/api/v1/admin/users/${f.userId}/tokens` }), expect: adminOnly(200) },
   'POST /api/v1/admin/users/:id/tokens': { setup: freshUser, request: (f) => ({ path: `/api/v1/admin/users/${f.userId}/tokens`, body: { ttlHours: 24, label: 'matrix' } }), expect: adminOnly(201) },
   'POST /api/v1/admin/users/:id/revoke-tokens': { setup: freshUser, request: (f) => ({ path: `/api/v1/admin/users/${f.userId}/revoke-tokens` }), expect: adminOnly(200) },
+  'GET /api/v1/lessons/:id/live/status': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live/status` }), expect: all(200, { teacherOther: 404, reviewerOther: 404, cable: 403, districtAdmin: 403 }) },
   'GET /api/v1/cable/packages': { request: () => ({ path: '/api/v1/cable/packages' }), expect: all(403, { operator: 200, admin: 200, cable: 200 }) },
   'POST /api/v1/lessons/:id/live/stop': { setup: liveApproved, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/live/stop` }), expect: all(403, { reviewerOwn: 200, reviewerOther: 404, operator: 200, admin: 200 }) },
 };

@@ -1,0 +1,48 @@
+import type { Db } from '../infra/db.ts';
+import type { LiveStatsStore } from '../infra/live-stats.store.ts';
+import { ConflictError } from '../domain/errors.ts';
+import type { Principal } from '../domain/types.ts';
+import { streamAdvice, type StreamAdvice } from '../media/stream-meter.ts';
+import type { LessonsService } from './lessons.service.ts';
+
+export interface LiveStatus {
+  status: string;
+  /** a publisher is connected to the ingest right now */
+  connected: boolean;
+  session: { id: string; state: string; startedAt: string; disconnectedAt: string | null } | null;
+  stream: { bitrateKbps: number; videoKbps: number; fps: number; keyframeIntervalS: number | null; width: number; height: number; hasVideo: boolean; hasAudio: boolean; measuredAt: string } | null;
+  /** what to change in the encoder (codes; the page says them in Chinese) */
+  advice: StreamAdvice[];
+  stopped: boolean;
+}
+
+/** The teacher's (and reviewer's) view of a live lesson's stream: the catalog's session and the ingest's figures. */
+export class LiveStatusService {
+  constructor(private readonly db: Db, private readonly lessons: LessonsService, private readonly stats: LiveStatsStore) {}
+
+  async status(actor: Principal, lessonId: string): Promise<LiveStatus> {
+    const l = await this.lessons.rowForStaff(actor, lessonId);
+    if (l.kind !== 'live') throw new ConflictError('not_a_live_lesson', 'not a live lesson', { status: l.status });
+    const s = (await this.db.query<{ id: string; state: string; started_at: Date; disconnected_at: Date | null }>(
+      "SELECT id, state, started_at, disconnected_at FROM live_sessions WHERE lesson_id = $1 AND state <> 'ended' ORDER BY started_at DESC LIMIT 1",
+      [l.id],
+    ))[0];
+    const stopped = Boolean((await this.db.query<{ stopped: boolean }>('SELECT live_stopped_at IS NOT NULL stopped FROM lessons WHERE id = $1', [l.id]))[0]?.stopped);
+    const figures = s ? await this.stats.read(l.id) : undefined;
+    const now = Date.now();
+    // figures older than a few seconds mean the ingest no longer carries the stream
+    const fresh = figures && now - figures.at < 6000 ? figures : undefined;
+    const idle = fresh ? fresh.idleMs + (now - fresh.at) : Infinity;
+    return {
+      status: l.status,
+      connected: Boolean(s && s.state === 'on_air' && (fresh ? idle < 6000 : true)),
+      session: s ? { id: s.id, state: s.state, startedAt: s.started_at.toISOString(), disconnectedAt: s.disconnected_at?.toISOString() ?? null } : null,
+      stream: fresh ? {
+        bitrateKbps: fresh.bitrateKbps, videoKbps: fresh.videoKbps, fps: fresh.fps, keyframeIntervalS: fresh.keyframeIntervalS,
+        width: fresh.width, height: fresh.height, hasVideo: fresh.hasVideo, hasAudio: fresh.hasAudio, measuredAt: new Date(fresh.at).toISOString(),
+      } : null,
+      advice: fresh ? streamAdvice({ ...fresh, idleMs: idle }) : [],
+      stopped,
+    };
+  }
+}
