@@ -43,7 +43,12 @@ const wanted = [
   ['ffprobe', 'ffmpeg'],
   ['redis-server', 'redis-server'],
 ];
-if (forTests) wanted.push(['chromium', 'chromium']);
+if (forTests) {
+  wanted.push(['chromium', 'chromium']);
+  // the pages' screenshots need a Chinese font to be readable (phones have one; a server may not)
+  const cjk = spawnSync('fc-list', [':lang=zh'], { encoding: 'utf8' });
+  if (cjk.status === 0 && !cjk.stdout.trim()) wanted.push(['', 'fonts-wqy-microhei']);
+}
 if (forFleet || forTests) {
   // npm run fleet and its fault tests: nginx as the edge; PostgreSQL's server binaries when the fleet
   // needs a private cluster (none configured or answering; the tests restart one of their own)

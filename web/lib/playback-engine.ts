@@ -58,14 +58,17 @@ function startHints(): { startLevel: number; estimate: number } {
 /** Plays a master playlist in `video` through hls.js (where MSE exists) or the browser's own HLS. */
 export async function createEngine(video: HTMLVideoElement, masterUrl: string, live: boolean, ev: EngineEvents): Promise<Engine> {
   let audioUrl: string | undefined;
-  if (prefersNativeHls(video)) {
+  const findAudio = async (): Promise<string | undefined> => {
     try {
       const res = await fetch(masterUrl);
       if (res.status === 404) ev.onFatal('gone');
-      audioUrl = res.ok ? audioVariantOf(await res.text(), masterUrl) : undefined;
+      return res.ok ? audioVariantOf(await res.text(), masterUrl) : undefined;
     } catch {
-      /* the video element reports its own errors */
+      return undefined; // the player reports its own errors
     }
+  };
+  if (prefersNativeHls(video)) {
+    audioUrl = await findAudio();
     ev.onLadder([], Boolean(audioUrl));
     video.src = masterUrl;
     const onError = (): void => ev.onFatal('network');
@@ -115,12 +118,10 @@ export async function createEngine(video: HTMLVideoElement, masterUrl: string, l
       enableWorker: true,
     });
     hls = h;
-    h.on(HlsCtor.Events.MANIFEST_LOADED, (_e, d) => {
-      const audio = d.levels.find((l) => !l.videoCodec && !(l.width && l.height) && l.audioCodec);
-      if (audio && url === masterUrl) audioUrl = new URL(audio.url, masterUrl).toString();
-    });
-    h.on(HlsCtor.Events.MANIFEST_PARSED, () => {
+    h.on(HlsCtor.Events.MANIFEST_PARSED, async () => {
       if (url !== masterUrl) return;
+      // hls.js drops audio-only variants from its levels: read the master (from the HTTP cache) for it
+      if (audioUrl === undefined) audioUrl = await findAudio();
       ev.onLadder(h.levels.map((l, index) => ({ index, height: l.height, bitrate: l.bitrate })).filter((r) => r.height > 0), Boolean(audioUrl));
     });
     h.on(HlsCtor.Events.LEVEL_SWITCHED, (_e, d) => ev.onRung(url === masterUrl ? d.level : undefined));

@@ -18,6 +18,7 @@ import { useTitle } from '../lib/use-title.ts';
  * answers these from its cache with 304s.
  */
 const recheckMs = 15_000;
+const retryLiveMs = 3_000;
 
 /** One lesson, recorded or live: player, facts, description, related answered questions, 提问. */
 export function Page({ params }: { params: Record<string, string> }) {
@@ -25,6 +26,7 @@ export function Page({ params }: { params: Record<string, string> }) {
   const first = useApi((signal) => api.lesson(id, signal), [id]);
   const [lesson, setLesson] = useState<LessonDetail | undefined>();
   const [gone, setGone] = useState(false);
+  const [attempt, setAttempt] = useState(0);
   const tax = useApi(() => api.taxonomy(), []);
   useEffect(() => setLesson(first.data), [first.data]);
   useTitle(lesson?.title);
@@ -45,6 +47,21 @@ export function Page({ params }: { params: Record<string, string> }) {
     return () => clearInterval(timer);
   }, [lesson, gone, id]);
 
+  // the gateway stopped serving: withdrawn or stopped for good, unless the catalog still lists the lesson
+  // (a live session whose first segments are not written yet): then the player tries again
+  const onGone = (): void => {
+    api.lesson(id).then(
+      (l) => {
+        if (l.kind === 'live' && l.live?.hls) setTimeout(() => setAttempt((n) => n + 1), retryLiveMs);
+        else setGone(true);
+      },
+      (err: unknown) => {
+        if (err instanceof ApiError && err.status === 404) setGone(true);
+        else setTimeout(() => setAttempt((n) => n + 1), retryLiveMs);
+      },
+    );
+  };
+
   if (first.error?.status === 404) return <NotFound />;
   if (first.error) return <ErrorNote message={first.error.message} onRetry={first.reload} />;
   if (!lesson) return <p class="muted">{t.loading}</p>;
@@ -57,7 +74,7 @@ export function Page({ params }: { params: Record<string, string> }) {
         {gone ? (
           <p class="player-placeholder" role="alert">{live ? t.liveEnded : t.withdrawn}</p>
         ) : src ? (
-          <Player key={src} src={src} live={live} poster={lesson.poster} storyboardUrl={storyboard} onGone={() => setGone(true)} />
+          <Player key={`${src}#${attempt}`} src={src} live={live} poster={lesson.poster} storyboardUrl={storyboard} onGone={onGone} />
         ) : (
           <p class="player-placeholder" role="status">{t.liveNotStarted}</p>
         )}

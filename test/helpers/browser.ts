@@ -1,0 +1,50 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+/** The two sizes every page is checked at: a 360x740 touch phone and a 1366x768 desktop. */
+export const viewports = {
+  phone: { viewport: { width: 360, height: 740 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2 },
+  desktop: { viewport: { width: 1366, height: 768 }, hasTouch: false, isMobile: false, deviceScaleFactor: 1 },
+} as const;
+export type ViewportName = keyof typeof viewports;
+
+export const screenshotDir = path.resolve('test-output/screenshots');
+
+/** Debian's chromium, headless, with the flags RULES.md asks for (and autoplay without a tap). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+  });
+}
+
+export function newContext(browser: Browser, size: ViewportName): Promise<BrowserContext> {
+  return browser.newContext({ ...viewports[size], locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+}
+
+/** A full-page screenshot into the git-ignored test output folder. */
+export async function screenshot(page: Page, name: string, size: ViewportName): Promise<void> {
+  await mkdir(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}-${size}.png`), fullPage: true });
+}
+
+/** axe-core's serious and critical findings on the page (empty when there are none). */
+export async function seriousA11yProblems(page: Page): Promise<string[]> {
+  const r = await new AxeBuilder({ page }).analyze();
+  return r.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** Messages of uncaught page errors and console errors, to assert a page ran clean. */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 404|Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
