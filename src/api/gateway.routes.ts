@@ -9,6 +9,7 @@ import { contentTypeOf, isServableHlsPath } from '../media/storage-keys.ts';
 import type { AssetLocation } from '../services/playback-access.service.ts';
 import { isUnavailableError, unavailableRetryAfterS } from '../infra/unavailable.ts';
 import { sendProblem } from './problem.ts';
+import type { ErrorCode } from '../domain/error-codes.ts';
 import { isUuid } from '../domain/ids.ts';
 import type { Metrics } from './metrics.ts';
 import { matchesIfNoneMatch, strongEtag } from './response-cache.ts';
@@ -99,7 +100,15 @@ export function edgeLifetimeS(profile: CacheProfile, playlist: boolean): number 
   return 60;
 }
 
-const notFound = (res: ServerResponse): void => sendProblem(res, 404, 'media_not_found', 'not found');
+/** A problem answer from the gateway: never kept by the edge or a player, whatever was set before. */
+function problem(res: ServerResponse, status: number, code: ErrorCode, detail: string): void {
+  res.removeHeader('ETag');
+  res.removeHeader('X-Accel-Expires');
+  res.setHeader('Cache-Control', 'no-store');
+  sendProblem(res, status, code, detail);
+}
+
+const notFound = (res: ServerResponse): void => problem(res, 404, 'media_not_found', 'not found');
 
 type Kind = 'play' | 'preview' | 'live';
 const kinds: [string, Kind][] = [['/play/', 'play'], ['/live/', 'live'], ['/preview/', 'preview']];
@@ -139,10 +148,10 @@ export function gatewayHandler(d: GatewayDeps): (req: IncomingMessage, res: Serv
           // the catalog's database (access check) or storage is restarting: players retry
           d.log.warn({ err, url: scrubUrl(url).slice(0, 300) }, 'gateway: a part underneath is unreachable');
           res.setHeader('Retry-After', String(unavailableRetryAfterS));
-          return sendProblem(res, 503, 'service_unavailable', 'the service is briefly unavailable; try again shortly');
+          return problem(res, 503, 'service_unavailable', 'the service is briefly unavailable; try again shortly');
         }
         d.log.error({ err, url: scrubUrl(url).slice(0, 300) }, 'gateway request failed');
-        sendProblem(res, 500, 'internal_error', 'internal error');
+        problem(res, 500, 'internal_error', 'internal error');
       })
       .finally(() => {
         record(req.method!, route, res.statusCode, started);
@@ -231,6 +240,12 @@ async function sendObject(d: GatewayDeps, req: IncomingMessage, res: ServerRespo
       } catch (err) {
         return missing(d, res, err);
       }
+      // a playlist is never empty: this is one being replaced under a reader (the local S3 server
+      // writes in place); players retry a 503, and nothing is kept
+      if (body.length === 0) {
+        res.setHeader('Retry-After', String(unavailableRetryAfterS));
+        return problem(res, 503, 'storage_unavailable', 'the playlist is being updated; try again');
+      }
       // compressed and tagged once per cache fill, not per request
       const gz = body.length > 256 ? gzipSync(body, { level: 6 }) : undefined;
       hit = { body, etag: strongEtag(body), gz, gzEtag: gz && strongEtag(body, '.gz') };
@@ -263,7 +278,7 @@ async function sendObject(d: GatewayDeps, req: IncomingMessage, res: ServerRespo
     const range = byteRange(req, st.size);
     if (range === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${st.size}`);
-      return sendProblem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
+      return problem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
     }
     if (range) {
       res.statusCode = 206;
@@ -309,7 +324,7 @@ function sendBuffer(req: IncomingMessage, res: ServerResponse, body: Buffer, hon
     const range = byteRange(req, body.length);
     if (range === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${body.length}`);
-      return sendProblem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
+      return problem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
     }
     if (range) {
       res.statusCode = 206;
@@ -329,7 +344,7 @@ function missing(d: GatewayDeps, res: ServerResponse, err: unknown): void {
   if (code === 'NoSuchKey' || code === 'NotFound') return notFound(res);
   d.log.warn({ err }, 'gateway storage read failed');
   res.setHeader('Retry-After', String(unavailableRetryAfterS));
-  sendProblem(res, 503, 'storage_unavailable', 'media storage is not reachable; try again');
+  problem(res, 503, 'storage_unavailable', 'media storage is not reachable; try again');
 }
 
 /**

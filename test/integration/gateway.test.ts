@@ -48,7 +48,7 @@ describe('playback gateway', () => {
     const { lessonId } = await withMedia();
     for (const p of paths) {
       const r = await fetch(`${ts.url}/play/${lessonId}/${p}`);
-      expect({ p, status: r.status }).toEqual({ p, status: 404 });
+      expect({ p, status: r.status, cc: r.headers.get('cache-control') }).toEqual({ p, status: 404, cc: 'no-store' });
       const body = await r.text();
       expect(body).not.toMatch(/assets\/|sources\/|t[0-9a-f]+-media|bucket/i);
     }
