@@ -12,7 +12,7 @@ import { createRedis } from './infra/redis.ts';
 import { ObjectStorage } from './infra/storage.ts';
 import { QueueFactory } from './infra/queue.ts';
 import { PubSub } from './infra/pubsub.ts';
-import { jobIds, jobResultSchema, queueNames } from './jobs/job-types.ts';
+import { jobIds, queueNames } from './jobs/job-types.ts';
 import { AuthService } from './services/auth.service.ts';
 import { SchoolsService } from './services/schools.service.ts';
 import { TaxonomyService } from './services/taxonomy.service.ts';
@@ -260,15 +260,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       await pubsub.subscribe(keysChannel, () => catalogCache.invalidate());
       await access.start();
       // the catalog applies job results (workers never touch the database)
-      queues.worker(queueNames.results, async (job) => {
-        const r = jobResultSchema.parse(job.data);
-        const applied = await services.results.apply(r);
-        if (applied) {
-          log.info({ kind: r.kind, subjectId: r.subjectId, ok: r.ok }, 'job result applied');
-          const lessonRows = await db.query<{ lesson_id: string }>('SELECT lesson_id FROM assets WHERE id::text = $1 UNION SELECT lesson_id FROM live_sessions WHERE id::text = $1', [r.subjectId]);
-          if (lessonRows[0]) await access.invalidate(lessonRows[0].lesson_id);
-        }
-      }, { concurrency: 4 });
+      services.results.listen(queues, (lessonId) => access.invalidate(lessonId));
 
       // sessions whose publisher did not come back in time end here (every API process may sweep: idempotent)
       const sweep = setInterval(() => {

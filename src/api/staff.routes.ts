@@ -8,7 +8,7 @@ import type { Db } from '../infra/db.ts';
 import { auditQuery, createLessonBody, loginBody, publicationBody, publicationParams, reviewBody, staffListQuery, uuidParam } from './schemas.ts';
 import { z } from 'zod';
 import { cookieSessionToken, type SessionCookies } from './session-cookie.ts';
-import { readAudit } from '../services/audit.ts';
+import { readAudit } from '../infra/audit.repo.ts';
 
 export interface StaffRouteDeps {
   db: Db;

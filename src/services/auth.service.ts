@@ -6,7 +6,7 @@ import { likeEscape } from '../infra/text-search.ts';
 import { addressBucket, AttemptLimiter } from '../infra/rate-limit.ts';
 import { ConflictError, InvalidError, NotFoundError, TooManyRequestsError, UnauthorizedError } from '../domain/errors.ts';
 import { schoolRoles, type Principal, type Role } from '../domain/types.ts';
-import { writeAudit } from './audit.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 
 export interface AuthServiceOptions {
   tokenTtlHours: number;

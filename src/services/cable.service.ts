@@ -8,7 +8,7 @@ import type { AssetRow, LessonRow } from '../domain/types.ts';
 import type { CablePackagePayload, CableProvider } from '../jobs/cable.job.ts';
 import type { CableProfile } from '../../config/cable-profiles.ts';
 import { formatAssetId } from '../media/adi-xml.ts';
-import { writeAudit } from './audit.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 import type { TaxonomyService } from './taxonomy.service.ts';
 import type { PublicationChange } from './publication.service.ts';
 

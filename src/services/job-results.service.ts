@@ -1,9 +1,11 @@
 import type { Db, Queryable } from '../infra/db.ts';
 import type { Logger } from '../infra/logger.ts';
-import type { JobResult } from '../jobs/job-types.ts';
-import type { AssetRow } from '../domain/types.ts';
-import { changeStatus, lockLesson } from './lesson-store.ts';
-import { writeAudit } from './audit.ts';
+import { jobResultSchema, queueNames, type JobResult } from '../jobs/job-types.ts';
+import type { QueueFactory } from '../infra/queue.ts';
+import { claimJobResult, findAsset, markAssetFailed, markAssetReady } from '../infra/assets.repo.ts';
+import { changeStatus } from './lesson-store.ts';
+import { lessonOfSubject, lockLesson } from '../infra/lessons.repo.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 import { failureCodeOf } from '../domain/processing-failures.ts';
 
 /** Applies one kind of job result inside a transaction. */
@@ -24,6 +26,20 @@ export class JobResultsService {
     this.appliers.set(kind, applier);
   }
 
+  /**
+   * Takes results off the results queue (any number of API processes; each result applied once) and
+   * tells `onLessonChanged` about the lesson whose view an applied result changed.
+   */
+  listen(queues: QueueFactory, onLessonChanged: (lessonId: string) => Promise<void>): void {
+    queues.worker(queueNames.results, async (job) => {
+      const r = jobResultSchema.parse(job.data);
+      if (!(await this.apply(r))) return;
+      this.log.info({ kind: r.kind, subjectId: r.subjectId, ok: r.ok }, 'job result applied');
+      const lessonId = await lessonOfSubject(this.db, r.subjectId);
+      if (lessonId) await onLessonChanged(lessonId);
+    }, { concurrency: 4 });
+  }
+
   /** Applies a result; returns false when it was already applied or its kind is unknown. */
   async apply(r: JobResult): Promise<boolean> {
     const applier = this.appliers.get(r.kind);
@@ -32,8 +48,7 @@ export class JobResultsService {
       return false;
     }
     return this.db.tx(async (q) => {
-      const ins = await q.query('INSERT INTO applied_job_results (result_key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING result_key', [r.key]);
-      if (!ins.length) return false;
+      if (!(await claimJobResult(q, r.key))) return false;
       await applier(q, r);
       return true;
     });
@@ -42,18 +57,18 @@ export class JobResultsService {
 
 /** A finished (or permanently failed) transcode of an uploaded version. */
 async function applyTranscode(q: Queryable, r: JobResult): Promise<void> {
-  const asset = (await q.query<AssetRow>('SELECT * FROM assets WHERE id = $1', [r.subjectId]))[0];
+  const asset = await findAsset(q, r.subjectId);
   if (!asset) return;
   const lesson = await lockLesson(q, asset.lesson_id);
   const current = lesson.current_asset_id === asset.id;
   if (r.ok) {
     const durationS = typeof r.data.durationS === 'number' ? r.data.durationS : null;
-    await q.query("UPDATE assets SET state = 'ready', progress = 100, error = NULL, error_code = NULL, duration_s = $2, media = $3, updated_at = now() WHERE id = $1", [asset.id, durationS, JSON.stringify(r.data)]);
+    await markAssetReady(q, asset.id, durationS, r.data);
     await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: asset.id, action: 'processing_succeeded', from: asset.state, to: 'ready' });
     if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_succeeded', 'worker', null, { assetId: asset.id });
   } else {
     const error = r.error ?? 'processing failed';
-    await q.query("UPDATE assets SET state = 'failed', error = $2, error_code = $3, updated_at = now() WHERE id = $1", [asset.id, error, failureCodeOf(r)]);
+    await markAssetFailed(q, asset.id, error, failureCodeOf(r));
     await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: asset.id, action: 'processing_failed', from: asset.state, to: 'failed', reason: error });
     if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_failed', 'worker', error, { assetId: asset.id });
   }

@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../d
 import { planEdit, publicFields, type EditField, type PublicField } from '../domain/lesson-state.ts';
 import type { LessonRow, Principal } from '../domain/types.ts';
 import { changeStatus, lockLesson } from './lesson-store.ts';
-import { writeAudit } from './audit.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 import { searchText, validateSchedule } from './lessons.service.ts';
 import { searchBigrams } from '../infra/text-search.ts';
 import type { TaxonomyKind, TaxonomyService } from './taxonomy.service.ts';

@@ -3,7 +3,7 @@ import type { Db, Queryable } from '../infra/db.ts';
 import { ForbiddenError, InvalidError, NotFoundError } from '../domain/errors.ts';
 import { initialStatus, type LessonStatus } from '../domain/lesson-state.ts';
 import type { AssetRow, LessonRow, Principal } from '../domain/types.ts';
-import { writeAudit } from './audit.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 import type { Taxonomy, TaxonomyKind, TaxonomyService } from './taxonomy.service.ts';
 import type { UrlSigner } from './url-signer.ts';
 import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';

@@ -8,8 +8,9 @@ import type { LessonRow, Principal } from '../domain/types.ts';
 import { liveControlKeys, type LiveSessionState } from '../jobs/live.job.ts';
 import { livePrefix } from '../media/storage-keys.ts';
 import type { JobResult } from '../jobs/job-types.ts';
-import { changeStatus, lockLesson } from './lesson-store.ts';
-import { writeAudit } from './audit.ts';
+import { changeStatus } from './lesson-store.ts';
+import { lockLesson } from '../infra/lessons.repo.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 import { failureCodeOf } from '../domain/processing-failures.ts';
 import type { SecretBox } from './secret-box.ts';
 

@@ -1,8 +1,9 @@
 import type { Db } from '../infra/db.ts';
 import { ConflictError, ForbiddenError } from '../domain/errors.ts';
 import type { Channel, Principal } from '../domain/types.ts';
-import { changeStatus, lockLesson, refreshPortalVisibility } from './lesson-store.ts';
-import { writeAudit } from './audit.ts';
+import { changeStatus } from './lesson-store.ts';
+import { lockLesson, refreshPortalVisibility } from '../infra/lessons.repo.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 
 export interface PublicationChange {
   lessonId: string;

@@ -9,7 +9,7 @@ import type { Principal } from '../domain/types.ts';
 import { defaultImageLimits, ImageRejectedError, reencodeImage, type EncodedImage, type ImageLimits, type ImageType } from '../media/question-image.ts';
 import { toShanghaiIso } from '../domain/shanghai-time.ts';
 import { questionImageKey } from '../media/storage-keys.ts';
-import { writeAudit } from './audit.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 import { searchBigrams, textSearchWhere } from '../infra/text-search.ts';
 import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
 import { isUuid } from '../domain/ids.ts';

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../infra/db.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../domain/errors.ts';
 import type { AssetRow, LessonRow, Principal } from '../domain/types.ts';
-import { changeStatus, lockLesson, refreshPortalVisibility } from './lesson-store.ts';
-import { writeAudit } from './audit.ts';
+import { changeStatus } from './lesson-store.ts';
+import { lockLesson, refreshPortalVisibility } from '../infra/lessons.repo.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 import type { PublicationListener } from './publication.service.ts';
 
 export interface ReviewQueueItem {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../infra/db.ts';
 import { ConflictError, InvalidError, NotFoundError } from '../domain/errors.ts';
 import { stages, type Principal, type Stage } from '../domain/types.ts';
-import { writeAudit } from './audit.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 
 export interface School {
   id: string;

@@ -2,7 +2,7 @@ import type { Db } from '../infra/db.ts';
 import { ConflictError, InvalidError } from '../domain/errors.ts';
 import { taxonomySeed } from '../domain/taxonomy-seed.ts';
 import type { Principal } from '../domain/types.ts';
-import { writeAudit } from './audit.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 
 export const taxonomyKinds = ['stage', 'grade', 'subject', 'type', 'edition'] as const;
 export type TaxonomyKind = (typeof taxonomyKinds)[number];

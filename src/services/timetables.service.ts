@@ -10,8 +10,9 @@ import {
   type EntrySnapshot, type TimetableChange,
 } from '../domain/timetable-rules.ts';
 import type { TimetableDocument } from '../domain/timetable-export.ts';
-import { changeStatus, lockLesson } from './lesson-store.ts';
-import { writeAudit } from './audit.ts';
+import { changeStatus } from './lesson-store.ts';
+import { lockLesson } from '../infra/lessons.repo.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 import { isApprovedLive, planDecisionSql } from './schedule.service.ts';
 import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
 

@@ -6,8 +6,9 @@ import { ConflictError, ForbiddenError, InvalidError, NotFoundError, PayloadTooL
 import { nextStatus } from '../domain/lesson-state.ts';
 import type { AssetRow, LessonRow, Principal } from '../domain/types.ts';
 import { sourceKey } from '../media/storage-keys.ts';
-import { changeStatus, lockLesson } from './lesson-store.ts';
-import { writeAudit } from './audit.ts';
+import { changeStatus } from './lesson-store.ts';
+import { lockLesson } from '../infra/lessons.repo.ts';
+import { writeAudit } from '../infra/audit.repo.ts';
 
 /** Queues the processing of a freshly stored source (transcode job). */
 export type EnqueueTranscode = (job: { assetId: string; lessonId: string; sourceKey: string }) => Promise<void>;

@@ -1,5 +1,5 @@
-import type { Queryable } from '../infra/db.ts';
-import { likeEscape } from '../infra/text-search.ts';
+import type { Queryable } from './db.ts';
+import { likeEscape } from './text-search.ts';
 import type { Principal } from '../domain/types.ts';
 
 export interface AuditEntry {

@@ -1,0 +1,37 @@
+import type { Queryable } from './db.ts';
+import { NotFoundError } from '../domain/errors.ts';
+import type { LessonStatus } from '../domain/lesson-state.ts';
+import type { LessonRow } from '../domain/types.ts';
+
+/** Reads a lesson row for update inside a transaction (serialises concurrent changes of one lesson). */
+export async function lockLesson(q: Queryable, lessonId: string): Promise<LessonRow> {
+  const rows = await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1 FOR UPDATE', [lessonId]);
+  if (!rows[0]) throw new NotFoundError('lesson_not_found', 'lesson not found');
+  return rows[0];
+}
+
+/** Writes a lesson's status; only the state machine's caller (services/lesson-store.ts) uses it. */
+export async function writeLessonStatus(q: Queryable, lessonId: string, status: LessonStatus, reason: string | null): Promise<void> {
+  await q.query('UPDATE lessons SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1', [lessonId, status, reason]);
+}
+
+/**
+ * Keeps the public catalog's denormalised columns true: a lesson is public exactly while its portal
+ * publication is active and points at the approved version.
+ */
+export async function refreshPortalVisibility(q: Queryable, lessonId: string): Promise<boolean> {
+  const rows = await q.query<{ asset_id: string | null; published_at: Date | null }>(
+    `SELECT p.asset_id, p.published_at FROM publications p JOIN lessons l ON l.id = p.lesson_id
+     WHERE p.lesson_id = $1 AND p.channel = 'portal' AND p.state = 'published' AND p.asset_id = l.approved_asset_id`,
+    [lessonId],
+  );
+  const r = rows[0];
+  await q.query('UPDATE lessons SET portal_published_at = $2, portal_asset_id = $3 WHERE id = $1', [lessonId, r?.published_at ?? null, r?.asset_id ?? null]);
+  return Boolean(r);
+}
+
+/** The lesson an asset or a live session belongs to. */
+export async function lessonOfSubject(q: Queryable, subjectId: string): Promise<string | undefined> {
+  const rows = await q.query<{ lesson_id: string }>('SELECT lesson_id FROM assets WHERE id::text = $1 UNION SELECT lesson_id FROM live_sessions WHERE id::text = $1', [subjectId]);
+  return rows[0]?.lesson_id;
+}
