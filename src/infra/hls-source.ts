@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { HlsLoader } from '../media/hls-validator.ts';
+import type { HlsLoader } from '../media/hls-vod-input.ts';
 import type { ObjectStorage } from './storage.ts';
 
 /** Paths relative to `root` on the local disk; `..` never leaves it. */

@@ -13,7 +13,8 @@
  *    VOD transcode does. `bandwidth.peak-average` is reported as a relaxed rule (a warning in the job
  *    result), not a failure. BANDWIDTH and AVERAGE-BANDWIDTH themselves are measured and must match.
  */
-import { validateVod, type SegmentFacts, type Violation } from './hls-validator.ts';
+import { validateVod, type Violation } from './hls-validator.ts';
+import type { SegmentFacts } from './hls-vod-input.ts';
 import { stretches, type LiveLedger } from './live-ledger.ts';
 import { liveSegmentFile, writeRecordingPlaylist } from './live-playlists.ts';
 

@@ -12,7 +12,7 @@ import type { ObjectStorage } from '../infra/storage.ts';
 import type { JobResult } from '../jobs/job-types.ts';
 import { PermanentJobError } from '../jobs/permanent-error.ts';
 import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, planStoryboard, type StoryboardPlan } from '../media/ffmpeg-args.ts';
-import { segmentFactsFromTs, type SegmentFacts } from '../media/hls-validator.ts';
+import { segmentFactsFromTs, type SegmentFacts } from '../media/hls-vod-input.ts';
 import { buildConcatList, buildConcatRemuxArgs } from '../media/live-args.ts';
 import { livePosterKey, liveSlotKey, liveStoryboardImageKey, liveStoryboardVttKey } from '../media/live-keys.ts';
 import type { LiveLedger, LiveSlot } from '../media/live-ledger.ts';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { measureBandwidth, orderVariants, writeMasterPlaylist, writeVodMediaPlaylist, type VariantEntry } from '../../src/media/hls-playlists.ts';
-import { loadVodInput, parseAttributes, resolveUri, segmentFactsFromTs, validateVod, type HlsLoader, type SegmentFacts, type VodInput } from '../../src/media/hls-validator.ts';
+import { alignmentRules, mediaPlaylistRules, readVod, segmentRules, validateVod, variantRules, versionRules, type VodPresentation, type Violation } from '../../src/media/hls-validator.ts';
+import { parseAttributes } from '../../src/media/hls-reader.ts';
+import { loadVodInput, resolveUri, segmentFactsFromTs, type HlsLoader, type SegmentFacts, type VodInput } from '../../src/media/hls-vod-input.ts';
 import { inspectTsSegment, parseH264Sps } from '../../src/media/ts-segment.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -362,5 +364,55 @@ describe('loadVodInput', () => {
     expect(Object.keys(input.media)).toEqual(['v/index.m3u8']);
     expect(input.segments!['v/index.m3u8'].map((s) => [s.uri, s.videoCodecs])).toEqual([['a.ts', 'avc1.64001f']]);
     expect(validateVod(input).map((v) => v.rule)).toContain('segment.missing');
+  });
+});
+
+describe('rule groups, each alone', () => {
+  type Group = (vod: VodPresentation) => Violation[];
+  const groups: Record<string, Group> = { versionRules, variantRules, mediaPlaylistRules, segmentRules, alignmentRules };
+  /** Rules each group finds in the input (groups that find nothing left out). */
+  const byGroup = (input: VodInput): Record<string, string[]> => {
+    const { vod } = readVod(input);
+    const out: Record<string, string[]> = {};
+    for (const [name, fn] of Object.entries(groups)) {
+      const found = [...new Set(fn(vod).map((v) => v.rule))].sort();
+      if (found.length) out[name] = found;
+    }
+    return out;
+  };
+
+  it('when the presentation is well formed, then reading it and every group find nothing', () => {
+    expect(readVod(goodInput()).violations).toEqual([]);
+    expect(byGroup(goodInput())).toEqual({});
+  });
+
+  it('when a variant has no media playlist, then reading the presentation reports it', () => {
+    const i = goodInput();
+    const media = { ...i.media };
+    delete media['480p/index.m3u8'];
+    expect(readVod({ ...i, media }).violations.map((v) => v.rule)).toEqual(['master.uri']);
+  });
+
+  it('when the master declares a higher version than needed, then only the version rules find it', () => {
+    expect(byGroup(withMaster((m) => m.replace('#EXT-X-VERSION:3', '#EXT-X-VERSION:7')))).toEqual({ versionRules: ['master.version'] });
+  });
+
+  it('when a video variant lacks RESOLUTION, then only the variant rules find it', () => {
+    expect(byGroup(withMaster((m) => m.replace(',RESOLUTION=854x480', '')))).toEqual({ variantRules: ['master.resolution'] });
+  });
+
+  it('when a media playlist lacks ENDLIST, then only the media playlist rules find it', () => {
+    expect(byGroup(withMedia('360p/index.m3u8', (m) => m.replace('#EXT-X-ENDLIST\n', '')))).toEqual({ mediaPlaylistRules: ['media.endlist'] });
+  });
+
+  it('when a segment lacks its PAT, then only the segment rules find it', () => {
+    expect(byGroup(withFacts('480p/index.m3u8', (f) => f.map((x, n) => (n === 2 ? { ...x, hasPat: false } : x))))).toEqual({ segmentRules: ['segment.pat-pmt'] });
+  });
+
+  it('when one rendition has a segment fewer, then the alignment rules find the count and the range', () => {
+    const i = goodInput();
+    const shorter = i.media['360p/index.m3u8'].replace(/#EXTINF:2\.000000,\nseg-00002\.ts\n/, '');
+    const found = byGroup({ ...i, media: { ...i.media, '360p/index.m3u8': shorter }, segments: { ...i.segments, '360p/index.m3u8': i.segments!['360p/index.m3u8'].slice(0, 2) } });
+    expect(found.alignmentRules).toEqual(['media.same-range', 'segment.aligned']);
   });
 });

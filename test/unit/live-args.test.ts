@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { liveLadder } from '../../config/ladder.ts';
 import type { TranscodePlan } from '../../src/media/ffmpeg-args.ts';
-import { validateVod, type SegmentFacts } from '../../src/media/hls-validator.ts';
+import { validateVod } from '../../src/media/hls-validator.ts';
+import type { SegmentFacts } from '../../src/media/hls-vod-input.ts';
 import { buildConcatList, buildConcatRemuxArgs, buildLiveLadderArgs, buildLiveProbeArgs, liveLadderSpec, sessionRenditions } from '../../src/media/live-args.ts';
 import { appendSlot, newLedger, nextSlot, type LiveLedger } from '../../src/media/live-ledger.ts';
 import { liveSegmentFile, writeLiveMaster, writeRecordingPlaylist } from '../../src/media/live-playlists.ts';
