@@ -17,7 +17,7 @@ const webDir = path.join(root, 'web');
 export const distDir = path.join(webDir, 'dist');
 const stampFile = path.join(distDir, '.source-hash');
 const lockDir = path.join(webDir, '.build-lock');
-const extraInputs = ['package-lock.json', 'src/domain/error-codes.ts'];
+const extraInputs = ['package-lock.json', 'src/domain/error-codes.ts', 'src/domain/processing-failures.ts'];
 
 async function files(dir) {
   const out = [];

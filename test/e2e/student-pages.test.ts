@@ -161,7 +161,7 @@ describe('student pages in Chromium', () => {
     await form.getByRole('button', { name: '提交问题' }).click();
     await form.getByRole('status').filter({ hasText: '问题已提交' }).waitFor();
     await page.reload();
-    await page.getByRole('heading', { name: '在线答疑', level: 2 }).waitFor();
+    await page.getByRole('heading', { name: '已解答的问题', level: 2 }).waitFor();
     expect(await page.getByText(text).count()).toBe(0);
 
     const open = await ts.api('GET', '/api/v1/staff/questions?state=open', { token: ts.users.teacherA.token });
@@ -171,7 +171,7 @@ describe('student pages in Chromium', () => {
     expect((await ts.api('POST', `/api/v1/questions/${q.id}/answers`, { token: ts.users.teacherA.token, body: { text: answer } })).status).toBe(201);
     await expect.poll(async () => {
       await page.reload();
-      await page.getByRole('heading', { name: '在线答疑', level: 2 }).waitFor();
+      await page.getByRole('heading', { name: '已解答的问题', level: 2 }).waitFor();
       return page.getByText(answer).count();
     }, { timeout: 30_000, interval: 1000 }).toBe(1);
     expect(await page.getByText(text).count()).toBe(1);

@@ -51,30 +51,40 @@ export function AskForm({ tax, stage: stage0, subject: subject0, lessonId, idPre
         <textarea id={`${idPrefix}-text`} rows={4} maxLength={2000} placeholder={t.askTextHint} value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} />
       </div>
       <div class="field">
-        <label for={`${idPrefix}-image`}>{t.askPicture}</label>
-        <input
-          id={`${idPrefix}-image`}
-          type="file"
-          accept="image/jpeg,image/png,image/webp"
-          aria-describedby={`${idPrefix}-image-hint`}
-          onChange={async (e) => {
-            const input = e.currentTarget as HTMLInputElement;
-            const file = input.files?.[0];
-            if (!file) return setImage(null);
-            try {
-              const data = await shrinkImage(file);
-              if (data.length > 2_700_000) throw new Error('large');
-              setImage(data);
-              setError(null);
-            } catch (err) {
+        <span class="field__title" aria-hidden="true">{t.askPicture}</span>
+        {/* the browser's own file button speaks the browser's language: ours says it in Chinese */}
+        <label class="button button--ghost file-pick">
+          <input
+            type="file"
+            class="visually-hidden"
+            accept="image/jpeg,image/png,image/webp"
+            aria-label={t.askPicture}
+            aria-describedby={`${idPrefix}-image-hint`}
+            onChange={async (e) => {
+              const input = e.currentTarget as HTMLInputElement;
+              const file = input.files?.[0];
+              if (!file) return setImage(null);
+              try {
+                const data = await shrinkImage(file);
+                if (data.length > 2_700_000) throw new Error('large');
+                setImage(data);
+                setError(null);
+              } catch (err) {
+                setImage(null);
+                setError((err as Error).message === 'large' ? t.askPictureTooLarge : t.askPictureUnreadable);
+              }
               input.value = '';
-              setImage(null);
-              setError((err as Error).message === 'large' ? t.askPictureTooLarge : t.askPictureUnreadable);
-            }
-          }}
-        />
+            }}
+          />
+          {image ? t.askPictureChange : t.askPictureChoose}
+        </label>
         <span class="hint" id={`${idPrefix}-image-hint`}>{t.askPictureHint}</span>
-        {image && <img class="ask-form__preview" src={image} alt="" />}
+        {image && (
+          <span class="ask-form__picked">
+            <img class="ask-form__preview" src={image} alt="" />
+            <button type="button" class="button button--ghost" onClick={() => setImage(null)}>{t.askPictureRemove}</button>
+          </span>
+        )}
       </div>
       {error && <p class="form-error" role="alert">{error}</p>}
       {sent && !error && <p class="form-ok" role="status">{t.askSent}</p>}

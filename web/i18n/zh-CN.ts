@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../../src/domain/error-codes.ts';
+import type { ProcessingFailureCode } from '../../src/domain/processing-failures.ts';
 
 /**
  * What the pages say to a person when the API answers with a problem+json `code`. Complete by
@@ -209,6 +210,8 @@ export const t = {
   askPicture: '图片（可选）',
   askPictureHint: '可以拍一张题目的照片',
   askPictureRemove: '移除图片',
+  askPictureChoose: '选择图片',
+  askPictureChange: '换一张',
   askSubmit: '提交问题',
   askSending: '正在提交…',
   askSent: '问题已提交。老师解答后，问题和答案会显示在答疑列表中。',
@@ -224,6 +227,7 @@ export const t = {
   qaSearchLabel: '搜索问题',
   qaSearchPlaceholder: '输入问题中的关键词',
   qaNone: '没有找到已解答的问题。',
+  qaListTitle: '已解答的问题',
   askedBy: (name: string) => `${name} 提问`,
   answeredBy: (name: string, school: string | null) => (school ? `${name}（${school}）解答` : `${name} 解答`),
   lessonLink: (title: string) => `相关课程：${title}`,
@@ -232,3 +236,33 @@ export const t = {
   backHome: '返回首页',
   footer: '本站内容仅供学生学习使用。',
 } as const;
+
+/**
+ * Why processing a lesson's media failed, for teachers and staff: one message per stable code of
+ * src/domain/processing-failures.ts (the staff lesson detail's `processing.errorCode`, the cable
+ * feed's `errorCode`). Complete by construction like `errorMessages`.
+ */
+export const processingFailureMessages = {
+  source_missing: '上传的文件在存储中找不到了，请重新上传。',
+  source_empty: '上传的文件是空的，请重新上传。',
+  media_unreadable: '无法识别这个文件，它不是视频文件（可能是文档或改了扩展名的文件）。请上传 MP4 等视频文件。',
+  picture_only: '上传的是一张图片，不是视频。请上传课程视频。',
+  media_truncated: '视频文件不完整（可能上传或录制时被中断），请上传完整的文件。',
+  no_media_streams: '文件中没有可播放的画面或声音。',
+  no_video_stream: '文件中只有声音，没有画面。请上传带画面的视频。',
+  video_codec_unsupported: '视频的编码格式无法处理，请用常见格式（H.264 MP4）重新导出后上传。',
+  picture_too_small: '视频画面太小（小于 64×64），请上传清晰的视频。',
+  duration_unknown: '无法读出视频的时长，请重新导出后上传。',
+  duration_too_long: '视频超过了允许的最长时长，请剪短或分成几节课上传。',
+  output_invalid: '转码结果没有通过检查，这是系统的问题，已记录；请联系平台运营人员。',
+  invalid_job: '处理任务的数据有误，这是系统的问题；请联系平台运营人员。',
+  retries_exhausted: '多次尝试处理都失败了（存储或转码暂时出错），请稍后重新提交或联系平台运营人员。',
+  processing_failed: '处理失败，请重新上传或联系平台运营人员。',
+  live_no_media: '直播结束前没有收到任何画面，没有生成录像。',
+  cable_source_missing: '课程的原始文件在存储中找不到了，无法制作有线电视节目包。',
+  cable_recording_invalid: '直播录像无法合成为一个文件，无法制作有线电视节目包。',
+  cable_profile_invalid: '有线电视节目包的配置有矛盾，请运营人员检查配置。',
+  cable_movie_off_profile: '制作出的有线电视节目不符合规格，请运营人员检查。',
+  cable_adi_invalid: '节目包的 ADI 描述文件没有通过检查，请运营人员检查。',
+  cable_folder_taken: '有线电视投递目录中已有其他节目包或版本。',
+} as const satisfies Record<ProcessingFailureCode, string>;

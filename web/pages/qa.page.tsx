@@ -32,7 +32,7 @@ export function Page() {
       {tax.data && <StageSubjectPicker tax={tax.data} stage={stage} subject={subject} allowAll idPrefix="qa" onChange={(v) => go({ ...v, q })} />}
       <SearchBox key={q ?? ''} initial={q ?? ''} label={t.qaSearchLabel} placeholder={t.qaSearchPlaceholder} onSearch={(nq) => go({ stage, subject, q: nq || undefined })} />
       <div class="qa-layout">
-        <QuestionList stage={stage} subject={subject} q={q} heading={t.qaTitle} />
+        <QuestionList stage={stage} subject={subject} q={q} heading={t.qaListTitle} />
         {tax.data && <AskForm key={`${stage}-${subject}`} tax={tax.data} stage={stage} subject={subject} idPrefix="qa-ask" />}
       </div>
     </>
