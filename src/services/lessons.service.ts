@@ -129,18 +129,27 @@ export class LessonsService {
   async facets(filters: PublicFilters): Promise<Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number }> {
     const tax = await this.taxonomy.get();
     const out = { total: 0 } as Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number };
-    // the six counts are independent: run them side by side on the pool
-    const total = this.publicWhere(filters).then(({ where, params }) => this.db.query<{ n: number }>(`SELECT count(*)::int n FROM lessons l WHERE ${where.join(' AND ')}`, params));
-    await Promise.all(facetKinds.map(async (kind) => {
-      const { where, params } = await this.publicWhere({ ...filters, [kind]: undefined });
-      const rows = await this.db.query<{ code: string; n: number }>(
-        `SELECT l.${kind} code, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY l.${kind}`,
-        params,
-      );
+    const counted = (kind: TaxonomyKind, rows: { code: string; n: number }[]) => {
       const counts = new Map(rows.map((r) => [r.code, Number(r.n)]));
       out[kind] = tax[kind].map((i) => ({ code: i.code, label: i.label, count: counts.get(i.code) ?? 0 })).filter((i) => i.count > 0);
+    };
+    // Dimensions without a filter of their own all count under every filter, like the total: one scan
+    // with grouping sets serves them together (each set's other columns come back NULL; the columns
+    // themselves are NOT NULL). A filtered dimension counts without its own filter: a query each,
+    // side by side on the pool.
+    const shared = facetKinds.filter((k) => !filters[k]?.length);
+    const cols = shared.map((k) => `l.${k}`);
+    const sharedScan = this.publicWhere(filters).then(({ where, params }) => this.db.query<Record<string, string | null> & { n: number }>(
+      `SELECT ${[...cols, 'count(*)::int n'].join(', ')} FROM lessons l WHERE ${where.join(' AND ')} GROUP BY GROUPING SETS (${[...cols.map((c) => `(${c})`), '()'].join(', ')})`,
+      params,
+    ));
+    await Promise.all(facetKinds.filter((k) => filters[k]?.length).map(async (kind) => {
+      const { where, params } = await this.publicWhere({ ...filters, [kind]: undefined });
+      counted(kind, await this.db.query<{ code: string; n: number }>(`SELECT l.${kind} code, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY l.${kind}`, params));
     }));
-    out.total = Number((await total)[0]?.n ?? 0);
+    const rows = await sharedScan;
+    for (const kind of shared) counted(kind, rows.filter((r) => r[kind] != null).map((r) => ({ code: r[kind]!, n: r.n })));
+    out.total = Number(rows.find((r) => shared.every((k) => r[k] == null))?.n ?? 0);
     return { total: out.total, ...Object.fromEntries(facetKinds.map((k) => [k, out[k]])) } as typeof out;
   }
 

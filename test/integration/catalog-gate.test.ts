@@ -168,6 +168,23 @@ describe('the public catalog', () => {
     expect(facets.grade).toHaveLength(2);
   });
 
+  it('when facets are asked with and without filters, then each dimension counts under the other dimensions\' filters only', async () => {
+    const token = `分面${backend === 'pglite' ? '甲' : '乙'}计数`;
+    await publishedLesson(ts, { title: `${token}一`, grade: 'g3', subject: 'math' });
+    await publishedLesson(ts, { title: `${token}二`, grade: 'g3', subject: 'chinese' });
+    await publishedLesson(ts, { title: `${token}三`, grade: 'g4', subject: 'math' });
+    const facets = async (qs: string) => {
+      const r = await ts.api('GET', `/api/v1/facets?q=${encodeURIComponent(token)}${qs}`);
+      expect(r.status).toBe(200);
+      const pick = (k: string) => Object.fromEntries((r.body[k] as { code: string; count: number }[]).map((i) => [i.code, i.count]));
+      return { total: r.body.total, stage: pick('stage'), grade: pick('grade'), subject: pick('subject'), type: pick('type'), edition: pick('edition') };
+    };
+    expect(await facets('')).toEqual({ total: 3, stage: { primary: 3 }, grade: { g3: 2, g4: 1 }, subject: { math: 2, chinese: 1 }, type: { recorded: 3 }, edition: { pep: 3 } });
+    expect(await facets('&subject=math')).toEqual({ total: 2, stage: { primary: 2 }, grade: { g3: 1, g4: 1 }, subject: { math: 2, chinese: 1 }, type: { recorded: 2 }, edition: { pep: 2 } });
+    expect(await facets('&subject=math&grade=g4')).toEqual({ total: 1, stage: { primary: 1 }, grade: { g3: 1, g4: 1 }, subject: { math: 1 }, type: { recorded: 1 }, edition: { pep: 1 } });
+    expect(await facets('&stage=primary&grade=g3&subject=chinese&type=recorded&edition=pep')).toEqual({ total: 1, stage: { primary: 1 }, grade: { g3: 1 }, subject: { math: 1, chinese: 1 }, type: { recorded: 1 }, edition: { pep: 1 } });
+  });
+
   it('when the taxonomy is read, then every vocabulary has stable codes and Chinese labels', async () => {
     const t = (await ts.api('GET', '/api/v1/taxonomy')).body;
     expect(t.stages.map((s: { label: string }) => s.label)).toEqual(['小学', '初中', '高中', '中职']);
