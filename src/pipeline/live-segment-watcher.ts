@@ -3,6 +3,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../infra/logger.ts';
 import { retry } from '../infra/retry.ts';
+import { isUnavailableError } from '../infra/unavailable.ts';
 import { liveSlotKey } from '../media/live-keys.ts';
 import { appendSlot, nextSlot } from '../media/live-ledger.ts';
 import { livePlaylistReady, readFfmpegLivePlaylist, readySlots, writeLiveMaster, writeLiveMediaPlaylist, type FfmpegLivePlaylist, type ReadySlots } from '../media/live-playlists.ts';
@@ -26,6 +27,7 @@ export class SegmentWatcher {
   private runElapsedS = 0;
   private runStartPdtMs: number | null = null;
   private gap = false;
+  private storageAway = false;
   private busy: Promise<void> = Promise.resolve();
   private queued = false;
   private watchers: FSWatcher[] = [];
@@ -80,6 +82,8 @@ export class SegmentWatcher {
       const seenAt = Date.now();
       const lists = await Promise.all(this.names.map((n) => readLocalPlaylist(path.join(this.runDir, n, 'index.m3u8'))));
       const r: ReadySlots = readySlots(lists, this.nextSeq);
+      // ffmpeg is producing: not a stall, even while storage refuses the uploads
+      if (r.ready.length) this.lastProgress = Math.max(this.lastProgress, Date.now() - 1000);
       if (r.skipped) {
         this.gap = true;
         this.log.warn({ skipped: r.skipped }, 'segments left ffmpeg\'s list before they were uploaded');
@@ -88,11 +92,22 @@ export class SegmentWatcher {
         await this.take(slot, seenAt);
         this.nextSeq = slot.seq + 1;
       }
+      if (this.storageAway && r.ready.length) {
+        this.storageAway = false;
+        this.log.info({ nextSeq: this.nextSeq }, 'storage back: kept live segments uploaded');
+      }
       if (r.nextSeq > this.nextSeq) this.nextSeq = r.nextSeq;
     } catch (err) {
       if (err instanceof RunTakenOverError) {
         this.takenOver = true;
         this.stopRun('another worker took the session over');
+        return;
+      }
+      if (isUnavailableError(err)) {
+        // storage is away: ffmpeg keeps writing segments here (its local list holds a minute); the next
+        // passes upload them in order once storage is back, so the lesson loses nothing
+        if (!this.storageAway) this.log.warn({ err }, 'storage unreachable: keeping live segments until it is back');
+        this.storageAway = true;
         return;
       }
       this.failed = true;
@@ -119,23 +134,26 @@ export class SegmentWatcher {
     // segments appear the moment the next keyframe arrives): its start is that instant minus its length.
     // ffmpeg's own PROGRAM-DATE-TIME counts from its start, after the ingest's cached GOP: seconds late.
     this.runStartPdtMs ??= seenAt - Math.round(slot.parts[0].durationS * 1000);
-    const next = nextSlot(ledger, {
-      run: this.run,
-      seq: slot.seq,
-      parts: slot.parts.map((part, i) => ({ durationS: part.durationS, bytes: sizes[i] })),
-      runStartPdtMs: this.runStartPdtMs,
-      runElapsedS: this.runElapsedS,
-      gap: this.gap,
-    });
     // 2. The ledger, fenced: a worker whose run is no longer the latest stops here.
     if (!(await ctx.control.isLatestRun(this.run))) throw new RunTakenOverError();
-    const { raisedTarget } = appendSlot(ledger, next);
-    if (raisedTarget) this.log.warn({ targetDurationS: ledger.targetDurationS }, 'a segment outgrew the target duration; target raised');
+    // A slot taken again after storage came back (its ledger save or playlists failed) is not appended twice.
+    if (!ledger.slots.some((s) => s.run === this.run && s.seq === slot.seq)) {
+      const next = nextSlot(ledger, {
+        run: this.run,
+        seq: slot.seq,
+        parts: slot.parts.map((part, i) => ({ durationS: part.durationS, bytes: sizes[i] })),
+        runStartPdtMs: this.runStartPdtMs,
+        runElapsedS: this.runElapsedS,
+        gap: this.gap,
+      });
+      const { raisedTarget } = appendSlot(ledger, next);
+      if (raisedTarget) this.log.warn({ targetDurationS: ledger.targetDurationS }, 'a segment outgrew the target duration; target raised');
+      this.gap = false;
+      this.runElapsedS += slot.parts[0].durationS;
+      this.slotsThisRun++;
+    }
     await retry(() => ctx.ledgerStore.save(ledger));
-    this.gap = false;
-    this.runElapsedS += slot.parts[0].durationS;
     this.lastProgress = Date.now();
-    this.slotsThisRun++;
     // 3. Playlists: every rendition's window, then the master when due.
     if (livePlaylistReady(ledger.slots, ledger.targetDurationS)) {
       await Promise.all(
