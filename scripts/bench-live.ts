@@ -17,6 +17,7 @@
  * Bounded: BENCH_LIVE_SECONDS (default 40) for part 1, 15 s windows for parts 2 and 3, at most 4 of
  * anything. Runs with embedded Redis/S3/PGlite in a temp dir; everything is removed afterwards.
  */
+import { startWorkerRole } from '../workers/role.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -175,7 +176,7 @@ async function startRig(dir: string, roles: { worker: boolean }, over: Record<st
     NODE_ENV: 'test', LOG_LEVEL: 'warn', DATA_DIR: path.join(dir, `data-${id}`), HTTP_PORT: '0', RTMP_PORT: '0', QUEUE_PREFIX: `bench${id}`,
     WORK_DIR: path.join(dir, `work-${id}`), SIGNING_SECRET: randomBytes(32).toString('hex'), ...over,
   });
-  const sys = await startSystem({ config, roles: { api: true, ingest: true, worker: roles.worker } });
+  const sys = await startSystem({ config, roles: { api: true, ingest: true, worker: roles.worker }, startWorkers: startWorkerRole });
   const s = sys.services;
   await s.schools.createDistrict(`d${id}`, '基准区');
   await s.schools.createSchool({ code: `s${id}`, name: '基准学校', districtCode: `d${id}`, stage: 'primary' });

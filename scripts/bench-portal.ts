@@ -3,6 +3,7 @@
 // unthrottled, in the same run: bytes transferred before the first media request (HTML, scripts,
 // styles, API answers, images; compressed as sent) and the time from navigation to the first video
 // frame presented. The budget (issue 9) is 250 KB before the first media request.
+import { startWorkerRole } from '../workers/role.ts';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,7 +25,7 @@ await ensureWebBuild();
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'classcast-benchportal-'));
 const schema = `benchportal_${Date.now().toString(36)}`;
 const config = loadConfig(process.env, { NODE_ENV: 'test', LOG_LEVEL: 'warn', DATA_DIR: dataDir, DATABASE_SCHEMA: schema, HTTP_PORT: '0', QUEUE_PREFIX: schema, S3_BUCKET_PREFIX: schema.replace(/_/g, '-') });
-const sys = await startSystem({ config, roles: { api: true, worker: true, ingest: false } });
+const sys = await startSystem({ config, roles: { api: true, worker: true, ingest: false }, startWorkers: startWorkerRole });
 let browser: Browser | undefined;
 
 try {

@@ -6,7 +6,7 @@ import { loadConfig, ConfigError } from '../config/load.ts';
 import type { Config } from '../config/config.schema.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { migrate, openDb, type Db } from './infra/db.ts';
-import { startSystem, type Roles, type System } from './system.ts';
+import { startSystem, type Roles, type StartWorkers, type System } from './system.ts';
 import { AuthService } from './services/auth.service.ts';
 import { SchoolsService } from './services/schools.service.ts';
 import { TaxonomyService } from './services/taxonomy.service.ts';
@@ -28,7 +28,7 @@ const usage = `classcast: the internet school's video backend
 Configuration comes from environment variables (see README.md).`;
 
 /** The composition root: parses the command line and starts what it names. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], o: { startWorkers?: StartWorkers } = {}): Promise<number> {
   let config: Config;
   try {
     config = loadConfig();
@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'ingest': {
       const roles: Roles = { api: cmd === 'all' || cmd === 'api', worker: cmd === 'all' || cmd === 'worker', ingest: cmd === 'all' || cmd === 'ingest' };
       const dev = [sub, ...rest].includes('--dev');
-      return runRoles(config, log, roles, dev);
+      return runRoles(config, log, roles, dev, o.startWorkers);
     }
     case 'migrate': {
       const db = await openConfiguredDb(config);
@@ -71,8 +71,8 @@ async function openConfiguredDb(config: Config): Promise<Db> {
   return openDb({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolMax: 2, pgliteDir: path.join(path.resolve(config.DATA_DIR), 'pglite') });
 }
 
-async function runRoles(config: Config, log: Logger, roles: Roles, dev: boolean): Promise<number> {
-  const system = await startSystem({ config, roles, log });
+async function runRoles(config: Config, log: Logger, roles: Roles, dev: boolean, startWorkers?: StartWorkers): Promise<number> {
+  const system = await startSystem({ config, roles, log, startWorkers });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -31,8 +31,6 @@ import { registerCatalogRoutes } from './api/catalog.routes.ts';
 import { registerStaffRoutes } from './api/staff.routes.ts';
 import { registerUploadRoutes } from './api/uploads.routes.ts';
 import { assetTarget, gatewayHandler } from './api/gateway.routes.ts';
-import { startJobWorkers } from '../workers/worker.ts';
-import { jobHandlers } from '../workers/handlers.ts';
 import { transcodeJobOptions } from './jobs/transcode-options.ts';
 import { liveJobOptions } from './jobs/live.job.ts';
 import { applyLiveResult, LiveService, liveChannels } from './services/live.service.ts';
@@ -68,9 +66,24 @@ export interface Roles {
   ingest: boolean;
 }
 
+/**
+ * Starts the media workers of the worker role. Registered by the entry that runs it
+ * (workers/role.ts startWorkerRole, passed in by scripts/classcast.mjs and the tests): src/ never
+ * imports workers/.
+ */
+export type StartWorkers = (queues: QueueFactory, deps: {
+  config: Config;
+  storage: ObjectStorage;
+  log: Logger;
+  redis: Redis;
+  livePullUrl: (lessonId: string) => string;
+}) => Worker[];
+
 export interface SystemOptions {
   config: Config;
   roles: Roles;
+  /** Required with roles.worker. */
+  startWorkers?: StartWorkers;
   log?: Logger;
   version?: string;
 }
@@ -93,9 +106,6 @@ export interface Services {
   questions: QuestionsService;
   edits: LessonEditsService;
 }
-
-/** Q&A limits (issue 6): strict per address, so a bot cannot flood the teachers' queue. */
-const qa = { maxImages: 3, maxImageBytes: 2 * 1024 * 1024, askWindows: [{ windowS: 600, max: 5 }, { windowS: 86_400, max: 20 }] };
 
 /** A running classcast: its parts, services and the API's URL; stop() ends every part it started. */
 export interface System {
@@ -143,6 +153,10 @@ async function embeddedParts(config: Config, log: Logger): Promise<{ children: E
   }
   return { children, redisUrl, s3Endpoint, secret };
 }
+
+/** Q&A ask limits (issue 6): strict per address, so a bot cannot flood the teachers' queue. */
+const askWindows = (c: Config) => [{ windowS: 600, max: c.QA_ASK_MAX_PER_10_MIN }, { windowS: 86_400, max: c.QA_ASK_MAX_PER_DAY }];
+const imageLimits = (c: Config) => ({ maxBytes: c.QA_MAX_IMAGE_KB * 1024, maxSide: c.QA_IMAGE_MAX_SIDE, maxPixels: c.QA_IMAGE_MAX_MEGAPIXELS * 1_000_000 });
 
 /** The RTMP URL teachers put into OBS. */
 export function rtmpPublicUrl(config: Config): string {
@@ -196,7 +210,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       licenseDays: config.CABLE_LICENSE_DAYS,
       provider: cableProviderFromConfig(config),
       profile: cableProfileFromConfig(config),
-      linkTtlS: 24 * 3600,
+      linkTtlS: config.CABLE_LINK_TTL_S,
     });
     const onPublication: PublicationListener = async (c) => {
       if (c.channel === 'portal') await access.invalidate(c.lessonId);
@@ -222,7 +236,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       publications: new PublicationService(db, [onPublication]),
       uploads: new UploadsService(db, storage, async (j) => {
         await queues.add(queueNames.transcode, 'transcode', j, { ...transcodeJobOptions, jobId: jobIds.transcode(j.assetId) });
-      }, { maxBytes: config.UPLOAD_MAX_BYTES, chunkBytes: 16 * 1024 * 1024 }),
+      }, { maxBytes: config.UPLOAD_MAX_BYTES, chunkBytes: config.UPLOAD_CHUNK_MB * 1024 * 1024 }),
       results: new JobResultsService(db, log),
       access,
       preview,
@@ -239,8 +253,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       }),
       schedule: new ScheduleService(db, taxonomy),
       timetables: new TimetablesService(db, taxonomy, { onLessonChanged: async (lessonId) => { await announceKeys(lessonId); } }),
-      questions: new QuestionsService(db, storage, taxonomy, new AttemptLimiter(redis, { prefix: config.QUEUE_PREFIX, name: 'ask-question', windows: qa.askWindows, secret: emb.secret }), emb.secret, {
-        maxImages: qa.maxImages, imageLimits: { maxBytes: qa.maxImageBytes, maxSide: 10_000, maxPixels: 40_000_000 },
+      questions: new QuestionsService(db, storage, taxonomy, new AttemptLimiter(redis, { prefix: config.QUEUE_PREFIX, name: 'ask-question', windows: askWindows(config), secret: emb.secret }), emb.secret, {
+        maxImages: config.QA_MAX_IMAGES, imageLimits: imageLimits(config), imageUrlTtlS: config.QA_IMAGE_LINK_TTL_S,
       }),
       // an edit reaches the gateway's and catalog's caches and the ingest's key windows at once
       edits: new LessonEditsService(db, taxonomy, async (lessonId) => {
@@ -265,7 +279,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       // sessions whose publisher did not come back in time end here (every API process may sweep: idempotent)
       const sweep = setInterval(() => {
         services.live.sweep().catch((err) => log.warn({ err }, 'live sweep failed'));
-      }, 2000);
+      }, config.LIVE_SWEEP_INTERVAL_MS);
       sweep.unref();
       stops.push(async () => clearInterval(sweep));
 
@@ -282,11 +296,11 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       registerAdminRoutes(registry, { auth: services.auth, schools: services.schools });
       registerLiveStatusRoutes(registry, new LiveStatusService(db, services.lessons, new LiveStatsStore(redis, config.QUEUE_PREFIX)));
       registerLessonEditRoutes(registry, { edits: services.edits, lessons: services.lessons, baseUrl });
-      registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: qa.maxImageBytes, maxImages: qa.maxImages });
+      registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: imageLimits(config).maxBytes, maxImages: config.QA_MAX_IMAGES });
       const strictJson = strictJsonRouter({
         prefixes: ['/api/v1/questions', '/api/v1/answers', '/api/v1/staff/questions', '/api/v1/timetables', '/api/v1/schedule', '/api/v1/reports/late-timetables'],
         limitBytes: config.BODY_LIMIT_KB * 1024,
-        larger: [{ method: 'POST', path: '/api/v1/questions', limitBytes: askBodyLimitBytes(qa.maxImageBytes, qa.maxImages) }],
+        larger: [{ method: 'POST', path: '/api/v1/questions', limitBytes: askBodyLimitBytes(imageLimits(config).maxBytes, config.QA_MAX_IMAGES) }],
       });
       const corsOrigins = config.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
       const gateway = gatewayHandler({
@@ -359,7 +373,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     if (o.roles.worker) {
       const pull = (lessonId: string) =>
         ingest ? ingest.pullUrl(lessonId) : rtmpPullUrl({ host: config.RTMP_PULL_HOST, port: config.RTMP_PORT, lessonId, token: workerPlayToken });
-      const workers: Worker[] = startJobWorkers(queues, { config, storage, log, redis, livePullUrl: pull }, jobHandlers(config));
+      if (!o.startWorkers) throw new Error('the worker role needs startWorkers (workers/role.ts)');
+      const workers: Worker[] = o.startWorkers(queues, { config, storage, log, redis, livePullUrl: pull });
       stops.push(async () => { await Promise.all(workers.map((w) => w.close())); });
       await Promise.all(workers.map((w) => w.waitUntilReady()));
       log.info({ queues: workers.map((w) => w.name) }, 'worker ready');

@@ -1,3 +1,4 @@
+import { startWorkerRole } from '../../workers/role.ts';
 import pg from 'pg';
 import { startSystem, type Roles, type System } from '../../src/system.ts';
 import type { Config } from '../../config/config.schema.ts';
@@ -27,7 +28,7 @@ export interface TestSystem {
 /** Starts the roles asked for on a per-test schema, queue prefix and bucket prefix, with fixtures. */
 export async function startTestSystem(roles: Partial<Roles> = { api: true }, over: Partial<Record<keyof Config, string>> = {}, opts: { url?: string } = {}): Promise<TestSystem> {
   const config = testConfig(over);
-  const sys = await startSystem({ config, roles: { api: false, worker: false, ingest: false, ...roles } });
+  const sys = await startSystem({ config, roles: { api: false, worker: false, ingest: false, ...roles }, startWorkers: startWorkerRole });
   const s = sys.services;
   const id = rid(3);
   await s.schools.createDistrict(`d${id}`, '测试区');
