@@ -1,24 +1,10 @@
 /**
- * Playlists we write ourselves (DESIGN.md "HLS output"): the multivariant playlist from measured
- * segment sizes, and VOD media playlists rewritten from ffmpeg's. Reading uses `hls-parser`; writing
- * is plain text so every attribute is exactly what REFERENCE.md asks for (FRAME-RATE with 3 decimals,
- * quoted CODECS...).
+ * Our one playlist writer (DESIGN.md "HLS output"): every media playlist (VOD, live window, live
+ * recording) through `writeMediaPlaylist`, the multivariant playlist from measured segment sizes
+ * through `writeMasterPlaylist`. Plain text, so every attribute is exactly what REFERENCE.md asks for
+ * (FRAME-RATE with 3 decimals, quoted CODECS...). Reading goes through our one reader (hls-reader.ts).
  */
-import { getOptions, parse, setOptions, types } from 'hls-parser';
-
-/**
- * hls-parser without its console output (its options are module-wide: set for this synchronous call
- * only, then restored for other users of the library).
- */
-export function parsePlaylistQuietly(text: string): types.MasterPlaylist | types.MediaPlaylist {
-  const saved = { ...getOptions() };
-  setOptions({ ...saved, silent: true });
-  try {
-    return parse(text);
-  } finally {
-    setOptions(saved);
-  }
-}
+import { isMultivariant, readMediaPlaylistText, readPlaylistText } from './hls-reader.ts';
 
 export interface SegmentMeasure {
   durationS: number;
@@ -73,20 +59,19 @@ export interface MediaPlaylistInfo {
   segments: { uri: string; durationS: number }[];
 }
 
-/** Reads a media playlist (ffmpeg's or ours) with hls-parser. */
+/** Reads a media playlist (ffmpeg's or ours). */
 export function readMediaPlaylist(text: string): MediaPlaylistInfo {
-  const p = parsePlaylistQuietly(text);
-  if (p.isMasterPlaylist) throw new Error('expected a media playlist, got a multivariant playlist');
-  const m = p as types.MediaPlaylist;
-  const first = m.segments[0];
+  if (isMultivariant(readPlaylistText(text))) throw new Error('expected a media playlist, got a multivariant playlist');
+  const m = readMediaPlaylistText('', text);
+  const type = m.playlistType;
   return {
-    version: m.version ?? null,
-    targetDurationS: m.targetDuration,
-    mediaSequence: m.mediaSequenceBase ?? 0,
-    playlistType: m.playlistType ?? null,
+    version: m.versions[0] ?? null,
+    targetDurationS: m.targets[0],
+    mediaSequence: m.mediaSequence,
+    playlistType: type === 'VOD' || type === 'EVENT' ? type : null,
     endlist: m.endlist,
-    mapUri: first?.map?.uri ?? null,
-    segments: m.segments.map((s) => ({ uri: s.uri, durationS: s.duration })),
+    mapUri: m.mapUri,
+    segments: m.segments.map((x) => ({ uri: x.uri, durationS: x.durationS })),
   };
 }
 
@@ -102,25 +87,59 @@ export function requiredVersion(opts: { decimalDurations: boolean; map: boolean;
   return opts.decimalDurations ? 3 : 1;
 }
 
+/** A media playlist as written: the header tags in RFC 8216 order, then the segments. */
+export interface MediaPlaylistModel {
+  version: number;
+  targetDurationS: number;
+  mediaSequence: number;
+  /** Written when set (live windows and recordings). */
+  discontinuitySequence?: number;
+  playlistType?: 'VOD' | 'EVENT';
+  independentSegments: boolean;
+  mapUri?: string | null;
+  segments: readonly { uri: string; durationS: number; discontinuity?: boolean; programDateTimeMs?: number }[];
+  endlist: boolean;
+}
+
+/** EXT-X-PROGRAM-DATE-TIME value with milliseconds, UTC (ISO 8601, as RFC 8216 4.3.2.6 asks). */
+export function formatProgramDateTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** EXTINF always with decimals: exact durations (version 3 or more). */
 const extinf = (d: number): string => d.toFixed(6);
+
+/** The one media playlist writer. */
+export function writeMediaPlaylist(m: MediaPlaylistModel): string {
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${m.version}`, `#EXT-X-TARGETDURATION:${m.targetDurationS}`, `#EXT-X-MEDIA-SEQUENCE:${m.mediaSequence}`];
+  if (m.discontinuitySequence !== undefined) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${m.discontinuitySequence}`);
+  if (m.playlistType) lines.push(`#EXT-X-PLAYLIST-TYPE:${m.playlistType}`);
+  if (m.independentSegments) lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
+  if (m.mapUri) lines.push(`#EXT-X-MAP:URI="${m.mapUri}"`);
+  for (const s of m.segments) {
+    if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    if (s.programDateTimeMs !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${formatProgramDateTime(s.programDateTimeMs)}`);
+    lines.push(`#EXTINF:${extinf(s.durationS)},`, s.uri);
+  }
+  if (m.endlist) lines.push('#EXT-X-ENDLIST');
+  lines.push('');
+  return lines.join('\n');
+}
 
 /** A VOD media playlist: PLAYLIST-TYPE VOD, ENDLIST, exact EXTINF, target from the real durations. */
 export function writeVodMediaPlaylist(segments: readonly { uri: string; durationS: number }[], opts: { mapUri?: string | null } = {}): string {
   if (!segments.length) throw new Error('a media playlist needs at least one segment');
-  const lines = [
-    '#EXTM3U',
-    // EXTINF is always written with decimals (exact durations): version 3, or 6 with EXT-X-MAP.
-    `#EXT-X-VERSION:${requiredVersion({ decimalDurations: true, map: !!opts.mapUri })}`,
-    `#EXT-X-TARGETDURATION:${targetDurationFor(segments.map((s) => s.durationS))}`,
-    '#EXT-X-MEDIA-SEQUENCE:0',
-    '#EXT-X-PLAYLIST-TYPE:VOD',
+  return writeMediaPlaylist({
+    version: requiredVersion({ decimalDurations: true, map: !!opts.mapUri }),
+    targetDurationS: targetDurationFor(segments.map((s) => s.durationS)),
+    mediaSequence: 0,
+    playlistType: 'VOD',
     // Every segment starts with an IDR (fixed GOP, cut on keyframes); audio frames are all independent.
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-  ];
-  if (opts.mapUri) lines.push(`#EXT-X-MAP:URI="${opts.mapUri}"`);
-  for (const s of segments) lines.push(`#EXTINF:${extinf(s.durationS)},`, s.uri);
-  lines.push('#EXT-X-ENDLIST', '');
-  return lines.join('\n');
+    independentSegments: true,
+    mapUri: opts.mapUri ?? null,
+    segments,
+    endlist: true,
+  });
 }
 
 export interface VariantEntry {

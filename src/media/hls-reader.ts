@@ -76,7 +76,12 @@ export interface MediaPlaylistParsed {
   playlistType: string | null;
   endlist: boolean;
   hasMap: boolean;
+  /** The first EXT-X-MAP URI. */
   mapUri: string | null;
+  /** Every distinct EXT-X-MAP URI, in order. */
+  mapUris: string[];
+  /** EXT-X-MEDIA-SEQUENCE (0 when absent). */
+  mediaSequence: number;
   hasByterange: boolean;
   segments: MediaSegment[];
   decimalDurations: boolean;
@@ -89,6 +94,7 @@ export function readMediaPlaylistText(uri: string, text: string): MediaPlaylistP
   const targets = p.tags.filter((t) => t.name === 'EXT-X-TARGETDURATION').map((t) => Number(t.value));
   const seqTag = p.tags.find((t) => t.name === 'EXT-X-MEDIA-SEQUENCE');
   const base = seqTag ? Number(seqTag.value) : 0;
+  const mapUris = [...new Set(p.tags.filter((t) => t.name === 'EXT-X-MAP').map((t) => parseAttributes(t.value).get('URI')).filter((u): u is string => !!u))];
   let decimal = false;
   const segments = p.uris.map((u, i) => {
     const inf = u.before.find((t) => t.name === 'EXTINF');
@@ -103,14 +109,18 @@ export function readMediaPlaylistText(uri: string, text: string): MediaPlaylistP
     playlistType: p.tags.find((t) => t.name === 'EXT-X-PLAYLIST-TYPE')?.value ?? null,
     endlist: p.tags.some((t) => t.name === 'EXT-X-ENDLIST'),
     hasMap: p.tags.some((t) => t.name === 'EXT-X-MAP'),
-    mapUri: (() => {
-      const t = p.tags.find((x) => x.name === 'EXT-X-MAP');
-      return t ? parseAttributes(t.value).get('URI') ?? null : null;
-    })(),
+    mapUri: mapUris[0] ?? null,
+    mapUris,
+    mediaSequence: base,
     hasByterange: p.tags.some((t) => t.name === 'EXT-X-BYTERANGE'),
     segments,
     decimalDurations: decimal,
   };
+}
+
+/** A multivariant playlist lists variants; a media playlist does not. */
+export function isMultivariant(p: ParsedText): boolean {
+  return p.tags.some((t) => t.name === 'EXT-X-STREAM-INF');
 }
 
 /** The variants (EXT-X-STREAM-INF + URI) of a multivariant playlist, attributes parsed. */

@@ -4,7 +4,8 @@
  * presentation is read once (`readVod`), then each group of rules is a function returning its
  * violations: versions, variants, media playlists, segments, alignment.
  */
-import { measureBandwidth, parsePlaylistQuietly, requiredVersion } from './hls-playlists.ts';
+import { getOptions, parse, setOptions } from 'hls-parser';
+import { measureBandwidth, requiredVersion } from './hls-playlists.ts';
 import { parseAttributes, readMediaPlaylistText, readPlaylistText, readVariants, type MasterVariant, type MediaPlaylistParsed, type ParsedText, type Tag } from './hls-reader.ts';
 import type { SegmentFacts, VodInput } from './hls-vod-input.ts';
 
@@ -40,6 +41,21 @@ function collector(): { out: Violation[]; add: Add } {
 }
 
 const videoCodec = (c: string): boolean => /^(avc1|avc3|hvc1|hev1|dvh1|dvhe|av01|vp09|mp4v)\b/.test(c);
+
+/**
+ * The syntax rule's second opinion: a standard parser (hls-parser) must accept every playlist. Its
+ * console output is silenced (its options are module-wide: set for this synchronous call
+ * only, then restored for other users of the library).
+ */
+function parsePlaylistQuietly(text: string): void {
+  const saved = { ...getOptions() };
+  setOptions({ ...saved, silent: true });
+  try {
+    parse(text);
+  } finally {
+    setOptions(saved);
+  }
+}
 
 /** Checks a VOD presentation against REFERENCE.md; an empty list means it passes. */
 export function validateVod(input: VodInput): Violation[] {

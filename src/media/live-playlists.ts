@@ -3,17 +3,13 @@
  * VOD media playlists with the session's discontinuities, the live multivariant playlist, and reading
  * what ffmpeg writes locally during a run. Pure: text in, text out.
  */
-import { measureBandwidth, orderVariants, requiredVersion, writeMasterPlaylist, type VariantEntry } from './hls-playlists.ts';
+import { measureBandwidth, orderVariants, requiredVersion, writeMasterPlaylist, writeMediaPlaylist, type VariantEntry } from './hls-playlists.ts';
+import { readMediaPlaylistText } from './hls-reader.ts';
 import type { LiveLedger, LiveSlot } from './live-ledger.ts';
 
 /** Segment file name of a slot: the run in the name keeps runs (and workers) from overwriting each other. */
 export function liveSegmentFile(run: number, seq: number): string {
   return `r${String(run).padStart(4, '0')}-${String(seq).padStart(5, '0')}.ts`;
-}
-
-/** EXT-X-PROGRAM-DATE-TIME value with milliseconds, UTC (ISO 8601, as RFC 8216 4.3.2.6 asks). */
-export function formatProgramDateTime(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 /**
@@ -35,16 +31,10 @@ export function livePlaylistReady(slots: readonly LiveSlot[], targetDurationS: n
   return slots.reduce((s, x) => s + x.parts[0].durationS, 0) >= 3 * targetDurationS - 0.5;
 }
 
-const extinf = (d: number): string => d.toFixed(6);
-
-function segmentLines(slots: readonly LiveSlot[], rendition: number): string[] {
-  const lines: string[] = [];
-  for (const s of slots) {
-    if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
-    // PROGRAM-DATE-TIME on every segment (REFERENCE live rules; players map segments to wall time).
-    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${formatProgramDateTime(s.pdtMs)}`, `#EXTINF:${extinf(s.parts[rendition].durationS)},`, liveSegmentFile(s.run, s.seq));
-  }
-  return lines;
+/** A rendition's segments of the given slots, each with its wall-clock start and its discontinuity. */
+function slotSegments(slots: readonly LiveSlot[], rendition: number) {
+  // PROGRAM-DATE-TIME on every segment (REFERENCE live rules; players map segments to wall time).
+  return slots.map((s) => ({ uri: liveSegmentFile(s.run, s.seq), durationS: s.parts[rendition].durationS, discontinuity: s.discontinuity, programDateTimeMs: s.pdtMs }));
 }
 
 export interface LiveMediaOptions {
@@ -60,19 +50,16 @@ export interface LiveMediaOptions {
 export function writeLiveMediaPlaylist(slots: readonly LiveSlot[], rendition: number, o: LiveMediaOptions): string {
   if (!slots.length) throw new Error('a live playlist needs at least one segment');
   const start = liveWindowStart(slots, o.windowSegments, o.targetDurationS);
-  const dsn = slots.slice(0, start).filter((s) => s.discontinuity).length;
-  const lines = [
-    '#EXTM3U',
-    `#EXT-X-VERSION:${requiredVersion({ decimalDurations: true, map: false })}`,
-    `#EXT-X-TARGETDURATION:${o.targetDurationS}`,
-    `#EXT-X-MEDIA-SEQUENCE:${slots[start].msn}`,
-    `#EXT-X-DISCONTINUITY-SEQUENCE:${dsn}`,
+  return writeMediaPlaylist({
+    version: requiredVersion({ decimalDurations: true, map: false }),
+    targetDurationS: o.targetDurationS,
+    mediaSequence: slots[start].msn,
+    discontinuitySequence: slots.slice(0, start).filter((s) => s.discontinuity).length,
     // Every segment starts with an IDR (fixed 2 s GOP, cut on keyframes); AAC frames are all independent.
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-    ...segmentLines(slots.slice(start), rendition),
-    '',
-  ];
-  return lines.join('\n');
+    independentSegments: true,
+    segments: slotSegments(slots.slice(start), rendition),
+    endlist: false,
+  });
 }
 
 /**
@@ -82,19 +69,16 @@ export function writeLiveMediaPlaylist(slots: readonly LiveSlot[], rendition: nu
  */
 export function writeRecordingPlaylist(slots: readonly LiveSlot[], rendition: number, o: { targetDurationS: number }): string {
   if (!slots.length) throw new Error('a recording needs at least one segment');
-  const lines = [
-    '#EXTM3U',
-    `#EXT-X-VERSION:${requiredVersion({ decimalDurations: true, map: false })}`,
-    `#EXT-X-TARGETDURATION:${o.targetDurationS}`,
-    `#EXT-X-MEDIA-SEQUENCE:${slots[0].msn}`,
-    '#EXT-X-DISCONTINUITY-SEQUENCE:0',
-    '#EXT-X-PLAYLIST-TYPE:VOD',
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-    ...segmentLines(slots, rendition),
-    '#EXT-X-ENDLIST',
-    '',
-  ];
-  return lines.join('\n');
+  return writeMediaPlaylist({
+    version: requiredVersion({ decimalDurations: true, map: false }),
+    targetDurationS: o.targetDurationS,
+    mediaSequence: slots[0].msn,
+    discontinuitySequence: 0,
+    playlistType: 'VOD',
+    independentSegments: true,
+    segments: slotSegments(slots, rendition),
+    endlist: true,
+  });
 }
 
 /** A media playlist ffmpeg writes locally during a run (hls muxer, sliding list). */
@@ -106,23 +90,10 @@ export interface FfmpegLivePlaylist {
 
 /** Reads ffmpeg's local playlist: sequence numbers, file names, durations. */
 export function readFfmpegLivePlaylist(text: string): FfmpegLivePlaylist {
-  let mediaSequence = 0;
-  let endlist = false;
-  let duration: number | null = null;
-  const uris: { uri: string; durationS: number }[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line) continue;
-    if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) mediaSequence = Number(line.slice(22));
-    else if (line === '#EXT-X-ENDLIST') endlist = true;
-    else if (line.startsWith('#EXTINF:')) duration = Number(line.slice(8).split(',')[0]);
-    else if (!line.startsWith('#')) {
-      if (duration !== null && Number.isFinite(duration)) uris.push({ uri: line, durationS: duration });
-      duration = null;
-    }
-  }
-  if (!Number.isInteger(mediaSequence) || mediaSequence < 0) throw new Error('bad EXT-X-MEDIA-SEQUENCE in the local playlist');
-  return { mediaSequence, endlist, segments: uris.map((u, i) => ({ seq: mediaSequence + i, ...u })) };
+  const m = readMediaPlaylistText('', text);
+  if (!Number.isInteger(m.mediaSequence) || m.mediaSequence < 0) throw new Error('bad EXT-X-MEDIA-SEQUENCE in the local playlist');
+  const listed = m.segments.filter((s) => Number.isFinite(s.durationS));
+  return { mediaSequence: m.mediaSequence, endlist: m.endlist, segments: listed.map((s, i) => ({ seq: m.mediaSequence + i, uri: s.uri, durationS: s.durationS })) };
 }
 
 /** Segment positions every rendition has finished, from the run's local playlists. */

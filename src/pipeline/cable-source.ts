@@ -2,9 +2,9 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import * as HLS from 'hls-parser';
 import type { ObjectStorage } from '../infra/storage.ts';
 import { PermanentJobError } from '../jobs/permanent-error.ts';
+import { isMultivariant, readMediaPlaylistText, readPlaylistText, readVariants } from '../media/hls-reader.ts';
 
 /**
  * Step "fetch" of a cable package: copies the source next to ffmpeg: one object, or a recording's HLS
@@ -21,17 +21,19 @@ export async function fetchCableSource(storage: ObjectStorage, key: string, dir:
     return file;
   }
   let playlistKey = key;
-  let playlist = HLS.parse((await storage.getBuffer(bucket, key)).toString('utf8'));
-  if (playlist.isMasterPlaylist) {
+  let text = (await storage.getBuffer(bucket, key)).toString('utf8');
+  const top = readPlaylistText(text);
+  if (isMultivariant(top)) {
     // the top rendition: the best picture the recording has
-    const top = [...(playlist as HLS.types.MasterPlaylist).variants].sort((a, b) => b.bandwidth - a.bandwidth)[0];
-    if (!top) throw new PermanentJobError('cable_recording_invalid', 'the recording playlist lists no rendition');
-    playlistKey = relativeKey(key, top.uri);
-    playlist = HLS.parse((await storage.getBuffer(bucket, playlistKey)).toString('utf8'));
+    const best = [...readVariants(top)].sort((a, b) => (b.bandwidth ?? 0) - (a.bandwidth ?? 0))[0];
+    if (!best) throw new PermanentJobError('cable_recording_invalid', 'the recording playlist lists no rendition');
+    playlistKey = relativeKey(key, best.uri);
+    text = (await storage.getBuffer(bucket, playlistKey)).toString('utf8');
   }
-  const segments = (playlist as HLS.types.MediaPlaylist).segments;
+  const playlist = readMediaPlaylistText(playlistKey, text);
+  const segments = playlist.segments;
   if (!segments.length) throw new PermanentJobError('cable_recording_invalid', 'the recording has no segments');
-  const maps = new Set(segments.map((s) => s.map?.uri).filter((u): u is string => !!u));
+  const maps = new Set(playlist.mapUris);
   if (maps.size > 1) throw new PermanentJobError('cable_recording_invalid', 'the recording changes its fMP4 initialisation segment midway; it cannot be joined into one file');
   const parts = [...maps, ...segments.map((s) => s.uri)];
   const file = path.join(dir, maps.size ? 'source.mp4' : 'source.ts');

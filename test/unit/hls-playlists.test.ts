@@ -17,7 +17,7 @@ seg-00002.ts
 `;
 
 describe('media playlists', () => {
-  it('when ffmpeg wrote a playlist, then its segments are read with hls-parser', () => {
+  it('when ffmpeg wrote a playlist, then its segments are read by our reader', () => {
     expect(readMediaPlaylist(ffmpegPlaylist)).toEqual({
       version: 3,
       targetDurationS: 7,

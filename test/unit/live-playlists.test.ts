@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatProgramDateTime } from '../../src/media/hls-playlists.ts';
 import {
   appendSlot,
   ledgerFrom,
@@ -16,7 +17,6 @@ import {
 } from '../../src/media/live-ledger.ts';
 import {
   capBandwidth,
-  formatProgramDateTime,
   liveSegmentFile,
   livePlaylistReady,
   liveWindowStart,
