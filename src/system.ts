@@ -33,7 +33,8 @@ import { registerUploadRoutes } from './api/uploads.routes.ts';
 import { assetTarget, gatewayHandler } from './api/gateway.routes.ts';
 import { transcodeJobOptions } from './jobs/transcode-options.ts';
 import { liveJobOptions } from './jobs/live.job.ts';
-import { applyLiveResult, LiveService, liveChannels } from './services/live.service.ts';
+import { liveResultApplier, LiveService, liveChannels } from './services/live.service.ts';
+import { transcodeJob } from './jobs/transcode.job.ts';
 import { startIngest } from './services/live-ingest.service.ts';
 import { KeyAnnouncements, keysChannel } from './infra/key-announcements.ts';
 import { SecretBox } from './services/secret-box.ts';
@@ -262,7 +263,10 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         await announceKeys(lessonId);
       }),
     };
-    services.results.register('live', applyLiveResult);
+    services.results.register('live', liveResultApplier(async (j) => {
+      const t = transcodeJob(j);
+      await queues.add(t.queue, t.name, t.data, t.opts);
+    }));
     services.results.register('cable', applyCableResult);
 
     let apiUrl: string | undefined;
@@ -365,7 +369,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const workerPlayToken = config.RTMP_WORKER_PLAY_TOKEN || randomBytes(24).toString('base64url');
     let ingest: IngestSupervisor | undefined;
     if (o.roles.ingest) {
-      ingest = await startIngest({ config, log, live: services.live, pubsub, announcements, metrics, workerPlayToken, redis });
+      ingest = await startIngest({ config, log, live: services.live, pubsub, announcements, metrics, workerPlayToken, storage, redis });
       const sup = ingest;
       stops.push(() => sup.stop());
     }

@@ -7,9 +7,14 @@ import { parseJobPayload } from '../src/jobs/permanent-error.ts';
 import { liveLadderSpec } from '../src/media/live-args.ts';
 import { newLedger } from '../src/media/live-ledger.ts';
 import { finishRecording } from '../src/pipeline/live-recording.ts';
+import { captureRecording, recordFromCapture } from '../src/pipeline/live-capture-recording.ts';
 import { runLiveSession } from '../src/pipeline/live-run.ts';
+import { rwTimeoutS } from '../src/pipeline/live-context.ts';
 import type { JobHandler } from './handler-types.ts';
 import type { HandlerEntry } from './worker.ts';
+
+/** How long the recording waits for the capture's last segment (its ffmpeg ends within the read timeout). */
+const captureEndWaitMs = (rwTimeoutS + 10) * 1000;
 
 /**
  * The `live` job (src/jobs/live.job.ts): one per live session, running for the whole session.
@@ -17,7 +22,9 @@ import type { HandlerEntry } from './worker.ts';
  * Steps: load the session's ledger from storage (a worker taking a stalled session over continues
  * it); the run loop (src/pipeline/live-run.ts) pulls the lesson through the live ladder while the
  * catalog says it is on air, its segment watcher uploading segments, ledger and playlists; when the
- * session ends, the recording (src/pipeline/live-recording.ts) is made and returned as a `live` result.
+ * session ends, the recording (src/pipeline/live-recording.ts) is made and returned as a `live` result,
+ * or, when the transcoder's segments miss part of what the ingest captured, the capture is handed back
+ * for a VOD transcode (src/pipeline/live-capture-recording.ts).
  * Idempotent: every key is derived from the session, run numbers only grow, and finishing twice
  * writes the same objects.
  */
@@ -41,7 +48,10 @@ export const liveHandler: JobHandler<LiveJob> = async (job, deps, signal) => {
         if (loaded) log.info({ slots: ledger.slots.length, runs: ledger.runs.length }, 'live session continued from its ledger');
         const ctx = { p, config, storage, bucket: storage.mediaBucket, log, control, pullUrl, ladder, ledger, ledgerStore, masterAt: -1, dir, signal };
         await runLiveSession(ctx);
-        return await finishRecording(ctx);
+        // the ingest captured every second; the transcoder may have missed some (busy, late, killed)
+        if (!(await control.waitCaptureEnded(captureEndWaitMs, signal))) log.warn('the capture did not report its end; recording from what it uploaded');
+        const captured = await new LiveLedgerStore(storage, p.sessionId, 'capture').load();
+        return recordFromCapture(ledger, captured) ? await captureRecording(ctx, captured!) : await finishRecording(ctx);
       },
       log,
     );

@@ -24,11 +24,13 @@ export class LiveControl {
     private readonly redis: Redis,
     private readonly prefix: string,
     readonly sessionId: string,
+    /** Whose runs this control numbers: the transcoder's or the capture's (each fences its own writers). */
+    private readonly counter: 'transcode' | 'capture' = 'transcode',
   ) {}
 
   /** Key of the run counter (next to the catalog's control keys). */
-  static runKey(prefix: string, sessionId: string): string {
-    return `${prefix}:live:${sessionId}:run`;
+  static runKey(prefix: string, sessionId: string, counter: 'transcode' | 'capture' = 'transcode'): string {
+    return `${prefix}:live:${sessionId}:${counter === 'capture' ? 'capture-run' : 'run'}`;
   }
 
   /** Subscribes to the control channel. */
@@ -68,14 +70,32 @@ export class LiveControl {
 
   /** A new run number, higher than every earlier one of the session (on any worker). */
   async claimRun(): Promise<number> {
-    const key = LiveControl.runKey(this.prefix, this.sessionId);
+    const key = LiveControl.runKey(this.prefix, this.sessionId, this.counter);
     const [[, run]] = (await this.redis.multi().incr(key).expire(key, ttlS).exec()) as [[Error | null, number], [Error | null, number]];
     return Number(run);
   }
 
   /** Whether `run` is still the session's latest run (no other worker has taken the job over). */
   async isLatestRun(run: number): Promise<boolean> {
-    return Number(await this.redis.get(LiveControl.runKey(this.prefix, this.sessionId))) === run;
+    return Number(await this.redis.get(LiveControl.runKey(this.prefix, this.sessionId, this.counter))) === run;
+  }
+
+  /** The ingest's capture of the session has uploaded its last segment (the session is over). */
+  async markCaptureEnded(): Promise<void> {
+    await this.redis.set(`${this.prefix}:live:${this.sessionId}:capture-ended`, '1', 'EX', ttlS);
+  }
+
+  /**
+   * Waits (bounded) until the capture has uploaded its last segment; false after `ms` (an ingest that
+   * died never says so: what it uploaded is used).
+   */
+  async waitCaptureEnded(ms: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!(await this.redis.exists(`${this.prefix}:live:${this.sessionId}:capture-ended`))) {
+      if (Date.now() >= deadline || signal?.aborted) return false;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return true;
   }
 
   async close(): Promise<void> {

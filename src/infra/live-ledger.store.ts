@@ -1,4 +1,4 @@
-import { liveLedgerHeadKey, liveLedgerPageKey } from '../media/live-keys.ts';
+import { liveLedgerHeadKey, liveLedgerPageKey, type LedgerName } from '../media/live-keys.ts';
 import { ledgerFrom, ledgerHead, ledgerHeadSchema, ledgerPage, ledgerPageSchema, sealedPageCount, type LiveLedger } from '../media/live-ledger.ts';
 import { isMissingObject, type ObjectStorage } from './storage.ts';
 
@@ -14,6 +14,7 @@ export class LiveLedgerStore {
   constructor(
     private readonly storage: ObjectStorage,
     private readonly sessionId: string,
+    private readonly name: LedgerName = 'transcode',
   ) {}
 
   /** The stored ledger, or null when the session has none yet. */
@@ -21,7 +22,7 @@ export class LiveLedgerStore {
     const bucket = this.storage.mediaBucket;
     let raw: Buffer;
     try {
-      raw = await this.storage.getBuffer(bucket, liveLedgerHeadKey(this.sessionId));
+      raw = await this.storage.getBuffer(bucket, liveLedgerHeadKey(this.sessionId, this.name));
     } catch (err) {
       if (isMissingObject(err)) return null;
       throw err;
@@ -29,7 +30,7 @@ export class LiveLedgerStore {
     const head = ledgerHeadSchema.parse(JSON.parse(raw.toString('utf8')));
     const pages = [];
     for (let k = 0; k < head.sealedPages; k++) {
-      pages.push(ledgerPageSchema.parse(JSON.parse((await this.storage.getBuffer(bucket, liveLedgerPageKey(this.sessionId, k))).toString('utf8'))));
+      pages.push(ledgerPageSchema.parse(JSON.parse((await this.storage.getBuffer(bucket, liveLedgerPageKey(this.sessionId, k, this.name))).toString('utf8'))));
     }
     this.persistedPages = head.sealedPages;
     return ledgerFrom(head, pages);
@@ -40,9 +41,9 @@ export class LiveLedgerStore {
     const bucket = this.storage.mediaBucket;
     const sealed = sealedPageCount(ledger);
     for (let k = this.persistedPages; k < sealed; k++) {
-      await this.storage.putBuffer(bucket, liveLedgerPageKey(this.sessionId, k), JSON.stringify(ledgerPage(ledger, k)), 'application/json');
+      await this.storage.putBuffer(bucket, liveLedgerPageKey(this.sessionId, k, this.name), JSON.stringify(ledgerPage(ledger, k)), 'application/json');
       this.persistedPages = k + 1;
     }
-    await this.storage.putBuffer(bucket, liveLedgerHeadKey(this.sessionId), JSON.stringify(ledgerHead(ledger)), 'application/json');
+    await this.storage.putBuffer(bucket, liveLedgerHeadKey(this.sessionId, this.name), JSON.stringify(ledgerHead(ledger)), 'application/json');
   }
 }

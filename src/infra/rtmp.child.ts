@@ -47,6 +47,7 @@ interface NmsRtmp {
 
 interface NmsBroadcast {
   streamPath: string;
+  rtmpGopCache: Set<Buffer> | null;
   publisher: NmsSession | null;
   subscribers: Map<string, NmsSession>;
   publishGraceMs: number;
@@ -440,6 +441,31 @@ function listener(name: string, fn: (session: NmsSession, conn: Conn) => void): 
   };
 }
 
+const kTwoGops = Symbol('classcast.twoGops');
+
+/**
+ * NMS caches only the GOP in progress for a new player. The ingest's capture (issue 11: every second
+ * of an accepted lesson is recorded) connects a moment after the publish is accepted, later than one
+ * GOP on a loaded machine: it would miss the lesson's first seconds. So the cache keeps the previous
+ * GOP too (still bounded by NMS's 4096-message cap); players start one GOP further back.
+ */
+function keepTwoGops(b: NmsBroadcast & { [kTwoGops]?: true }): void {
+  if (b[kTwoGops]) return;
+  b[kTwoGops] = true;
+  const orig = b.broadcastMessage.bind(b);
+  let carried = 0;
+  b.broadcastMessage = (packet: NmsPacket) => {
+    const before = b.rtmpGopCache;
+    orig(packet);
+    const after = b.rtmpGopCache;
+    if (!before || !after || after === before) return;
+    // a keyframe started a new GOP: the previous one's own messages go first
+    const own = [...before].slice(before.size >= carried ? carried : 0);
+    b.rtmpGopCache = new Set([...own, ...after]);
+    carried = own.length;
+  };
+}
+
 function installListeners(): void {
   const ev = Context.eventEmitter;
 
@@ -465,6 +491,7 @@ function installListeners(): void {
     // a takeover in the grace window can unregister the broadcast this session publishes into
     if (Context.broadcasts.get(session.streamPath) !== session.broadcast) Context.broadcasts.set(session.streamPath, session.broadcast);
     session.broadcast.publishGraceMs = settings.publishGraceMs;
+    keepTwoGops(session.broadcast);
   }));
 
   ev.on('donePublish', listener('donePublish', (session, conn) => {

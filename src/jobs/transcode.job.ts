@@ -18,7 +18,8 @@ export const transcodePayloadSchema = z
     /** For logs only: workers never look the lesson up. */
     lessonId: z.string().optional(),
   })
-  .refine((p) => p.sourceKey.startsWith(`sources/${p.assetId}/`) && !p.sourceKey.includes('..'), { message: 'sourceKey must lie under sources/{assetId}/', path: ['sourceKey'] });
+  // an upload, or a live session's capture joined into one file (a recording made from the capture)
+  .refine((p) => (p.sourceKey.startsWith(`sources/${p.assetId}/`) || /^live\/[0-9a-f-]{36}\/source\/recording\.ts$/.test(p.sourceKey)) && !p.sourceKey.includes('..'), { message: 'sourceKey must lie under sources/{assetId}/ or be a live capture', path: ['sourceKey'] });
 export type TranscodePayload = z.infer<typeof transcodePayloadSchema>;
 
 /** Queue, name, data and options of one transcode; the job id is derived from the asset (a re-queue is a no-op). */

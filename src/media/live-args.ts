@@ -101,16 +101,54 @@ export function buildConcatList(files: readonly { path: string; durationS: numbe
   return `${lines.join('\n')}\n`;
 }
 
-/** Remuxes (no re-encode) the picture of a concat list into one MPEG-TS with continuous timestamps. */
-export function buildConcatRemuxArgs(o: { list: string; output: string }): string[] {
+/**
+ * Remuxes (no re-encode) a concat list into one MPEG-TS with continuous timestamps: its picture
+ * (storyboard input) or, with `allTracks`, picture and sound (a recording made from the capture).
+ */
+export function buildConcatRemuxArgs(o: { list: string; output: string; allTracks?: boolean }): string[] {
   return [
     '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
     // Our own list of local files: absolute paths are fine.
     '-f', 'concat', '-safe', '0',
     '-i', o.list,
-    '-map', '0:v:0',
+    ...(o.allTracks ? ['-map', '0:v:0?', '-map', '0:a:0?'] : ['-map', '0:v:0']),
     '-c', 'copy',
     '-f', 'mpegts',
     o.output,
+  ];
+}
+
+export interface CaptureArgsOptions {
+  input: string;
+  rwTimeoutS: number;
+  /** Writes `{dir}/index.m3u8` and `seg-%05d.ts` (local names; uploads are renamed). */
+  dir: string;
+  segmentSeconds: number;
+  localListSize: number;
+}
+
+/**
+ * The capture (issue 11 "capture before transcode"): the pulled stream remuxed into local HLS, no
+ * decode, so it costs a few percent of a core whatever the picture. Segments are cut at the
+ * publisher's own keyframes once `segmentSeconds` have passed (longer when its keyframes are sparser).
+ */
+export function buildCaptureArgs(o: CaptureArgsOptions): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
+    // A stalled pull ends the run (the capture then checks the session and pulls again).
+    '-rw_timeout', micros(o.rwTimeoutS),
+    '-i', o.input,
+    // Whatever tracks the publisher sends: picture only, sound only, or both.
+    '-map', '0:v:0?', '-map', '0:a:0?',
+    '-c', 'copy',
+    '-f', 'hls',
+    '-hls_time', String(o.segmentSeconds),
+    '-hls_segment_type', 'mpegts',
+    '-start_number', '0',
+    // Segments stay on disk until uploaded (we delete them); temp_file: a listed segment is complete.
+    '-hls_list_size', String(o.localListSize),
+    '-hls_flags', 'independent_segments+temp_file',
+    '-hls_segment_filename', `${o.dir}/seg-%05d.ts`,
+    `${o.dir}/index.m3u8`,
   ];
 }

@@ -34,6 +34,8 @@ export interface LiveSessionContext {
   dir: string;
   /** The job is being given up by this worker (it is closing). */
   signal: AbortSignal;
+  /** Whether this writer may (re)write the live master now; absent: always (the transcoder). */
+  mayWriteMaster?: () => Promise<boolean>;
 }
 
 /** Another worker took the session over (its run number is newer): this one stops writing. */

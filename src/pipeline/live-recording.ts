@@ -14,7 +14,7 @@ import { PermanentJobError } from '../jobs/permanent-error.ts';
 import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, planStoryboard, type StoryboardPlan } from '../media/ffmpeg-args.ts';
 import { segmentFactsFromTs, type SegmentFacts } from '../media/hls-vod-input.ts';
 import { buildConcatList, buildConcatRemuxArgs } from '../media/live-args.ts';
-import { livePosterKey, liveSlotKey, liveStoryboardImageKey, liveStoryboardVttKey } from '../media/live-keys.ts';
+import { captureRendition, livePosterKey, liveSlotKey, liveStoryboardImageKey, liveStoryboardVttKey } from '../media/live-keys.ts';
 import type { LiveLedger, LiveSlot } from '../media/live-ledger.ts';
 import { liveSegmentFile, liveVariants, writeLiveMaster, writeRecordingPlaylist } from '../media/live-playlists.ts';
 import { validateLiveRecording } from '../media/live-recording-check.ts';
@@ -178,7 +178,8 @@ async function removeOrphans(ctx: LiveSessionContext): Promise<void> {
   const { ledger, storage, bucket } = ctx;
   const keep = new Set(ledger.slots.flatMap((s) => ledger.renditions.map((r) => liveSlotKey(ledger.sessionId, r.name, s.run, s.seq))));
   const prefix = livePrefix(ledger.sessionId);
-  const orphans = (await storage.list(bucket, prefix)).map((o) => o.key).filter((k) => /\/r\d+-\d+\.ts$/.test(k) && !keep.has(k));
+  // the capture's segments (source/) are its own; only the transcoder's orphans go
+  const orphans = (await storage.list(bucket, prefix)).map((o) => o.key).filter((k) => /\/r\d+-\d+\.ts$/.test(k) && !keep.has(k) && !k.startsWith(`${prefix}${captureRendition}/`));
   for (const k of orphans) await storage.remove(bucket, k).catch(() => undefined);
   if (orphans.length) ctx.log.info({ orphans: orphans.length }, 'removed segments no playlist ever named');
 }

@@ -114,7 +114,7 @@ async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutco
 }
 
 /** Watches the catalog while the run lasts: a new epoch, the end or a closing worker stops it. */
-async function watchCatalog(ctx: LiveSessionContext, epoch: number, runSignal: AbortSignal, stopRun: (why: string) => void): Promise<void> {
+export async function watchCatalog(ctx: LiveSessionContext, epoch: number, runSignal: AbortSignal, stopRun: (why: string) => void): Promise<void> {
   while (!runSignal.aborted) {
     if (ctx.signal.aborted) stopRun('worker closing');
     const c = await ctx.control.read().catch(() => undefined);

@@ -126,6 +126,9 @@ export class SegmentWatcher {
       if (!r.codecs) {
         const facts = inspectTsSegment(await readFile(files[i]));
         r.codecs = [facts.video?.codecs, facts.audio?.codecs].filter((c): c is string => !!c).join(',') || null;
+        // a remuxed rendition (the capture) learns its picture size from the stream itself
+        const run = ledger.runs.find((x) => x.run === this.run);
+        if (run && !run.sizes[r.name] && facts.video?.width && facts.video.height) run.sizes[r.name] = { width: facts.video.width, height: facts.video.height };
       }
     }
     // 1. Segments first: no playlist ever names a missing object (DESIGN "Storage layout").
@@ -161,7 +164,8 @@ export class SegmentWatcher {
           retry(() => storage.putBuffer(bucket, liveMediaPlaylistKey(p.sessionId, r.name), writeLiveMediaPlaylist(ledger.slots, i, { windowSegments: ctx.config.LIVE_WINDOW_SEGMENTS, targetDurationS: ledger.targetDurationS }), contentTypeOf('index.m3u8'))),
         ),
       );
-      if (ctx.masterAt < 0 || this.slotsThisRun === 1 || ledger.slots.length - ctx.masterAt >= masterEverySlots) {
+      const due = ctx.masterAt < 0 || this.slotsThisRun === 1 || ledger.slots.length - ctx.masterAt >= masterEverySlots;
+      if (due && (!ctx.mayWriteMaster || (await ctx.mayWriteMaster()))) {
         await retry(() => storage.putBuffer(bucket, liveMasterKey(p.sessionId), writeLiveMaster(ledger, { phase: 'live' }), contentTypeOf('master.m3u8')));
         ctx.masterAt = ledger.slots.length;
       }

@@ -8,6 +8,8 @@ import type { PubSub } from '../infra/pubsub.ts';
 import { IngestSupervisor } from '../infra/rtmp.ts';
 import { LiveStatsStore } from '../infra/live-stats.store.ts';
 import { liveChannels, type LiveService } from './live.service.ts';
+import { LiveCaptureService } from './live-capture.service.ts';
+import type { ObjectStorage } from '../infra/storage.ts';
 
 /** How often an ingest says it is alive; it counts as gone after three missed beats. */
 const heartbeatMs = 2000;
@@ -25,13 +27,15 @@ const refreshMs = 5000;
  * overwrite the approval's entry after it; each announcement is acknowledged only once the child has
  * it (`sync`), which is what lets the API answer an approval only when a publish would be accepted.
  */
-export async function startIngest(o: { config: Config; log: Logger; live: LiveService; pubsub: PubSub; announcements: KeyAnnouncements; metrics: Metrics; workerPlayToken: string; redis: Redis }): Promise<IngestSupervisor> {
+export async function startIngest(o: { config: Config; log: Logger; live: LiveService; pubsub: PubSub; announcements: KeyAnnouncements; metrics: Metrics; workerPlayToken: string; storage: ObjectStorage; redis: Redis }): Promise<IngestSupervisor> {
   const { live, log, announcements } = o;
   const ingestId = randomUUID();
   const sup = IngestSupervisor.fromConfig(o.config, log.child({ role: 'ingest' }), { workerPlayToken: o.workerPlayToken });
   const restarts = o.metrics.counter('classcast_ingest_restarts_total', 'Times the RTMP ingest child process was restarted');
   const refusals = o.metrics.counter('classcast_ingest_refusals_total', 'Refused RTMP publish/play attempts by reason', ['role', 'reason']);
   const onAir = o.metrics.gauge('classcast_ingest_publishers', 'Publishers on air in this ingest');
+  // every accepted publisher is captured here, whatever the transcoders do (issue 11 item 1)
+  const capture = new LiveCaptureService({ config: o.config, storage: o.storage, redis: o.redis, log: log.child({ role: 'ingest' }), pullUrl: (lessonId) => sup.pullUrl(lessonId) });
   const guard = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err, what }, 'ingest event handling failed'));
 
   // one key change at a time, in order
@@ -61,6 +65,7 @@ export async function startIngest(o: { config: Config; log: Logger; live: LiveSe
     guard('publishStart', live.onPublishStart(e.lessonId, e.ip).then(async (r) => {
       // the catalog no longer agrees (stopped or plan withdrawn meanwhile): cut it off
       if (!r) await sup.kick(e.lessonId).catch(() => undefined);
+      else capture.ensure({ sessionId: r.sessionId, lessonId: e.lessonId, startedAt: Date.now() });
     }));
   });
   sup.on('publisherLost', (e: { lessonId: string }) => {
@@ -92,6 +97,7 @@ export async function startIngest(o: { config: Config; log: Logger; live: LiveSe
     clearInterval(statsTimer);
     clearInterval(beat);
     await announcements.leave(ingestId).catch(() => undefined);
+    await capture.stop();
     await stop();
   };
   log.info({ port: sup.port }, 'RTMP ingest listening');

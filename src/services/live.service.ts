@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Db, Queryable } from '../infra/db.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { PubSub } from '../infra/pubsub.ts';
@@ -289,6 +290,28 @@ export class LiveService {
     if (!['scheduled', 'approved_for_air', 'on_air', 'rejected'].includes(l.status)) throw new ConflictError('stream_key_unavailable', `no stream key for a live lesson in state "${l.status}"`, { status: l.status });
     return l;
   }
+}
+
+/** Queues the VOD transcode of a recording made from the capture (the asset's id, the captured source). */
+export type EnqueueCaptureTranscode = (job: { assetId: string; lessonId: string; sourceKey: string }) => Promise<void>;
+
+const fromCaptureSchema = z.object({ sourceKey: z.string().min(1), durationS: z.number().min(0) });
+
+/**
+ * Applies a finished live session's recording (or the reason it could not be made). A recording made
+ * from the capture (no transcoder covered the whole session) keeps the asset processing and queues
+ * its VOD transcode; that transcode's result then makes it ready like an upload's.
+ */
+export function liveResultApplier(enqueueTranscode: EnqueueCaptureTranscode): (q: Queryable, r: JobResult) => Promise<void> {
+  return async (q, r) => {
+    const capture = r.ok ? fromCaptureSchema.safeParse(r.data.fromCapture) : undefined;
+    if (!capture?.success) return applyLiveResult(q, r);
+    const s = (await q.query<SessionRow>('SELECT * FROM live_sessions WHERE id = $1', [r.subjectId]))[0];
+    if (!s?.asset_id) return;
+    await q.query("UPDATE assets SET state = 'queued', source_key = $2, hls_root = NULL, updated_at = now() WHERE id = $1", [s.asset_id, capture.data.sourceKey]);
+    await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: s.asset_id, action: 'recording_from_capture', data: { durationS: capture.data.durationS } });
+    await enqueueTranscode({ assetId: s.asset_id, lessonId: s.lesson_id, sourceKey: capture.data.sourceKey });
+  };
 }
 
 /** A finished live session's recording (or the reason it could not be made). */

@@ -1,0 +1,89 @@
+/**
+ * The capture of one live session (issue 11 item 1, DESIGN "Capture before transcode"): from the
+ * moment the ingest accepts a publisher, its stream is remuxed (no decode) into 2 s HLS segments of
+ * the `source` rendition, uploaded with its own ledger (`ledger/capture/`) and sliding window, by the
+ * ingest role whose capacity is not the transcoders'. Students get the source rendition live (the
+ * capture writes a source-only master while no transcoder has one), and the recording can always be
+ * made from it, however late a transcoder comes.
+ *
+ * The same machinery as the transcoder's run (segment watcher, ledger, playlists), one rendition,
+ * `-c copy` instead of the ladder; its own run counter fences its own writers.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { FfmpegError, runFfmpeg } from '../infra/ffmpeg.runner.ts';
+import { buildCaptureArgs } from '../media/live-args.ts';
+import { captureRendition } from '../media/live-keys.ts';
+import { rwTimeoutS, type LiveSessionContext } from './live-context.ts';
+import { watchCatalog } from './live-run.ts';
+import { SegmentWatcher } from './live-segment-watcher.ts';
+
+/** Segments ffmpeg keeps listed locally: the uploader may fall this far behind without losing any. */
+const localListSize = 30;
+
+/** Captures the session until the catalog ends it; a pull that yields nothing retries with backoff. */
+export async function runCapture(ctx: LiveSessionContext): Promise<void> {
+  const { control, ledger, signal } = ctx;
+  let empty = 0;
+  while (!signal.aborted) {
+    const c = await control.read();
+    if (c.state === null || c.state === 'ended') return;
+    if (c.state === 'reconnecting') {
+      await control.waitForChange(2000, signal);
+      continue;
+    }
+    const had = ledger.slots.length;
+    const stopped = await captureRun(ctx, c.epoch);
+    empty = ledger.slots.length > had ? 0 : empty + 1;
+    if (!stopped && empty) await control.waitForChange(Math.min(5000, 250 * 2 ** (empty - 1)), signal);
+  }
+}
+
+/** One pull of the publisher, remuxed; resolves true when stopped on purpose (new epoch, end, closing). */
+async function captureRun(ctx: LiveSessionContext, epoch: number): Promise<boolean> {
+  const { ledger } = ctx;
+  const run = await ctx.control.claimRun();
+  const log = ctx.log.child({ run, epoch, part: 'capture' });
+  const runDir = path.join(ctx.dir, `capture-${run}`);
+  const dir = path.join(runDir, captureRendition);
+  const ac = new AbortController();
+  let stopped = false;
+  let ending: NodeJS.Timeout | undefined;
+  const stopRun = (why: string) => {
+    if (ac.signal.aborted || (ending && why === 'session ended')) return;
+    stopped = true;
+    log.info({ why }, 'stopping the capture run');
+    // The session is over, so its publisher is gone: ffmpeg's read times out within rwTimeoutS and it
+    // closes its last segment itself. A signal now would lose that segment (ffmpeg blocked in an RTMP
+    // read ignores SIGTERM until the SIGKILL): every second of the lesson is recorded.
+    if (why === 'session ended') ending = setTimeout(() => ac.abort(), (rwTimeoutS + 2) * 1000);
+    else ac.abort();
+  };
+  const catalog = watchCatalog(ctx, epoch, ac.signal, stopRun);
+  const onClose = () => stopRun('ingest closing');
+  ctx.signal.addEventListener('abort', onClose, { once: true });
+  if (!ledger.renditions.length) ledger.renditions = [{ name: captureRendition, kind: 'video', codecs: null, capBps: 0 }];
+  ledger.runs.push({ run, epoch, startedAtMs: Date.now(), sizes: {}, frameRate: null, plan: null });
+  const watcher = new SegmentWatcher(ctx, run, runDir, [captureRendition], log, stopRun);
+  try {
+    await mkdir(dir, { recursive: true });
+    watcher.start();
+    await runFfmpeg(buildCaptureArgs({ input: ctx.pullUrl, rwTimeoutS, dir, segmentSeconds: ctx.ledger.segmentSeconds, localListSize }), {
+      ffmpegPath: ctx.config.FFMPEG_PATH, signal: ac.signal, killGraceMs: 3000,
+    });
+  } catch (err) {
+    if (!(err instanceof FfmpegError && err.aborted)) log.warn({ err }, 'capture ffmpeg failed');
+  } finally {
+    // the segment ffmpeg closed on its way out is uploaded too
+    await watcher.finish();
+    clearTimeout(ending);
+    ctx.signal.removeEventListener('abort', onClose);
+    ac.abort();
+    await catalog;
+    const last = ledger.runs[ledger.runs.length - 1];
+    if (last?.run === run && ledger.slots[ledger.slots.length - 1]?.run !== run) ledger.runs.pop();
+    if (!ledger.slots.length) ledger.renditions = [];
+    await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+  return stopped && !watcher.failed && !watcher.takenOver;
+}

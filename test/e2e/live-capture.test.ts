@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
+import { storageLoader } from '../../src/infra/hls-source.ts';
+import { loadVodInput, validateVod } from '../../src/media/hls-validator.ts';
+
+/**
+ * Capture before transcode (issue 11 item 1) with one live slot in the whole fleet
+ * (LIVE_CONCURRENCY=1, one worker): every accepted publisher is captured by the ingest from its first
+ * second, students get at least the source live while the only transcoder is busy, and every lesson's
+ * recording reaches review as a valid ladder as long as what was sent. Sources are 640x360 (live
+ * ladder 360p + 240p + audio) to keep two shared cores free.
+ */
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch((err: Error) => err as unknown as T);
+    if (!(v instanceof Error) && ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${v instanceof Error ? v.message : JSON.stringify(v).slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** ffmpeg decodes `seconds` of `url`; resolves with its exit code and decoded video frames. */
+function decode(url: string, seconds: number): Promise<{ code: number | null; frames: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rw_timeout', '15000000', '-i', url, '-t', String(seconds), '-map', '0:v:0', '-f', 'null', '-', '-progress', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let frames = 0;
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => {
+      for (const m of d.toString().matchAll(/frame=(\d+)/g)) frames = Math.max(frames, Number(m[1]));
+    });
+    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    const kill = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.once('exit', (code) => {
+      clearTimeout(kill);
+      resolve({ code, frames, stderr: err });
+    });
+  });
+}
+
+const variants = (master: string): string[] => master.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+
+describe('live capture when the only transcoder is busy', () => {
+  let ts: TestSystem;
+  beforeAll(async () => {
+    ts = await startTestSystem({ api: true, ingest: true, worker: true }, {
+      LIVE_CONCURRENCY: '1', LIVE_RECONNECT_WINDOW_S: '4', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}),
+    });
+  });
+  afterEach(async () => {
+    await stopAllFfmpeg();
+  });
+  afterAll(async () => {
+    await stopAllFfmpeg();
+    await ts?.stop();
+  });
+
+  const liveLesson = async (title: string): Promise<{ id: string; url: string }> => {
+    const start = Date.now() - 5 * 60_000;
+    const c = await ts.api('POST', '/api/v1/lessons', {
+      token: ts.users.teacherA.token,
+      body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 45 * 60_000).toISOString() }),
+    });
+    expect(c.status).toBe(201);
+    expect((await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).body.status).toBe('approved_for_air');
+    const k = await ts.api('POST', `/api/v1/lessons/${c.body.id}/live`, { token: ts.users.teacherA.token });
+    return { id: c.body.id, url: `${(k.body.rtmpUrl as string).replace(/:\d+\//, `:${ts.sys.ingest!.port}/`)}/${k.body.streamKey}` };
+  };
+  const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
+  const masterAt = (id: string) => eventually(async () => {
+    const r = await fetch(`${ts.url}/live/${id}/master.m3u8`);
+    if (r.status !== 200) throw new Error(`master ${r.status}`);
+    return r.text();
+  }, () => true, 60_000, 'the live master');
+  const assetOf = async (id: string) => (await ts.sys.db.query<{ id: string; state: string; duration_s: number | null; hls_root: string | null; media: Record<string, any> | null }>(
+    'SELECT a.id, a.state, a.duration_s, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.current_asset_id WHERE l.id = $1', [id]))[0];
+
+  it('when two publishers are on air for 60 s and a third comes and goes, then all play live (the first with its ladder, the others at source quality) and all three recordings reach review as valid ladders as long as what was sent', async () => {
+    const [a, b, c] = [await liveLesson('直播一'), await liveLesson('直播二'), await liveLesson('直播三')];
+    const sent = { [a.id]: 60, [b.id]: 60, [c.id]: 20 };
+    startPublisher(a.url, { size: '640x360', durationS: sent[a.id] });
+    await eventually(() => status(a.id), (s) => s === 'on_air', 20_000, 'first on air');
+    // the first takes the only live slot before the others arrive
+    const ladder = await eventually(() => masterAt(a.id), (m) => variants(m).includes('360p/index.m3u8'), 60_000, 'the first lesson\'s ladder');
+    startPublisher(b.url, { size: '640x360', durationS: sent[b.id] });
+    startPublisher(c.url, { size: '640x360', durationS: sent[c.id] });
+    await eventually(() => Promise.all([status(b.id), status(c.id)]), (s) => s.every((x) => x === 'on_air'), 20_000, 'second and third on air');
+
+    // the transcoder is busy with the first: the others are served their captured source
+    for (const l of [b, c]) expect(variants(await masterAt(l.id))).toEqual(['source/index.m3u8']);
+    expect(variants(ladder)).not.toContain('source/index.m3u8');
+    const played = await Promise.all([a, b, c].map((l) => decode(`${ts.url}/live/${l.id}/master.m3u8`, 4)));
+    for (const p of played) {
+      expect(p.code, p.stderr).toBe(0);
+      expect(p.frames).toBeGreaterThan(50);
+    }
+
+    // every recording reaches review: the first from its live ladder or the capture, the others from the capture
+    for (const l of [a, b, c]) await eventually(() => status(l.id), (s) => s === 'in_review' || s === 'failed', 300_000, `the recording of ${l.id}`);
+    for (const l of [a, b, c]) {
+      expect(await status(l.id)).toBe('in_review');
+      const asset = await assetOf(l.id);
+      expect(asset.state).toBe('ready');
+      expect(Math.abs(asset.duration_s! - sent[l.id]), `duration of ${l.id}: ${asset.duration_s}`).toBeLessThanOrEqual(2);
+      if (asset.hls_root?.startsWith('live/')) {
+        expect(asset.media).toMatchObject({ validation: { violations: [] } });
+      } else {
+        const input = await loadVodInput(storageLoader(ts.sys.storage, ts.sys.storage.mediaBucket, `assets/${asset.id}/hls/`), 'master.m3u8', { durationS: asset.duration_s! });
+        expect(validateVod(input)).toEqual([]);
+      }
+      const ladderOf = variants((await ts.sys.storage.getBuffer(ts.sys.storage.mediaBucket, asset.media!.masterKey)).toString('utf8'));
+      expect(ladderOf.length).toBeGreaterThanOrEqual(3);
+    }
+  }, 600_000);
+});
