@@ -88,6 +88,7 @@ export const configShape = {
   LIVE_CONCURRENCY: int(1, 1, 64).describe('Live sessions one worker process transcodes at once, each one ffmpeg with the whole live ladder for the whole session; a 720p30 source with the default ladder needs about 1.5 cores (npm run bench:live).'),
   LIVE_LADDER: z.string().regex(/^[a-z0-9_-]+(,[a-z0-9_-]+)*$/, 'comma-separated rung names').default('720p,480p,360p').describe('Video rungs of the live ladder (config/ladder.ts liveLadder), never above the source; the fallback rung and the audio-only rendition are always added.'),
   LIVE_X264_PRESET: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast').describe('x264 preset of live renditions (with -tune zerolatency): faster presets let one worker carry more live lessons at some cost in quality per bit.'),
+  LIVE_RECORDING_MAX_GAP_S: int(2, 0, 86_400).describe('Seconds of what the ingest captured that a transcoder\'s own live recording may miss (it started late, was busy or died) before the recording is made from the capture instead, with a VOD transcode of every captured second.'),
   LIVE_WINDOW_SEGMENTS: int(6, 6, 60).describe('Segments (2 s each) in the viewers\' sliding live playlist; REFERENCE asks for at least 6.'),
 
   CABLE_PROFILE: z.enum(Object.keys(cableProfiles) as [CableProfileName, ...CableProfileName[]]).default(defaultCableProfile).describe('Cable VOD delivery profile (config/cable-profiles.ts): codec, resolution and scan, rates, audio, GOP.'),

@@ -51,7 +51,7 @@ export const liveHandler: JobHandler<LiveJob> = async (job, deps, signal) => {
         // the ingest captured every second; the transcoder may have missed some (busy, late, killed)
         if (!(await control.waitCaptureEnded(captureEndWaitMs, signal))) log.warn('the capture did not report its end; recording from what it uploaded');
         const captured = await new LiveLedgerStore(storage, p.sessionId, 'capture').load();
-        return recordFromCapture(ledger, captured) ? await captureRecording(ctx, captured!) : await finishRecording(ctx);
+        return recordFromCapture(ledger, captured, config.LIVE_RECORDING_MAX_GAP_S) ? await captureRecording(ctx, captured!) : await finishRecording(ctx);
       },
       log,
     );

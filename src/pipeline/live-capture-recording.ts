@@ -16,16 +16,17 @@ import { captureRendition, liveCaptureRecordingKey, liveSlotKey } from '../media
 import type { LiveLedger } from '../media/live-ledger.ts';
 import type { LiveSessionContext } from './live-context.ts';
 
-/** Seconds the transcoder's recording may fall short of the capture before the capture is used. */
-const coverageSlackS = 2;
-
 const seconds = (ledger: LiveLedger | null): number => (ledger ? ledger.slots.reduce((s, x) => s + x.parts[0].durationS, 0) : 0);
 
-/** Whether the recording must come from the capture: the transcoder's segments miss part of the session. */
-export function recordFromCapture(transcoded: LiveLedger, captured: LiveLedger | null): boolean {
-  if (!captured?.slots.length) return false;
+/**
+ * Whether the recording must come from the capture: the transcoder's segments miss more than
+ * `maxGapS` seconds of what was captured. A capture without picture is not used (an audio-only
+ * recording is not made yet: the VOD pipeline needs a picture).
+ */
+export function recordFromCapture(transcoded: LiveLedger, captured: LiveLedger | null, maxGapS: number): boolean {
+  if (!captured?.slots.length || !captured.renditions[0]?.codecs?.includes('avc1')) return false;
   const hasVideo = transcoded.renditions.some((r) => r.kind === 'video');
-  return !transcoded.slots.length || !hasVideo || seconds(captured) - seconds(transcoded) > coverageSlackS;
+  return !transcoded.slots.length || !hasVideo || seconds(captured) - seconds(transcoded) > maxGapS;
 }
 
 /** Joins the captured segments into `live/{sessionId}/source/recording.ts` and returns the `live` result asking for a VOD transcode of it. */

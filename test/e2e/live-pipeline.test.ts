@@ -153,7 +153,8 @@ describe('live pipeline with an in-process worker', () => {
   let ts: TestSystem;
   let kit: ReturnType<typeof lessonKit>;
   beforeAll(async () => {
-    ts = await startTestSystem({ api: true, ingest: true, worker: true }, { LIVE_RECONNECT_WINDOW_S: '8', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', LIVE_CONCURRENCY: '2', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}) });
+    // the transcoder's own recording is what these tests look at (live-capture.test.ts: the capture's)
+    ts = await startTestSystem({ api: true, ingest: true, worker: true }, { LIVE_RECORDING_MAX_GAP_S: '600', LIVE_RECONNECT_WINDOW_S: '8', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', LIVE_CONCURRENCY: '2', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}) });
     kit = lessonKit(ts);
   });
   afterEach(async () => {
@@ -169,7 +170,8 @@ describe('live pipeline with an in-process worker', () => {
     startPublisher(await kit.publishUrl(id), { size: '640x360', durationS: 120 });
     await eventually(() => kit.status(id), (s) => s === 'on_air', 20_000, 'on air');
 
-    const master = await eventually(() => kit.gatewayText(`/live/${id}/master.m3u8`), () => true, 45_000, 'the live master at the gateway');
+    // the capture's source-only master comes first; the transcoder's ladder replaces it
+    const master = await eventually(() => kit.gatewayText(`/live/${id}/master.m3u8`), (m) => !variantUris(m).includes('source/index.m3u8'), 45_000, 'the live ladder at the gateway');
     const uris = variantUris(master);
     expect(uris.sort()).toEqual(['240p/index.m3u8', '360p/index.m3u8', 'audio/index.m3u8']);
     expect(master).toContain('#EXT-X-INDEPENDENT-SEGMENTS');
@@ -328,7 +330,7 @@ describe('live worker failover', () => {
   const children: ChildProcess[] = [];
   const token = randomBytes(24).toString('base64url');
   beforeAll(async () => {
-    ts = await startTestSystem({ api: true, ingest: true }, { LIVE_RECONNECT_WINDOW_S: '8', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', RTMP_WORKER_PLAY_TOKEN: token, ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}) });
+    ts = await startTestSystem({ api: true, ingest: true }, { LIVE_RECORDING_MAX_GAP_S: '600', LIVE_RECONNECT_WINDOW_S: '8', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', RTMP_WORKER_PLAY_TOKEN: token, ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}) });
     kit = lessonKit(ts);
   });
   afterAll(async () => {
