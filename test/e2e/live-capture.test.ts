@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
-import { loadVodInput, validateVod } from '../../src/media/hls-validator.ts';
+import { validateVod } from '../../src/media/hls-validator.ts';
+import { loadVodInput } from '../../src/media/hls-vod-input.ts';
 
 /**
  * Capture before transcode (issue 11 item 1) with one live slot in the whole fleet
