@@ -42,6 +42,7 @@ export const configShape = {
   TRUST_PROXY: z.string().default('loopback').describe('Express trust proxy setting (which proxies may set X-Forwarded-For).'),
   CORS_ORIGINS: z.string().default('*').describe('Comma-separated origins allowed to play from the gateway and call the public API ("*" for any).'),
   BODY_LIMIT_KB: int(256, 1, 10240).describe('Largest JSON request body accepted.'),
+  HTTP_IDLE_TIMEOUT_S: int(120, 1, 3600).describe('An HTTP connection on which nothing arrives or leaves for this many seconds is closed (a stalled upload, a slow-loris body); headers must be complete within 66 s whatever this is.'),
 
   AUTH_TOKEN_TTL_HOURS: int(12, 1, 24 * 365).describe('Lifetime of a login token.'),
   AUTH_LOGIN_MAX_FAILURES: int(5, 1, 1000).describe('Failed logins allowed per user (and 4x per address) within the throttle window.'),

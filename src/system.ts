@@ -350,7 +350,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       });
       server.keepAliveTimeout = 65_000;
       server.headersTimeout = 66_000;
-      server.requestTimeout = 0; // uploads of several GiB take long; idle sockets are still timed out
+      server.requestTimeout = 0; // uploads of several GiB take long; idle sockets are timed out instead:
+      server.timeout = config.HTTP_IDLE_TIMEOUT_S * 1000; // nothing in or out for this long: closed
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve());
