@@ -79,24 +79,17 @@ try {
     cdp.on('Network.loadingFinished', (e) => done.set(e.requestId, e.encodedDataLength));
     await page.goto(pageUrl, { waitUntil: 'commit' });
     // first presented video frame, in ms since navigation start (requestVideoFrameCallback's clock)
-    const firstFrameMs = await page.evaluate(() => new Promise<number>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no video frame within 120 s')), 120_000);
-      const hook = (v: HTMLVideoElement): void => {
-        (v as HTMLVideoElement & { requestVideoFrameCallback(cb: (now: number) => void): void }).requestVideoFrameCallback((now) => {
-          clearTimeout(t);
-          resolve(now);
-        });
-      };
+    // (a string, not a function: tsx would add helpers to a function's text that the page lacks)
+    const firstFrameMs = await page.evaluate<number>(`new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no video frame within 120 s')), 120000);
+      const hook = (v) => v.requestVideoFrameCallback((now) => { clearTimeout(t); resolve(now); });
       const v = document.querySelector('video');
       if (v) return hook(v);
       new MutationObserver((_, obs) => {
         const found = document.querySelector('video');
-        if (found) {
-          obs.disconnect();
-          hook(found);
-        }
+        if (found) { obs.disconnect(); hook(found); }
       }).observe(document, { childList: true, subtree: true });
-    }));
+    })`);
     await new Promise((r) => setTimeout(r, 300)); // let loadingFinished of the earliest requests arrive
     let bytes = 0;
     let requests = 0;
