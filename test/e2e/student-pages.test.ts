@@ -114,6 +114,18 @@ describe('student pages in Chromium', () => {
       expect(await page.locator('.lesson__description').textContent()).toContain('<b>不是HTML</b>');
       const t = await playsOn(page, 2);
       expect(t).toBeGreaterThan(2);
+      if (size === 'desktop') {
+        // storyboard thumbnails over the seek bar, fetched through the gateway on first use
+        const bar = page.locator('.seek-bar input');
+        const box = (await bar.boundingBox())!;
+        await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+        await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+        const thumb = page.locator('.seek-bar__thumb');
+        await thumb.waitFor();
+        expect(await thumb.evaluate((el) => getComputedStyle(el).backgroundImage)).toContain(`/play/${lessonId}/storyboard.jpg`);
+        await screenshot(page, 'lesson-storyboard', size);
+        await page.mouse.move(0, 0);
+      }
       await screenshot(page, 'lesson-playing', size);
       expect(errors).toEqual([]);
       await ctx.close();
