@@ -5,7 +5,7 @@ import { withWorkDir } from '../src/infra/ffmpeg.runner.ts';
 import { cablePackagePayloadSchema, type CablePackagePayload } from '../src/jobs/cable.job.ts';
 import { parseJobPayload, PermanentJobError } from '../src/jobs/permanent-error.ts';
 import { adiFileNames, buildAdiXml } from '../src/media/adi-xml.ts';
-import { cablePackageKey } from '../src/media/cable-keys.ts';
+import { cablePackageKey } from '../src/media/storage-keys.ts';
 import { adiInput, assertValidAdi, cableResult, priorPackage } from '../src/pipeline/cable-adi.ts';
 import { bufferFacts, checkCableMedia, encodeCableMedia, probeCableSource } from '../src/pipeline/cable-movie.ts';
 import { fetchCableSource } from '../src/pipeline/cable-source.ts';

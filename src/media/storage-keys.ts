@@ -1,7 +1,8 @@
 /**
  * Every object key of the media bucket (DESIGN.md "Storage layout"), built in one place. Ids are
- * checked so a key can never climb out of its prefix. Cable-outbox keys live with the cable packager.
+ * checked so a key can never climb out of its prefix. The cable-outbox bucket's keys are at the end.
  */
+import { adiFileNames } from './adi-xml.ts';
 
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 const renditionPattern = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -137,3 +138,17 @@ export function contentTypeOf(key: string): string {
   const m = /\.([a-z0-9]+)$/i.exec(key);
   return (m && contentTypes[m[1].toLowerCase()]) || 'application/octet-stream';
 }
+
+// The cable-outbox bucket (DESIGN.md storage layout): one folder per package, `{packageId}/ADI.XML`
+// (written last), `movie.ts`, `poster.jpg`.
+
+export type CablePackageFile = (typeof adiFileNames)[keyof typeof adiFileNames];
+
+const packageIdPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export const cablePackagePrefix = (packageId: string): string => {
+  if (!packageIdPattern.test(packageId)) throw new RangeError(`not a package id: ${packageId}`);
+  return `${packageId}/`;
+};
+
+export const cablePackageKey = (packageId: string, file: CablePackageFile): string => `${cablePackagePrefix(packageId)}${file}`;

@@ -9,7 +9,7 @@ import { PermanentJobError } from '../jobs/permanent-error.ts';
 import { validateAdiPackage, type FileFacts, type ParsedAdi } from '../media/adi-validator.ts';
 import { adiDate, adiDateTime, adiFileNames, type AdiPackageInput } from '../media/adi-xml.ts';
 import { fitToCableFrame, type CableSource } from '../media/cable-args.ts';
-import { cablePackageKey, type CablePackageFile } from '../media/cable-keys.ts';
+import { cablePackageKey, type CablePackageFile } from '../media/storage-keys.ts';
 import { bufferFacts } from './cable-movie.ts';
 
 export type CableFileRow = CablePackageResultData['files'][number];

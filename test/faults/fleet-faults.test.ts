@@ -5,8 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobIds } from '../../src/jobs/job-types.ts';
-import { masterKey } from '../../src/media/storage-keys.ts';
-import { cablePackageKey } from '../../src/media/cable-keys.ts';
+import { cablePackageKey, masterKey } from '../../src/media/storage-keys.ts';
 import { eventually, lessonStatus, makeClip, processingOutcomes, startFleetRig, transcodeRunning, uploadedLesson, vodProblems, watchNoPartialMaster, type FleetRig } from '../helpers/fleet.ts';
 import { lessonBody } from '../helpers/system.ts';
 
