@@ -6,13 +6,13 @@ import { LoadMore } from './load-more.tsx';
 import { QuestionItem } from './question-item.tsx';
 
 /** Answered questions of a stage, subject and search, newest first, with 加载更多. */
-export function QuestionList({ stage, subject, q, pageSize = 10, heading }: { stage?: string; subject?: string; q?: string; pageSize?: number; heading: string }) {
+export function QuestionList({ stage, subject, q, pageSize = 10, heading, empty = t.qaNone }: { stage?: string; subject?: string; q?: string; pageSize?: number; heading: string; empty?: string }) {
   const list = usePaged(JSON.stringify([stage, subject, q]), (cursor, signal) => api.questions({ stage, subject, q }, cursor, pageSize, signal));
   return (
     <section class="questions" aria-labelledby="questions-heading">
       <h2 id="questions-heading">{heading}</h2>
       {list.error && <ErrorNote message={list.error} onRetry={list.retry} />}
-      {!list.error && !list.busy && list.items.length === 0 && <p class="muted">{t.qaNone}</p>}
+      {!list.error && !list.busy && list.items.length === 0 && <p class="muted">{empty}</p>}
       <ul class="question-list">
         {list.items.map((item) => <QuestionItem key={item.id} q={item} />)}
       </ul>

@@ -95,7 +95,7 @@ export function Page({ params }: { params: Record<string, string> }) {
         </p>
       </div>
       <div class="lesson__qa">
-        <QuestionList stage={lesson.stage.code} subject={lesson.subject.code} pageSize={5} heading={t.questionsTitle} />
+        <QuestionList stage={lesson.stage.code} subject={lesson.subject.code} pageSize={5} heading={t.questionsTitle} empty={t.questionsNone} />
         {tax.data && <AskForm tax={tax.data} stage={lesson.stage.code} subject={lesson.subject.code} lessonId={lesson.id} />}
       </div>
     </article>
