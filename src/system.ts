@@ -52,7 +52,7 @@ import { registerTimetableRoutes } from './api/timetables.routes.ts';
 import { askBodyLimitBytes, registerQuestionRoutes } from './api/questions.routes.ts';
 import { strictJsonRouter } from './api/strict-json.ts';
 import { bearerOrCookie, SessionCookies } from './api/session-cookie.ts';
-import { webRouter } from './api/web.routes.ts';
+import { consolePages, webRouter } from './api/web.routes.ts';
 import { NotFoundError } from './domain/errors.ts';
 import { LessonEditsService } from './services/lesson-edits.service.ts';
 import { registerLessonEditRoutes } from './api/lesson-edits.routes.ts';
@@ -299,7 +299,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       registerTimetableRoutes(registry, { timetables: services.timetables, schedule: services.schedule, baseUrl });
       registerAdminRoutes(registry, { auth: services.auth, schools: services.schools });
       registerLiveStatusRoutes(registry, new LiveStatusService(db, services.lessons, new LiveStatsStore(redis, config.QUEUE_PREFIX)));
-      registerLessonEditRoutes(registry, { edits: services.edits, lessons: services.lessons, baseUrl });
+      registerLessonEditRoutes(registry, { db, edits: services.edits, lessons: services.lessons, baseUrl });
       registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: imageLimits(config).maxBytes, maxImages: config.QA_MAX_IMAGES });
       const strictJson = strictJsonRouter({
         prefixes: ['/api/v1/questions', '/api/v1/answers', '/api/v1/staff/questions', '/api/v1/timetables', '/api/v1/schedule', '/api/v1/reports/late-timetables'],
@@ -341,7 +341,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
           redis: async () => { await redis.ping(); },
           storage: () => storage.ping(),
         },
-        routers: [strictJson, webRouter({ log, lessonIsPublic: (id) => services.lessons.getPublic(id, '').then(() => true, (err) => (err instanceof NotFoundError ? false : Promise.reject(err))) })],
+        routers: [strictJson, webRouter({ log, pages: consolePages, lessonIsPublic: (id) => services.lessons.getPublic(id, '').then(() => true, (err) => (err instanceof NotFoundError ? false : Promise.reject(err))) })],
         version,
       });
       // the playback gateway takes its requests before Express sees them (src/api/gateway.routes.ts)

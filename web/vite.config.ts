@@ -44,7 +44,7 @@ export default defineConfig({
     // hls.js alone is ~370 KB before compression; it is loaded only by the lesson page
     chunkSizeWarningLimit: 600,
     rolldownOptions: {
-      input: { index: here('./index.html'), 'not-found': here('./not-found.html') },
+      input: { index: here('./index.html'), 'not-found': here('./not-found.html'), console: here('./console.html') },
     },
   },
 });

@@ -83,8 +83,8 @@ export function registerStaffRoutes(r: RouteRegistry, d: StaffRouteDeps): void {
   });
   r.add({
     method: 'delete', path: '/api/v1/lessons/:id/publications/:channel', tag: 'publication', auth: ['operator', 'admin'], summary: 'Withdraw a lesson from a channel',
-    params: publicationParams, errors: [404, 409],
-    handler: ({ params, principal }) => d.publications.withdraw(principal!, params.id, params.channel),
+    params: publicationParams, body: z.strictObject({ reason: z.string().trim().min(1).max(500).optional() }).optional().default({}), errors: [404, 409],
+    handler: ({ params, principal, body }) => d.publications.withdraw(principal!, params.id, params.channel, body?.reason),
   });
   r.add({
     method: 'get', path: '/api/v1/audit', tag: 'ops', auth: ['operator', 'admin'], summary: 'Read the audit log',

@@ -76,6 +76,9 @@ export function studentPages(lessonIsPublic: (id: string) => Promise<boolean>): 
   ];
 }
 
+/** The staff consoles (issue 10): one entry; the page asks who is signed in before it asks for data. */
+export const consolePages: WebPage[] = ['/login', '/teach', '/review', '/ops'].map((p) => ({ path: p, html: 'console.html' }));
+
 /**
  * Serves the built pages: hashed assets immutable for a year, HTML never cached without revalidation,
  * each with the page CSP; the precompressed brotli or gzip copy when the browser takes it.

@@ -32,6 +32,9 @@ export interface AuditFilter {
   from?: string;
   to?: string;
   before?: number;
+  /** only this person's entries, and only these actions */
+  actorId?: string;
+  actions?: string[];
   limit: number;
 }
 
@@ -60,6 +63,8 @@ export async function readAudit(q: Queryable, f: AuditFilter): Promise<{ items: 
   if (f.from) add('at >= ?', new Date(f.from));
   if (f.to) add('at < ?', new Date(f.to));
   if (f.before) add('id < ?', f.before);
+  if (f.actorId) add('actor_id = ?', f.actorId);
+  if (f.actions) add('action = ANY(?::text[])', f.actions);
   params.push(f.limit + 1);
   const rows = await q.query<{ id: number; at: Date; actor: string; entity: string; entity_id: string; action: string; from_state: string | null; to_state: string | null; reason: string | null; data: unknown }>(
     `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`, params);

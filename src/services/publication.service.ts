@@ -46,16 +46,16 @@ export class PublicationService {
   }
 
   /** Withdraws a channel's publication; 409 when it is not published there. */
-  async withdraw(actor: Principal, lessonId: string, channel: Channel): Promise<{ channel: Channel; state: 'withdrawn'; assetId: string }> {
+  async withdraw(actor: Principal, lessonId: string, channel: Channel, reason?: string): Promise<{ channel: Channel; state: 'withdrawn'; assetId: string }> {
     if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('operator_only', 'only operators withdraw');
     const assetId = await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
       const cur = (await q.query<{ state: string; asset_id: string }>('SELECT state, asset_id FROM publications WHERE lesson_id = $1 AND channel = $2', [l.id, channel]))[0];
       if (cur?.state !== 'published') throw new ConflictError('not_published', `lesson is not published on ${channel}`, { status: l.status });
       await q.query("UPDATE publications SET state = 'withdrawn', withdrawn_by = $3, withdrawn_at = now() WHERE lesson_id = $1 AND channel = $2", [l.id, channel, actor.userId]);
-      await writeAudit(q, { actor, entity: 'publication', entityId: `${l.id}:${channel}`, action: 'withdraw', from: 'published', to: 'withdrawn', data: { assetId: cur.asset_id } });
+      await writeAudit(q, { actor, entity: 'publication', entityId: `${l.id}:${channel}`, action: 'withdraw', from: 'published', to: 'withdrawn', reason: reason ?? null, data: { assetId: cur.asset_id } });
       const others = await q.query("SELECT 1 FROM publications WHERE lesson_id = $1 AND state = 'published'", [l.id]);
-      if (!others.length && l.status === 'published') await changeStatus(q, l, 'withdraw', actor, null, { channel });
+      if (!others.length && l.status === 'published') await changeStatus(q, l, 'withdraw', actor, reason ?? null, { channel });
       await refreshPortalVisibility(q, l.id);
       return cur.asset_id;
     });

@@ -137,6 +137,7 @@ const matrix: Record<string, Row> = {
   'POST /api/v1/taxonomy/:kind': { request: (_f, n) => ({ path: '/api/v1/taxonomy/subject', body: { code: `matrix_${n}`, label: `科目${n}` } }), expect: all(403, { operator: 201, admin: 201 }) },
   'PATCH /api/v1/lessons/:id': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}`, body: { title: '改过的标题' } }), expect: teacherOnlyOwn(200) },
   'GET /api/v1/lessons/:id/edits': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/edits` }), expect: all(200, { teacherOther: 404, reviewerOther: 404, cable: 403 }) },
+  'GET /api/v1/review/decisions': { request: () => ({ path: '/api/v1/review/decisions' }), expect: all(403, { reviewerOwn: 200, reviewerOther: 200 }) },
   'GET /api/v1/review/edits': { request: () => ({ path: '/api/v1/review/edits' }), expect: all(403, { reviewerOwn: 200, reviewerOther: 200 }) },
   'POST /api/v1/lesson-edits/:id/review': { setup: pendingEdit, request: (f) => ({ path: `/api/v1/lesson-edits/${f.editId}/review`, body: { decision: 'approve' } }), expect: all(403, { reviewerOwn: 200, reviewerOther: 404 }) },
   'PUT /api/v1/lessons/:id/media': { setup: draft, request: (f) => ({ path: `/api/v1/lessons/${f.lessonId}/media`, raw: Buffer.from('bytes'), headers: { 'content-type': 'video/mp4' } }), expect: teacherOnlyOwn(202) },

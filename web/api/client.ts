@@ -59,12 +59,13 @@ export function messageFor(code: string, status: number): string {
   return (errorMessages as Record<string, string>)[code] ?? `${t.requestFailed}（${status}）`;
 }
 
-async function call<T>(spec: EndpointSpec, o: { params?: Record<string, string>; query?: Query; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
+/** One API call; `headers` adds request headers (the consoles' X-CSRF-Token). */
+export async function call<T>(spec: EndpointSpec, o: { params?: Record<string, string>; query?: Query; body?: unknown; signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<T> {
   let res: Response;
   try {
     res = await fetch(url(pathOf(spec, o.params), o.query), {
       method: spec.method.toUpperCase(),
-      headers: o.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers: { ...(o.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' }), ...o.headers },
       body: o.body === undefined ? undefined : JSON.stringify(o.body),
       signal: o.signal,
       credentials: 'same-origin',

@@ -1,0 +1,119 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api/client.ts';
+import { staff, type Me } from '../api/staff-client.ts';
+import type { Taxonomy } from '../api/types.ts';
+import { useApi } from '../lib/use-api.ts';
+import { ErrorNote } from '../components/error-note.tsx';
+import { LessonForm, type EditableLesson } from '../components/lesson-form.tsx';
+import { UploadPanel } from '../components/upload-panel.tsx';
+import { LivePanel } from '../components/live-panel.tsx';
+import { TeachQuestions } from '../components/teach-questions.tsx';
+import { SchoolSchedule } from '../components/school-schedule.tsx';
+import { ct, t } from '../i18n/zh-CN.ts';
+
+interface StaffLesson extends EditableLesson {
+  status: string;
+  statusReason: string | null;
+  processing: { state: string; progress: number; error: string | null } | null;
+}
+
+const badStates = new Set(['rejected', 'failed']);
+const busyStates = new Set(['processing', 'on_air']);
+
+/** The teacher's console: my lessons (states and progress without reload), create and edit, upload, live, questions, timetable. */
+export function Page({ me }: { me: Me }) {
+  const [tab, setTab] = useState<'lessons' | 'new' | 'questions' | 'timetable'>('lessons');
+  const tax = useApi((): Promise<Taxonomy> => api.taxonomy(), []);
+  const tabs = [['lessons', ct.tabLessons], ['new', ct.tabNew], ['questions', ct.tabQuestions], ['timetable', ct.tabTimetable]] as const;
+  return (
+    <>
+      <h1 class="visually-hidden">{ct.teachTitle}</h1>
+      <nav class="tabs" aria-label={ct.teachTitle}>
+        {tabs.map(([k, label]) => <button key={k} type="button" class="chip" aria-pressed={tab === k} onClick={() => setTab(k)}>{label}</button>)}
+      </nav>
+      {tax.error && <ErrorNote message={tax.error.message} onRetry={tax.reload} />}
+      {tab === 'lessons' && tax.data && <MyLessons tax={tax.data} />}
+      {tab === 'new' && tax.data && <LessonForm tax={tax.data} onSaved={() => setTab('lessons')} />}
+      {tab === 'questions' && <TeachQuestions />}
+      {tab === 'timetable' && me.school && <SchoolSchedule school={me.school.code} />}
+    </>
+  );
+}
+
+function MyLessons({ tax }: { tax: Taxonomy }) {
+  const [items, setItems] = useState<StaffLesson[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const list = (await staff<{ items: StaffLesson[] }>('myLessons', { query: { limit: 100 } })).items;
+        // progress and failure reasons come with each lesson's detail: only for those still moving
+        const detailed = await Promise.all(list.map((l) => (busyStates.has(l.status) || badStates.has(l.status) ? staff<StaffLesson>('lesson', { params: { id: l.id } }).catch(() => l) : l)));
+        if (!live) return;
+        setItems(detailed);
+        setError(null);
+        // poll while something is processing or on air; slowly otherwise (a reviewer may decide)
+        timer = setTimeout(load, detailed.some((l) => busyStates.has(l.status)) ? 3000 : 15000);
+      } catch (err) {
+        if (!live) return;
+        setError((err as Error).message || t.networkError);
+        timer = setTimeout(load, 10000);
+      }
+    };
+    void load();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [n]);
+  if (error && !items) return <ErrorNote message={error} onRetry={() => setN((x) => x + 1)} />;
+  if (!items) return <p class="muted">{t.loading}</p>;
+  if (!items.length) return <p class="muted">{ct.noLessons}</p>;
+  return (
+    <ul class="item-list">
+      {items.map((l) => (
+        <li key={l.id} class="item" data-testid="lesson-item">
+          <div class="item__head">
+            <span class="item__title">{l.title}</span>
+            <span class={`state ${badStates.has(l.status) ? 'state--bad' : l.status === 'published' ? 'state--good' : ''}`} data-testid="lesson-status">{ct.status[l.status] ?? l.status}</span>
+          </div>
+          <p class="note">{l.kind === 'live' ? ct.kindLive : ct.kindRecorded} · {l.grade.code && tax.grades.find((g) => g.code === l.grade.code)?.label} · {tax.subjects.find((s) => s.code === l.subject.code)?.label}</p>
+          {l.status === 'processing' && l.processing && (
+            <div>
+              <progress class="progress" max={100} value={l.processing.progress} aria-label={ct.progress(l.processing.progress)} />
+              <p class="note">{ct.progress(l.processing.progress)}</p>
+            </div>
+          )}
+          {badStates.has(l.status) && (l.statusReason || l.processing?.error) && <p class="reason">{ct.reasonLabel}：{l.statusReason ?? l.processing?.error}</p>}
+          {ct.nextStep[l.status] && <p class="note">{ct.nextStep[l.status]}</p>}
+          <div class="item__actions">
+            <button type="button" class="button button--small button--ghost" aria-expanded={open === l.id} onClick={() => setOpen(open === l.id ? null : l.id)}>{ct.edit}</button>
+          </div>
+          {open === l.id && <LessonDetailPanel lesson={l} tax={tax} onChanged={() => setN((x) => x + 1)} />}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function LessonDetailPanel({ lesson, tax, onChanged }: { lesson: StaffLesson; tax: Taxonomy; onChanged: () => void }) {
+  const [note, setNote] = useState<string | null>(null);
+  const canUpload = lesson.kind === 'recorded' ? !['processing', 'on_air'].includes(lesson.status) : ['failed', 'rejected', 'in_review', 'approved', 'published', 'withdrawn'].includes(lesson.status);
+  const isLivePlan = lesson.kind === 'live' && ['scheduled', 'approved_for_air', 'on_air'].includes(lesson.status);
+  return (
+    <div class="two-col">
+      <div>
+        {note && <p class="note" role="status">{note}</p>}
+        <LessonForm tax={tax} lesson={lesson} onSaved={(_id, msg) => { setNote(msg); onChanged(); }} />
+      </div>
+      <div>
+        {canUpload && <section class="card"><h2>{ct.upload}</h2><UploadPanel lessonId={lesson.id} onDone={onChanged} /></section>}
+        {isLivePlan && <section class="card"><h2>{ct.live}</h2><LivePanel lessonId={lesson.id} /></section>}
+      </div>
+    </div>
+  );
+}
