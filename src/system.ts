@@ -53,6 +53,7 @@ import { askBodyLimitBytes, registerQuestionRoutes } from './api/questions.route
 import { strictJsonRouter } from './api/strict-json.ts';
 import { bearerOrCookie, SessionCookies } from './api/session-cookie.ts';
 import { consolePages, webRouter } from './api/web.routes.ts';
+import { opsQueuesRouter } from './api/ops-queues.routes.ts';
 import { NotFoundError } from './domain/errors.ts';
 import { LessonEditsService } from './services/lesson-edits.service.ts';
 import { registerLessonEditRoutes } from './api/lesson-edits.routes.ts';
@@ -341,7 +342,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
           redis: async () => { await redis.ping(); },
           storage: () => storage.ping(),
         },
-        routers: [strictJson, webRouter({ log, pages: consolePages, lessonIsPublic: (id) => services.lessons.getPublic(id, '').then(() => true, (err) => (err instanceof NotFoundError ? false : Promise.reject(err))) })],
+        routers: [strictJson, opsQueuesRouter({ queues: Object.values(queueNames).map((n) => queues.queue(n)), cookies, resolve: (t) => services.auth.authenticate(t) }), webRouter({ log, pages: consolePages, lessonIsPublic: (id) => services.lessons.getPublic(id, '').then(() => true, (err) => (err instanceof NotFoundError ? false : Promise.reject(err))) })],
         version,
       });
       // the playback gateway takes its requests before Express sees them (src/api/gateway.routes.ts)

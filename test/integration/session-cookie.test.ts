@@ -106,3 +106,27 @@ describe('session cookie', () => {
     expect(bad.status).toBe(401);
   });
 });
+
+describe('queue dashboard', () => {
+  it('when an operator\'s session opens /ops/queues, then the board answers under a strict CSP; a teacher or nobody gets the login page', async () => {
+    const op = await consoleLogin('operator');
+    const html = { accept: 'text/html' };
+    const board = await fetch(`${ts.url}/ops/queues/`, { headers: { ...html, cookie: op.cookie }, redirect: 'manual' });
+    expect(board.status).toBe(200);
+    expect(await board.text()).toContain('__UI_CONFIG__');
+    expect(board.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const queues = await fetch(`${ts.url}/ops/queues/api/queues`, { headers: { cookie: op.cookie } });
+    expect(queues.status).toBe(200);
+    expect(JSON.stringify(await queues.json())).toContain('transcode');
+    const teacher = await consoleLogin('teacherA');
+    const t = await fetch(`${ts.url}/ops/queues/`, { headers: { ...html, cookie: teacher.cookie }, redirect: 'manual' });
+    expect(t.status).toBe(303);
+    expect(t.headers.get('location')).toBe('/login?next=%2Fops%2Fqueues%2F&reason=role');
+    expect((await fetch(`${ts.url}/ops/queues/api/queues`, { headers: { cookie: teacher.cookie } })).status).toBe(403);
+    const anon = await fetch(`${ts.url}/ops/queues/`, { headers: html, redirect: 'manual' });
+    expect(anon.status).toBe(303);
+    expect((await fetch(`${ts.url}/ops/queues/api/queues`)).status).toBe(401);
+    const forged = await fetch(`${ts.url}/ops/queues/api/queues/transcode/pause`, { method: 'PUT', headers: { cookie: op.cookie, origin: 'http://evil.example' } });
+    expect(forged.status).toBe(403);
+  });
+});

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuild } from '../../scripts/build-web.mjs';
 import { endpoints, type EndpointSpec } from '../../web/api/client.ts';
+import { staffEndpoints } from '../../web/api/staff-client.ts';
 import { pageCsp } from '../../src/api/web.routes.ts';
 import { lessonBody, publishedLesson, startTestSystem, type TestSystem } from '../helpers/system.ts';
 
@@ -81,10 +82,10 @@ describe('the pages served by the API', () => {
     expect(d.storyboard).toEqual({ vtt: `${ts.url}/play/${published}/storyboard.vtt` });
   });
 
-  it('when the pages\' API client is compared with the OpenAPI document, then every call, parameter and field read exists', async () => {
+  it('when the pages\' and consoles\' API clients are compared with the OpenAPI document, then every call, parameter and field read exists', async () => {
     const doc = (await ts.api('GET', '/api/v1/openapi.json')).body;
     const problems: string[] = [];
-    for (const [name, spec] of Object.entries(endpoints) as [string, EndpointSpec][]) {
+    for (const [name, spec] of Object.entries({ ...endpoints, ...staffEndpoints }) as [string, EndpointSpec][]) {
       const op = doc.paths[spec.path]?.[spec.method];
       if (!op) {
         problems.push(`${name}: ${spec.method.toUpperCase()} ${spec.path} is not in the API`);

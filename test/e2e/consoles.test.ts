@@ -1,0 +1,261 @@
+import http from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ensureWebBuild } from '../../scripts/build-web.mjs';
+import { lessonBody, startTestSystem, type TestSystem, type TestUser } from '../helpers/system.ts';
+import { runFfmpegCli } from '../helpers/media.ts';
+import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
+import { collectPageErrors, launchChromium, newContext, screenshot, seriousA11yProblems, viewports, type ViewportName } from '../helpers/browser.ts';
+
+/**
+ * The staff consoles in Debian's Chromium against a whole system (API, worker with ffmpeg, RTMP
+ * ingest, S3 server, PostgreSQL, Redis): a teacher uploads through the page, the reviewer approves
+ * from the preview, the operator publishes, a student plays; a live lesson is watched and stopped; a
+ * teacher's session opens no other console and no other site can use it.
+ */
+
+let ts: TestSystem;
+let browser: Browser;
+let dir = '';
+let clip = '';
+let bigClip = '';
+let recordedId = '';
+let evil: http.Server | undefined;
+let evilUrl = '';
+const title = '分数的初步认识（网页上传）';
+const sizes = Object.keys(viewports) as ViewportName[];
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v).slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Signs in through /login and waits for the console of the role. */
+async function signIn(ctx: BrowserContext, u: TestUser, landing: string): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(`${ts.url}/login`);
+  await page.locator('input[name="username"]').fill(u.username);
+  await page.locator('input[name="password"]').fill(u.password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForURL(`${ts.url}${landing}`);
+  return page;
+}
+
+const lessonOf = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body;
+
+beforeAll(async () => {
+  await ensureWebBuild();
+  ts = await startTestSystem({ api: true, worker: true, ingest: true });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'classcast-consoles-'));
+  clip = path.join(dir, 'lesson.mp4');
+  await runFfmpegCli(['-f', 'lavfi', '-t', '12', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-t', '12', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', clip]);
+  // over two 5 MiB parts: an upload that can be cut between parts
+  bigClip = path.join(dir, 'long.mp4');
+  await runFfmpegCli(['-f', 'lavfi', '-t', '8', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-t', '8', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '12M', '-maxrate', '12M', '-bufsize', '4M', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', bigClip]);
+  browser = await launchChromium();
+  // another site: a page whose form posts to the API
+  evil = http.createServer((req, res) => {
+    const target = decodeURIComponent((req.url ?? '/').slice(1));
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(`<!doctype html><form id="f" method="post" action="${target}"><input name="decision" value="approve"></form><script>document.getElementById('f').submit()</script>`);
+  });
+  await new Promise<void>((r) => evil!.listen(0, '127.0.0.1', () => r()));
+  evilUrl = `http://127.0.0.1:${(evil.address() as import('node:net').AddressInfo).port}`;
+}, 600_000);
+
+afterAll(async () => {
+  await stopAllFfmpeg();
+  await browser?.close();
+  await new Promise((r) => (evil ? evil.close(r) : r(undefined)));
+  await ts?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('staff consoles in Chromium', () => {
+  it('when a teacher signs in on a phone, creates a lesson and uploads a clip through the page, then it reaches 待审核 without a reload', async () => {
+    const ctx = await newContext(browser, 'phone');
+    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const errors = collectPageErrors(page);
+    await page.getByRole('button', { name: '新建课程' }).click();
+    await page.locator('input[name="title"]').fill(title);
+    await page.locator('textarea[name="description"]').fill('认识几分之一。<b>不是HTML</b>');
+    await page.locator('select[name="stage"]').selectOption('primary');
+    await page.locator('select[name="grade"]').selectOption('g3');
+    await page.locator('select[name="subject"]').selectOption('math');
+    await page.locator('select[name="type"]').selectOption('recorded');
+    await page.locator('select[name="edition"]').selectOption('pep');
+    await page.getByRole('button', { name: '创建课程' }).click();
+    const item = page.locator('[data-testid="lesson-item"]', { hasText: title });
+    await item.waitFor();
+    await item.getByRole('button', { name: '编辑' }).click();
+    await item.locator('input[name="media"]').setInputFiles(clip);
+    await item.locator('[data-testid="lesson-status"]', { hasText: '待审核' }).waitFor({ timeout: 300_000 });
+    recordedId = (await ts.api('GET', '/api/v1/staff/lessons', { token: ts.users.teacherA.token })).body.items.find((l: { title: string }) => l.title === title).id;
+    expect((await lessonOf(recordedId)).status).toBe('in_review');
+    // user text is text
+    expect(await page.locator('b', { hasText: '不是HTML' }).count()).toBe(0);
+    await screenshot(page, 'console-teach', 'phone');
+    expect(await seriousA11yProblems(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
+  it('when the browser goes offline during an upload, then the upload resumes from the parts received and finishes', async () => {
+    const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ title: '断网续传' }) });
+    const ctx = await newContext(browser, 'desktop');
+    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const item = page.locator('[data-testid="lesson-item"]', { hasText: '断网续传' });
+    await item.getByRole('button', { name: '编辑' }).click();
+    const firstPart = page.waitForResponse((r) => /\/parts\/1$/.test(r.url()) && r.status() === 200);
+    await item.locator('input[name="media"]').setInputFiles(bigClip);
+    await firstPart;
+    await ctx.setOffline(true);
+    await item.getByText('网络中断，恢复后自动继续…').waitFor({ timeout: 60_000 });
+    const received = await ts.sys.db.query<{ n: number }>('SELECT count(*)::int n FROM upload_parts p JOIN uploads u ON u.id = p.upload_id WHERE u.lesson_id = $1', [c.body.id]);
+    expect(Number(received[0].n)).toBeGreaterThanOrEqual(1);
+    await ctx.setOffline(false);
+    await eventually(() => lessonOf(c.body.id), (l) => ['processing', 'in_review', 'failed'].includes(l.status), 120_000, 'the upload to complete');
+    const parts = await ts.sys.db.query<{ part_number: number }>('SELECT part_number FROM upload_parts p JOIN uploads u ON u.id = p.upload_id WHERE u.lesson_id = $1 ORDER BY part_number', [c.body.id]);
+    expect(parts.map((p) => p.part_number)).toEqual([1, 2, 3]);
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('classcast:upload:')))).toEqual([]);
+    await ctx.close();
+  });
+
+  it('when the reviewer previews the lesson and approves it, the operator publishes it to portal and cable, then the student page plays it', async () => {
+    expect(recordedId).not.toBe('');
+    const ctx = await newContext(browser, 'desktop');
+    const page = await signIn(ctx, ts.users.reviewerA, '/review');
+    const errors = collectPageErrors(page);
+    const item = page.locator('[data-testid="queue-item"]', { hasText: title });
+    await item.getByRole('button', { name: '预览' }).click();
+    await item.locator('[data-testid="storyboard-strip"] button').first().waitFor({ timeout: 60_000 });
+    await item.locator('video').waitFor();
+    await screenshot(page, 'console-review', 'desktop');
+    expect(await seriousA11yProblems(page)).toEqual([]);
+    await item.getByRole('button', { name: '通过', exact: true }).click();
+    await eventually(() => lessonOf(recordedId), (l) => l.status === 'approved', 30_000, 'approval');
+    expect(errors).toEqual([]);
+
+    const opsCtx = await newContext(browser, 'phone');
+    const ops = await signIn(opsCtx, ts.users.operator, '/ops');
+    const pub = ops.locator('[data-testid="publish-item"]', { hasText: title });
+    await pub.getByRole('button', { name: '发布到网站' }).click();
+    await pub.getByRole('button', { name: '下架（网站）' }).waitFor();
+    await pub.getByRole('button', { name: '发布到有线电视' }).click();
+    await pub.getByRole('button', { name: '下架（有线电视）' }).waitFor();
+    const published = (await lessonOf(recordedId)).published.filter((p: { state: string }) => p.state === 'published').map((p: { channel: string }) => p.channel);
+    expect(published.sort()).toEqual(['cable', 'portal']);
+    await screenshot(ops, 'console-ops', 'phone');
+    expect(await seriousA11yProblems(ops)).toEqual([]);
+
+    const student = await (await newContext(browser, 'phone')).newPage();
+    await student.goto(`${ts.url}/lessons/${recordedId}`);
+    const video = student.locator('video');
+    await video.waitFor();
+    await student.evaluate(() => void document.querySelector('video')?.play().catch(() => undefined));
+    await student.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) > 1, undefined, { timeout: 90_000, polling: 250 });
+    await ctx.close();
+    await opsCtx.close();
+  });
+
+  it('when a teacher goes live with an encoder, then the page shows the stream connected; the reviewer stops it from the console', async () => {
+    const start = Date.now() - 60_000;
+    const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', title: '直播：认识钟表', scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 3_600_000).toISOString() }) });
+    await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } });
+    const ctx = await newContext(browser, 'phone');
+    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const item = page.locator('[data-testid="lesson-item"]', { hasText: '直播：认识钟表' });
+    await item.getByRole('button', { name: '编辑' }).click();
+    await item.getByRole('button', { name: '显示 OBS 设置' }).click();
+    const key = (await item.locator('[data-testid="stream-key"]').textContent()) ?? '';
+    expect(key).toContain(c.body.id);
+    const rtmp = `rtmp://127.0.0.1:${ts.sys.ingest!.port}/live/${key}`;
+    const pub = startPublisher(rtmp, { gop: 125, durationS: 120 });
+    await item.locator('[data-testid="live-connected"]', { hasText: '已连接' }).waitFor({ timeout: 60_000 });
+    await item.getByText('关键帧间隔请设为 2 秒。').waitFor({ timeout: 60_000 });
+    await screenshot(page, 'console-teach-live', 'phone');
+    expect(await seriousA11yProblems(page)).toEqual([]);
+
+    const rctx = await newContext(browser, 'phone');
+    const review = await signIn(rctx, ts.users.reviewerA, '/review');
+    await review.getByRole('button', { name: '直播中' }).click();
+    const onAir = review.locator('[data-testid="onair-item"]', { hasText: '直播：认识钟表' });
+    await onAir.getByRole('button', { name: '停止直播' }).click();
+    const exit = await Promise.race([pub.exited, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
+    expect(exit, 'the publisher was cut off').not.toBeNull();
+    await item.locator('[data-testid="live-connected"]', { hasText: '已停止' }).waitFor({ timeout: 30_000 });
+    await ctx.close();
+    await rctx.close();
+  });
+
+  it('when a teacher\'s session opens the operator console, then it gets the login page and no data', async () => {
+    const ctx = await newContext(browser, 'desktop');
+    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const seen: string[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('/api/v1/') && r.status() === 200) seen.push(new URL(r.url()).pathname);
+    });
+    await page.goto(`${ts.url}/ops`);
+    await page.waitForURL(/\/login\?/);
+    await page.getByText('当前账号无权打开这个工作台，请用对应的账号登录。').waitFor();
+    expect(seen.filter((p) => p !== '/api/v1/auth/me')).toEqual([]);
+    const audit = await page.evaluate(async () => (await fetch('/api/v1/audit')).status);
+    expect(audit).toBe(403);
+    await ctx.close();
+  });
+
+  it('when another site posts a form carrying the reviewer\'s cookie, then it is refused and nothing changes', async () => {
+    const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', title: '伪造请求', scheduledStart: new Date(Date.now() + 86_400_000).toISOString(), scheduledEnd: new Date(Date.now() + 90_000_000).toISOString() }) });
+    const ctx = await newContext(browser, 'desktop');
+    await signIn(ctx, ts.users.reviewerA, '/review');
+    const page = await ctx.newPage();
+    const answer = page.waitForResponse((r) => r.url().includes(`/api/v1/lessons/${c.body.id}/review`));
+    await page.goto(`${evilUrl}/${encodeURIComponent(`${ts.url}/api/v1/lessons/${c.body.id}/review`)}`);
+    const r = await answer;
+    // same host, another port: the browser does send the SameSite cookie, so the server must refuse it
+    expect((await r.request().allHeaders()).cookie ?? '').toContain('cc_session=');
+    expect(r.status()).toBe(403);
+    expect((await lessonOf(c.body.id)).status).toBe('scheduled');
+    await ctx.close();
+  });
+
+  it('when every console and the login are opened at phone and desktop sizes, then axe finds nothing serious and screenshots are written', async () => {
+    for (const size of sizes) {
+      const ctx = await newContext(browser, size);
+      const login = await ctx.newPage();
+      await login.goto(`${ts.url}/login`);
+      await login.locator('input[name="username"]').waitFor();
+      await screenshot(login, 'console-login', size);
+      expect(await seriousA11yProblems(login), `login ${size}`).toEqual([]);
+      for (const [u, landing, name] of [[ts.users.teacherA, '/teach', 'teach'], [ts.users.reviewerA, '/review', 'review'], [ts.users.operator, '/ops', 'ops'], [ts.users.admin, '/ops', 'admin']] as const) {
+        const c2 = await newContext(browser, size);
+        const p = await signIn(c2, u, landing);
+        await p.locator('.tabs').waitFor();
+        if (name === 'admin') {
+          await p.getByRole('button', { name: '用户' }).click();
+          await p.getByRole('button', { name: '新建用户' }).waitFor();
+        }
+        if (name === 'ops') {
+          await p.getByRole('button', { name: '操作日志' }).click();
+          await p.locator('table.log').waitFor();
+        }
+        await p.waitForLoadState('networkidle');
+        await screenshot(p, `console-${name}-home`, size);
+        expect(await seriousA11yProblems(p), `${name} ${size}`).toEqual([]);
+        await c2.close();
+      }
+      await ctx.close();
+    }
+  });
+});
