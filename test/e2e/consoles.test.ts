@@ -59,10 +59,10 @@ beforeAll(async () => {
   clip = path.join(dir, 'lesson.mp4');
   await runFfmpegCli(['-f', 'lavfi', '-t', '12', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-t', '12', '-i', 'sine=frequency=440:sample_rate=48000',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', clip]);
-  // over two 5 MiB parts: an upload that can be cut between parts
+  // three 16 MiB upload parts (noise does not compress): an upload that can be cut between parts
   bigClip = path.join(dir, 'long.mp4');
-  await runFfmpegCli(['-f', 'lavfi', '-t', '8', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-t', '8', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '12M', '-maxrate', '12M', '-bufsize', '4M', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', bigClip]);
+  await runFfmpegCli(['-f', 'lavfi', '-t', '4', '-i', "nullsrc=s=640x360:r=25,geq=lum='random(1)*255':cb=128:cr=128", '-f', 'lavfi', '-t', '4', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', bigClip]);
   browser = await launchChromium();
   // another site: a page whose form posts to the API
   evil = http.createServer((req, res) => {

@@ -227,5 +227,6 @@ describe('authorization matrix', () => {
       }
     }
     expect(failures).toEqual([]);
-  });
+    // ~50 endpoints x 9 actors, each with its own fixture: minutes on a loaded machine
+  }, 600_000);
 });
