@@ -4,7 +4,7 @@ import type { RouteRegistry } from './route-registry.ts';
 import type { LessonEditsService } from '../services/lesson-edits.service.ts';
 import type { LessonsService } from '../services/lessons.service.ts';
 import { patchLessonBody, reviewBody, uuidParam } from './schemas.ts';
-import { readAudit } from '../services/audit.ts';
+import { readAudit } from '../infra/audit.repo.ts';
 import type { Db } from '../infra/db.ts';
 
 export interface LessonEditRouteDeps {

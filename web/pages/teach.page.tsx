@@ -9,15 +9,22 @@ import { UploadPanel } from '../components/upload-panel.tsx';
 import { LivePanel } from '../components/live-panel.tsx';
 import { TeachQuestions } from '../components/teach-questions.tsx';
 import { SchoolSchedule } from '../components/school-schedule.tsx';
-import { ct, t } from '../i18n/zh-CN.ts';
+import { ct, processingFailureMessages, t } from '../i18n/zh-CN.ts';
 
 interface StaffLesson extends EditableLesson {
   status: string;
   statusReason: string | null;
-  processing: { state: string; progress: number; error: string | null } | null;
+  processing: { state: string; progress: number; error: string | null; errorCode?: string | null } | null;
 }
 
 const badStates = new Set(['rejected', 'failed']);
+
+/** Why a lesson failed or was sent back, in Chinese: the processing failure's code, or the reviewer's own words. */
+function reasonOf(l: StaffLesson): string | null {
+  const code = l.processing?.errorCode;
+  if (l.status === 'failed' && code) return (processingFailureMessages as Record<string, string>)[code] ?? l.statusReason;
+  return l.statusReason ?? l.processing?.error ?? null;
+}
 const busyStates = new Set(['processing', 'on_air']);
 
 /** The teacher's console: my lessons (states and progress without reload), create and edit, upload, live, questions, timetable. */
@@ -88,7 +95,7 @@ function MyLessons({ tax }: { tax: Taxonomy }) {
               <p class="note">{ct.progress(l.processing.progress)}</p>
             </div>
           )}
-          {badStates.has(l.status) && (l.statusReason || l.processing?.error) && <p class="reason">{ct.reasonLabel}：{l.statusReason ?? l.processing?.error}</p>}
+          {badStates.has(l.status) && reasonOf(l) && <p class="reason">{ct.reasonLabel}：{reasonOf(l)}</p>}
           {ct.nextStep[l.status] && <p class="note">{ct.nextStep[l.status]}</p>}
           <div class="item__actions">
             <button type="button" class="button button--small button--ghost" aria-expanded={open === l.id} onClick={() => setOpen(open === l.id ? null : l.id)}>{ct.edit}</button>
