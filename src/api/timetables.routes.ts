@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RouteRegistry } from './route-registry.ts';
 import type { TimetablesService } from '../services/timetables.service.ts';
 import { parseBound, type ScheduleService } from '../services/schedule.service.ts';
-import { timetableCsv, timetableHtml } from '../domain/timetable-export.ts';
+import { timetableCsv, timetableHtml } from '../formats/timetable-export.ts';
 import type { Role } from '../domain/types.ts';
 import { cursor, dateOrInstant, isoInstant, monday, orgCode, safeText, taxonomyCode, uuid } from './text.schemas.ts';
 

@@ -1,4 +1,4 @@
-import { liveLedgerHeadKey, liveLedgerPageKey, type LedgerName } from '../media/live-keys.ts';
+import { liveLedgerHeadKey, liveLedgerPageKey, type LedgerName } from '../media/storage-keys.ts';
 import { ledgerFrom, ledgerHead, ledgerHeadSchema, ledgerPage, ledgerPageSchema, sealedPageCount, type LiveLedger } from '../media/live-ledger.ts';
 import { isMissingObject, type ObjectStorage } from './storage.ts';
 

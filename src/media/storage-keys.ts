@@ -1,8 +1,10 @@
+import { liveSegmentFile } from './live-playlists.ts';
+import { adiFileNames } from './adi-xml.ts';
+
 /**
  * Every object key of the media bucket (DESIGN.md "Storage layout"), built in one place. Ids are
  * checked so a key can never climb out of its prefix. The cable-outbox bucket's keys are at the end.
  */
-import { adiFileNames } from './adi-xml.ts';
 
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 const renditionPattern = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -81,17 +83,12 @@ export function hlsObjectKey(assetId: string, rel: string): string {
   return `${hlsPrefix(assetId)}${rel}`;
 }
 
-export function posterKey(assetId: string): string {
-  return `${assetPrefix(assetId)}poster.jpg`;
-}
+/** The pictures beside a version's HLS (an asset's, or a live session's recording). */
+const pictures = { poster: 'poster.jpg', storyboardImage: 'storyboard.jpg', storyboardVtt: 'storyboard.vtt' } as const;
 
-export function storyboardImageKey(assetId: string): string {
-  return `${assetPrefix(assetId)}storyboard.jpg`;
-}
-
-export function storyboardVttKey(assetId: string): string {
-  return `${assetPrefix(assetId)}storyboard.vtt`;
-}
+export const posterKey = (assetId: string): string => `${assetPrefix(assetId)}${pictures.poster}`;
+export const storyboardImageKey = (assetId: string): string => `${assetPrefix(assetId)}${pictures.storyboardImage}`;
+export const storyboardVttKey = (assetId: string): string => `${assetPrefix(assetId)}${pictures.storyboardVtt}`;
 
 /** Live HLS of one session while on air (and the recording afterwards): `live/{sessionId}/`. */
 export function livePrefix(sessionId: string): string {
@@ -139,9 +136,45 @@ export function contentTypeOf(key: string): string {
   return (m && contentTypes[m[1].toLowerCase()]) || 'application/octet-stream';
 }
 
-// The cable-outbox bucket (DESIGN.md storage layout): one folder per package, `{packageId}/ADI.XML`
-// (written last), `movie.ts`, `poster.jpg`.
+// ---- live sessions beyond HLS: the ledger (private: not an HLS path, the gateway never serves it), the recording's poster and storyboard
 
+/** The transcoder's ledger (`ledger/`) or the capture's (`ledger/capture/`, issue 11: capture before transcode). */
+export type LedgerName = 'transcode' | 'capture';
+
+const ledgerDir = (sessionId: string, name: LedgerName): string => `${livePrefix(sessionId)}ledger/${name === 'capture' ? 'capture/' : ''}`;
+
+export function liveLedgerHeadKey(sessionId: string, name: LedgerName = 'transcode'): string {
+  return `${ledgerDir(sessionId, name)}head.json`;
+}
+
+export function liveLedgerPageKey(sessionId: string, page: number, name: LedgerName = 'transcode'): string {
+  if (!Number.isInteger(page) || page < 0) throw new Error(`invalid ledger page: ${page}`);
+  return `${ledgerDir(sessionId, name)}page-${String(page).padStart(5, '0')}.json`;
+}
+
+/** The rendition the capture writes: the publisher's own stream, remuxed (no decode). */
+export const captureRendition = 'source';
+
+/** The whole captured session as one MPEG-TS (continuous timestamps), input of a recording made from the capture. */
+export function liveCaptureRecordingKey(sessionId: string): string {
+  return `${livePrefix(sessionId)}${captureRendition}/recording.ts`;
+}
+
+/** A slot's segment of one rendition. */
+export function liveSlotKey(sessionId: string, rendition: string, run: number, seq: number): string {
+  return liveSegmentKey(sessionId, rendition, liveSegmentFile(run, seq));
+}
+
+export const livePosterKey = (sessionId: string): string => `${livePrefix(sessionId)}${pictures.poster}`;
+export const liveStoryboardImageKey = (sessionId: string): string => `${livePrefix(sessionId)}${pictures.storyboardImage}`;
+export const liveStoryboardVttKey = (sessionId: string): string => `${livePrefix(sessionId)}${pictures.storyboardVtt}`;
+
+// ---- the cable-outbox bucket
+
+/**
+ * Keys in the cable-outbox bucket (DESIGN.md storage layout): one folder per package,
+ * `{packageId}/ADI.XML` (written last), `movie.ts`, `poster.jpg`.
+ */
 export type CablePackageFile = (typeof adiFileNames)[keyof typeof adiFileNames];
 
 const packageIdPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;

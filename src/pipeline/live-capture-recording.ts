@@ -12,7 +12,7 @@ import { runFfmpeg } from '../infra/ffmpeg.runner.ts';
 import { retry } from '../infra/retry.ts';
 import type { JobResult } from '../jobs/job-types.ts';
 import { buildConcatList, buildConcatRemuxArgs } from '../media/live-args.ts';
-import { captureRendition, liveCaptureRecordingKey, liveSlotKey } from '../media/live-keys.ts';
+import { captureRendition, liveCaptureRecordingKey, liveSlotKey } from '../media/storage-keys.ts';
 import type { LiveLedger } from '../media/live-ledger.ts';
 import type { LiveSessionContext } from './live-context.ts';
 

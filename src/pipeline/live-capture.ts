@@ -13,7 +13,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FfmpegError, runFfmpeg } from '../infra/ffmpeg.runner.ts';
 import { buildCaptureArgs } from '../media/live-args.ts';
-import { captureRendition } from '../media/live-keys.ts';
+import { captureRendition } from '../media/storage-keys.ts';
 import { rwTimeoutS, type LiveSessionContext } from './live-context.ts';
 import { watchCatalog } from './live-run.ts';
 import { SegmentWatcher } from './live-segment-watcher.ts';

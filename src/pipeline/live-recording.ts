@@ -14,11 +14,10 @@ import { PermanentJobError } from '../jobs/permanent-error.ts';
 import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, planStoryboard, type StoryboardPlan } from '../media/ffmpeg-args.ts';
 import { segmentFactsFromTs, type SegmentFacts } from '../media/hls-vod-input.ts';
 import { buildConcatList, buildConcatRemuxArgs } from '../media/live-args.ts';
-import { captureRendition, livePosterKey, liveSlotKey, liveStoryboardImageKey, liveStoryboardVttKey } from '../media/live-keys.ts';
+import { captureRendition, contentTypeOf, liveMasterKey, liveMediaPlaylistKey, livePosterKey, livePrefix, liveSlotKey, liveStoryboardImageKey, liveStoryboardVttKey } from '../media/storage-keys.ts';
 import type { LiveLedger, LiveSlot } from '../media/live-ledger.ts';
 import { liveSegmentFile, liveVariants, writeLiveMaster, writeRecordingPlaylist } from '../media/live-playlists.ts';
 import { validateLiveRecording } from '../media/live-recording-check.ts';
-import { contentTypeOf, liveMasterKey, liveMediaPlaylistKey, livePrefix } from '../media/storage-keys.ts';
 import type { LiveSessionContext } from './live-context.ts';
 
 /** Turns the ledger of an ended session into the recording and its `live` result. */

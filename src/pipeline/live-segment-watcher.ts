@@ -4,10 +4,9 @@ import path from 'node:path';
 import type { Logger } from '../infra/logger.ts';
 import { retry } from '../infra/retry.ts';
 import { isUnavailableError } from '../infra/unavailable.ts';
-import { liveSlotKey } from '../media/live-keys.ts';
+import { contentTypeOf, liveMasterKey, liveMediaPlaylistKey, liveSlotKey } from '../media/storage-keys.ts';
 import { appendSlot, nextSlot } from '../media/live-ledger.ts';
 import { livePlaylistReady, readFfmpegLivePlaylist, readySlots, writeLiveMaster, writeLiveMediaPlaylist, type FfmpegLivePlaylist, type ReadySlots } from '../media/live-playlists.ts';
-import { contentTypeOf, liveMasterKey, liveMediaPlaylistKey } from '../media/storage-keys.ts';
 import { inspectTsSegment } from '../media/ts-segment.ts';
 import { RunTakenOverError, stallS, type LiveSessionContext } from './live-context.ts';
 

@@ -6,7 +6,7 @@ import { LiveLedgerStore } from '../infra/live-ledger.store.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
 import { liveLadderSpec } from '../media/live-args.ts';
-import { liveLedgerHeadKey } from '../media/live-keys.ts';
+import { liveLedgerHeadKey } from '../media/storage-keys.ts';
 import { newLedger } from '../media/live-ledger.ts';
 import { runCapture } from '../pipeline/live-capture.ts';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../infra/db.ts';
 import { InvalidError, NotFoundError } from '../domain/errors.ts';
 import type { LessonStatus } from '../domain/lesson-state.ts';
-import { icalCalendar, type IcalEvent } from '../domain/ical.ts';
+import { icalCalendar, type IcalEvent } from '../formats/ical.ts';
 import { addDays, shanghaiMidnight, startOfShanghaiDay, toShanghaiIso } from '../domain/shanghai-time.ts';
 import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
 import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';

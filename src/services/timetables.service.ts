@@ -9,7 +9,7 @@ import {
   assessLead, diffEntries, earliestAffected, firstLesson, minLeadHours, weekBounds,
   type EntrySnapshot, type TimetableChange,
 } from '../domain/timetable-rules.ts';
-import type { TimetableDocument } from '../domain/timetable-export.ts';
+import type { TimetableDocument } from '../formats/timetable-export.ts';
 import { changeStatus } from './lesson-store.ts';
 import { lockLesson } from '../infra/lessons.repo.ts';
 import { writeAudit } from '../infra/audit.repo.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import ical from 'node-ical';
 import { assessLead, diffEntries, earliestAffected, firstLesson, weekBounds, type EntrySnapshot } from '../../src/domain/timetable-rules.ts';
-import { escapeText, foldLine, icalCalendar } from '../../src/domain/ical.ts';
-import { csvCell, escapeHtml, timetableCsv, timetableHtml, type TimetableDocument } from '../../src/domain/timetable-export.ts';
+import { escapeText, foldLine, icalCalendar } from '../../src/formats/ical.ts';
+import { csvCell, escapeHtml, timetableCsv, timetableHtml, type TimetableDocument } from '../../src/formats/timetable-export.ts';
 import { icalLocal, isMonday, mondayOf, shanghaiMidnight, toShanghaiIso } from '../../src/domain/shanghai-time.ts';
 import { addressBucket } from '../../src/infra/rate-limit.ts';
 

@@ -1,5 +1,5 @@
-import { shanghaiDate, shanghaiHm, toShanghaiIso, weekdayName } from './shanghai-time.ts';
-import type { EntrySnapshot, TimetableChange } from './timetable-rules.ts';
+import { shanghaiDate, shanghaiHm, toShanghaiIso, weekdayName } from '../domain/shanghai-time.ts';
+import type { EntrySnapshot, TimetableChange } from '../domain/timetable-rules.ts';
 
 /**
  * The weekly filing of a timetable (issue 6): CSV for spreadsheets and a printable HTML page. Pure:

@@ -1,4 +1,4 @@
-import { icalLocal, icalUtc, shanghaiTzid } from './shanghai-time.ts';
+import { icalLocal, icalUtc, shanghaiTzid } from '../domain/shanghai-time.ts';
 
 /**
  * iCalendar (RFC 5545) writer for subscribed timetable feeds. Pure: events in, text out.
