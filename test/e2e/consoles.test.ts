@@ -220,6 +220,20 @@ describe('staff consoles in Chromium', () => {
     await ctx.close();
   });
 
+  it('when a session expires, then the console returns to the login and, after signing in again, to where the person was', async () => {
+    const ctx = await newContext(browser, 'phone');
+    const page = await signIn(ctx, ts.users.reviewerA, '/review');
+    await ts.sys.db.query("UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1 AND label = 'login'", [ts.users.reviewerA.id]);
+    await page.goto(`${ts.url}/review?tab=edits`);
+    await page.waitForURL(/\/login\?.*reason=expired/);
+    await page.getByText('登录已过期，请重新登录。').waitFor();
+    await page.locator('input[name="username"]').fill(ts.users.reviewerA.username);
+    await page.locator('input[name="password"]').fill(ts.users.reviewerA.password);
+    await page.getByRole('button', { name: '登录' }).click();
+    await page.waitForURL(`${ts.url}/review?tab=edits`);
+    await ctx.close();
+  });
+
   it('when another site posts a form carrying the reviewer\'s cookie, then it is refused and nothing changes', async () => {
     const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', title: '伪造请求', scheduledStart: new Date(Date.now() + 86_400_000).toISOString(), scheduledEnd: new Date(Date.now() + 90_000_000).toISOString() }) });
     const ctx = await newContext(browser, 'desktop');

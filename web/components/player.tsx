@@ -116,7 +116,7 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
         onClick={toggle}
         onPlay={() => { setPaused(false); setStarted(true); setFailure(null); }}
         onPause={() => setPaused(true)}
-        onTimeUpdate={() => setTime(v().currentTime)}
+        onTimeUpdate={(e) => setTime((e.currentTarget as HTMLVideoElement).currentTime)}
         onDurationChange={() => setDuration(Number.isFinite(v().duration) ? v().duration : 0)}
         onVolumeChange={() => setMuted(v().muted)}
       />
