@@ -15,7 +15,7 @@ import { FfmpegError, runFfmpeg } from '../infra/ffmpeg.runner.ts';
 import { buildCaptureArgs } from '../media/live-args.ts';
 import { captureRendition } from '../media/storage-keys.ts';
 import { rwTimeoutS, type LiveSessionContext } from './live-context.ts';
-import { watchCatalog } from './live-run.ts';
+import { steerSession, watchCatalog } from './live-run.ts';
 import { SegmentWatcher } from './live-segment-watcher.ts';
 
 /** Segments ffmpeg keeps listed locally: the uploader may fall this far behind without losing any. */
@@ -23,20 +23,7 @@ const localListSize = 30;
 
 /** Captures the session until the catalog ends it; a pull that yields nothing retries with backoff. */
 export async function runCapture(ctx: LiveSessionContext): Promise<void> {
-  const { control, ledger, signal } = ctx;
-  let empty = 0;
-  while (!signal.aborted) {
-    const c = await control.read();
-    if (c.state === null || c.state === 'ended') return;
-    if (c.state === 'reconnecting') {
-      await control.waitForChange(2000, signal);
-      continue;
-    }
-    const had = ledger.slots.length;
-    const stopped = await captureRun(ctx, c.epoch);
-    empty = ledger.slots.length > had ? 0 : empty + 1;
-    if (!stopped && empty) await control.waitForChange(Math.min(5000, 250 * 2 ** (empty - 1)), signal);
-  }
+  await steerSession(ctx, (epoch) => captureRun(ctx, epoch), 250);
 }
 
 /** One pull of the publisher, remuxed; resolves true when stopped on purpose (new epoch, end, closing). */

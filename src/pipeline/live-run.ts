@@ -28,21 +28,32 @@ type RunOutcome = 'stopped' | 'exited' | 'failed';
  * off (0.5 s doubling to 5 s) unless a catalog change wakes the loop first.
  */
 export async function runLiveSession(ctx: LiveSessionContext): Promise<void> {
+  const end = await steerSession(ctx, async (epoch) => (await runOnce(ctx, epoch)) === 'stopped', 500);
+  if (end === 'aborted') throw new Error('this worker is shutting down; another worker continues the live session');
+}
+
+/**
+ * The steering both the transcoder's run loop and the ingest's capture share: while the catalog says
+ * the session is on air, run one epoch at a time; wait out reconnects; an epoch that added no slot and
+ * was not stopped on purpose backs off (backoffBaseMs doubling to 5 s) unless a catalog change comes.
+ * `runEpoch` resolves true when its run was stopped on purpose (new epoch, end, closing).
+ */
+export async function steerSession(ctx: LiveSessionContext, runEpoch: (epoch: number) => Promise<boolean>, backoffBaseMs: number): Promise<'ended' | 'aborted'> {
   const { control, ledger, signal } = ctx;
-  let failures = 0;
-  for (;;) {
-    if (signal.aborted) throw new Error('this worker is shutting down; another worker continues the live session');
+  let idle = 0;
+  while (!signal.aborted) {
     const c = await control.read();
-    if (c.state === null || c.state === 'ended') return;
+    if (c.state === null || c.state === 'ended') return 'ended';
     if (c.state === 'reconnecting') {
       await control.waitForChange(2000, signal);
       continue;
     }
     const before = ledger.slots.length;
-    const outcome = await runOnce(ctx, c.epoch);
-    failures = ledger.slots.length > before ? 0 : failures + 1;
-    if (outcome !== 'stopped' && failures > 0) await control.waitForChange(Math.min(5000, 500 * 2 ** (failures - 1)), signal);
+    const stopped = await runEpoch(c.epoch);
+    idle = ledger.slots.length > before ? 0 : idle + 1;
+    if (!stopped && idle) await control.waitForChange(Math.min(5000, backoffBaseMs * 2 ** (idle - 1)), signal);
   }
+  return 'aborted';
 }
 
 /** One run: probe (or reuse the plan), one ffmpeg, the watcher that uploads finished slots. */
