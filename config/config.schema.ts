@@ -42,7 +42,10 @@ export const configShape = {
   TRUST_PROXY: z.string().default('loopback').describe('Express trust proxy setting (which proxies may set X-Forwarded-For).'),
   CORS_ORIGINS: z.string().default('*').describe('Comma-separated origins allowed to play from the gateway and call the public API ("*" for any).'),
   BODY_LIMIT_KB: int(256, 1, 10240).describe('Largest JSON request body accepted.'),
-  HTTP_IDLE_TIMEOUT_S: int(120, 1, 3600).describe('An HTTP connection on which nothing arrives or leaves for this many seconds is closed (a stalled upload, a slow-loris body); headers must be complete within 66 s whatever this is.'),
+  HTTP_IDLE_TIMEOUT_S: int(120, 1, 3600).describe('An HTTP connection on which nothing arrives or leaves for this many seconds is closed (a stalled upload, a slow-loris body); headers must be complete within HTTP_HEADERS_TIMEOUT_S whatever this is.'),
+  HTTP_KEEP_ALIVE_S: int(65, 1, 3600).describe('An idle kept-alive HTTP connection is closed after this many seconds; keep it above the idle timeout of the proxy or load balancer in front (nginx 60 s by default) so the proxy never reuses a connection the API is closing.'),
+  HTTP_HEADERS_TIMEOUT_S: int(66, 1, 3600).describe('A request\'s headers must arrive within this many seconds of its first byte (slow-loris headers); must exceed HTTP_KEEP_ALIVE_S.'),
+  HTTP_STOP_GRACE_S: int(5, 0, 600).describe('On shutdown, requests in flight get this many seconds to finish before their connections are cut.'),
 
   AUTH_TOKEN_TTL_HOURS: int(12, 1, 24 * 365).describe('Lifetime of a login token.'),
   AUTH_LOGIN_MAX_FAILURES: int(5, 1, 1000).describe('Failed logins allowed per user (and 4x per address) within the throttle window.'),

@@ -36,6 +36,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (cfg.CABLE_QA_CONTACT.endsWith('.example')) problems.push('CABLE_QA_CONTACT: set a real contact for the cable operator');
     if (!cfg.RTMP_WORKER_PLAY_TOKEN) problems.push('RTMP_WORKER_PLAY_TOKEN: required in production (shared by ingest and worker processes)');
   }
+  if (cfg.HTTP_HEADERS_TIMEOUT_S <= cfg.HTTP_KEEP_ALIVE_S) problems.push('HTTP_HEADERS_TIMEOUT_S: must exceed HTTP_KEEP_ALIVE_S (else the headers timer can cut a kept-alive connection before the keep-alive one does)');
   if (cfg.S3_MEDIA_BUCKET === cfg.S3_CABLE_BUCKET) problems.push('S3_CABLE_BUCKET: must differ from S3_MEDIA_BUCKET');
   if (cfg.DATABASE_URL && !/^postgres(ql)?:\/\//.test(cfg.DATABASE_URL)) problems.push('DATABASE_URL: must start with postgres:// or postgresql://');
   if (cfg.REDIS_URL && !/^rediss?:\/\//.test(cfg.REDIS_URL)) problems.push('REDIS_URL: must start with redis:// or rediss://');

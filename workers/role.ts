@@ -1,4 +1,4 @@
-import type { StartWorkers } from '../src/system.ts';
+import type { StartWorkers } from '../src/roles/worker.role.ts';
 import { jobHandlers } from './handlers.ts';
 import { startJobWorkers } from './worker.ts';
 
