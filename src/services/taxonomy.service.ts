@@ -3,6 +3,7 @@ import { ConflictError, InvalidError } from '../domain/errors.ts';
 import { taxonomySeed } from '../domain/taxonomy-seed.ts';
 import type { Principal } from '../domain/types.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
+import { insertTaxonomyItem, listTaxonomyItems, nextTaxonomySort } from '../infra/taxonomy.repo.ts';
 
 export const taxonomyKinds = ['stage', 'grade', 'subject', 'type', 'edition'] as const;
 export type TaxonomyKind = (typeof taxonomyKinds)[number];
@@ -26,10 +27,7 @@ export class TaxonomyService {
       for (const kind of taxonomyKinds) {
         let sort = 0;
         for (const item of taxonomySeed[kind]) {
-          await q.query(
-            'INSERT INTO taxonomy (kind, code, label, stage, parent, sort) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, code) DO NOTHING',
-            [kind, item.code, item.label, item.stage ?? null, item.parent ?? null, sort++],
-          );
+          await insertTaxonomyItem(q, kind, item, sort++, true);
         }
       }
     });
@@ -38,16 +36,8 @@ export class TaxonomyService {
 
   async get(): Promise<Taxonomy> {
     if (this.cache && Date.now() - this.cache.at < this.ttlMs) return this.cache.value;
-    const rows = await this.db.query<{ kind: TaxonomyKind; code: string; label: string; stage: string | null; parent: string | null }>(
-      'SELECT kind, code, label, stage, parent FROM taxonomy ORDER BY kind, sort, code',
-    );
     const value: Taxonomy = { stage: [], grade: [], subject: [], type: [], edition: [] };
-    for (const r of rows) {
-      const item: TaxonomyItem = { code: r.code, label: r.label };
-      if (r.stage) item.stage = r.stage;
-      if (r.parent) item.parent = r.parent;
-      value[r.kind].push(item);
-    }
+    for (const { kind, item } of await listTaxonomyItems(this.db)) value[kind as TaxonomyKind].push(item);
     this.cache = { at: Date.now(), value };
     return value;
   }
@@ -64,8 +54,7 @@ export class TaxonomyService {
     if (kind === 'grade' && !item.stage) throw new InvalidError('stage_required', 'a grade belongs to a stage', [{ field: 'stage', message: 'required for a grade' }]);
     if (item.parent && !tax[kind].some((i) => i.code === item.parent)) throw new InvalidError('parent_not_found', `unknown parent ${item.parent}`, [{ field: 'parent', message: 'unknown' }]);
     await this.db.tx(async (q) => {
-      const max = await q.query<{ m: number | null }>('SELECT max(sort) m FROM taxonomy WHERE kind = $1', [kind]);
-      await q.query('INSERT INTO taxonomy (kind, code, label, stage, parent, sort) VALUES ($1, $2, $3, $4, $5, $6)', [kind, item.code, item.label, item.stage ?? null, item.parent ?? null, (max[0]?.m ?? 0) + 1]);
+      await insertTaxonomyItem(q, kind, item, await nextTaxonomySort(q, kind));
       await writeAudit(q, { actor, entity: 'taxonomy', entityId: `${kind}:${item.code}`, action: 'add', data: { label: item.label } });
     });
     this.cache = undefined;

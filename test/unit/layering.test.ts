@@ -18,7 +18,6 @@ const pending = new Set([
   'src/services/questions.service.ts',
   'src/services/review.service.ts',
   'src/services/schedule.service.ts',
-  'src/services/taxonomy.service.ts',
   'src/services/timetables.service.ts',
   'src/services/uploads.service.ts',
   'src/system.ts',
