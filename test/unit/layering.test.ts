@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * Services hold rules, repositories (src/infra/*.repo.ts) hold SQL: no SQL statement in src/services/,
- * src/api/ or src/system.ts. The files still being moved are listed below; the list only shrinks (a
+ * src/api/, src/roles/ or src/system.ts. The files still being moved are listed below; the list only shrinks (a
  * listed file without SQL fails too, so it is taken off when it is done).
  */
 const pending = new Set([
@@ -20,7 +20,8 @@ const pending = new Set([
   'src/services/schedule.service.ts',
   'src/services/timetables.service.ts',
   'src/services/uploads.service.ts',
-  'src/system.ts',
+  // the readiness probe's `SELECT 1`
+  'src/roles/api-app.ts',
 ]);
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -34,7 +35,7 @@ export function sqlIn(source: string): string[] {
 }
 
 describe('layering: SQL lives in repositories', () => {
-  const files = [...tsFiles('src/services'), ...tsFiles('src/api'), 'src/system.ts'];
+  const files = [...tsFiles('src/services'), ...tsFiles('src/api'), ...tsFiles('src/roles'), 'src/system.ts'];
 
   it('finds SQL the way services used to hold it, and not in prose', () => {
     expect(sqlIn("await q.query('SELECT * FROM lessons WHERE id = $1', [id]);")).toHaveLength(1);
