@@ -76,6 +76,11 @@ class PgliteDb implements Db {
   }
 }
 
+/** Answers when the database does (readiness checks). */
+export async function pingDb(db: Queryable): Promise<void> {
+  await db.query('SELECT 1');
+}
+
 export interface DbOptions {
   /** postgres:// URL; empty for embedded PGlite. */
   url: string;

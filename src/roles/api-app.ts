@@ -19,6 +19,7 @@ import { opsQueuesRouter } from '../api/ops-queues.routes.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { queueNames } from '../jobs/job-types.ts';
 import { LiveStatsStore } from '../infra/live-stats.store.ts';
+import { pingDb } from '../infra/db.ts';
 import { LiveStatusService } from '../services/live-status.service.ts';
 import { questionImageLimits } from './services.ts';
 import type { RoleContext } from './role.ts';
@@ -60,7 +61,7 @@ export function apiApp({ config, log, parts, services }: RoleContext, o: { catal
     jsonLimitKb: config.BODY_LIMIT_KB,
     publicCache: { cache: o.catalogCache, scope: baseUrl },
     readiness: {
-      database: async () => { await db.query('SELECT 1'); },
+      database: () => pingDb(db),
       redis: async () => { await redis.ping(); },
       storage: () => storage.ping(),
     },
