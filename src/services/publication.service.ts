@@ -4,6 +4,7 @@ import type { Channel, Principal } from '../domain/types.ts';
 import { changeStatus } from './lesson-store.ts';
 import { lockLesson, refreshPortalVisibility } from '../infra/lessons.repo.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
+import * as publications from '../infra/publications.repo.ts';
 
 export interface PublicationChange {
   lessonId: string;
@@ -29,13 +30,9 @@ export class PublicationService {
     const out = await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
       if (!l.approved_asset_id) throw new ConflictError('no_approved_version', `lesson has no approved version to publish (status "${l.status}")`, { status: l.status });
-      const cur = (await q.query<{ state: string; asset_id: string }>('SELECT state, asset_id FROM publications WHERE lesson_id = $1 AND channel = $2', [l.id, channel]))[0];
-      if (cur?.state === 'published' && cur.asset_id === l.approved_asset_id) return { assetId: cur.asset_id, changed: false };
-      await q.query(
-        `INSERT INTO publications (lesson_id, channel, asset_id, state, published_by, published_at) VALUES ($1, $2, $3, 'published', $4, now())
-         ON CONFLICT (lesson_id, channel) DO UPDATE SET asset_id = EXCLUDED.asset_id, state = 'published', published_by = EXCLUDED.published_by, published_at = now(), withdrawn_by = NULL, withdrawn_at = NULL`,
-        [l.id, channel, l.approved_asset_id, actor.userId],
-      );
+      const cur = await publications.findPublication(q, l.id, channel);
+      if (cur?.state === 'published' && cur.assetId === l.approved_asset_id) return { assetId: cur.assetId, changed: false };
+      await publications.writePublished(q, l.id, channel, l.approved_asset_id, actor.userId);
       await writeAudit(q, { actor, entity: 'publication', entityId: `${l.id}:${channel}`, action: 'publish', from: cur?.state ?? null, to: 'published', data: { assetId: l.approved_asset_id } });
       if (l.status === 'approved' || l.status === 'withdrawn') await changeStatus(q, l, 'publish', actor, null, { channel });
       await refreshPortalVisibility(q, l.id);
@@ -50,22 +47,20 @@ export class PublicationService {
     if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('operator_only', 'only operators withdraw');
     const assetId = await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
-      const cur = (await q.query<{ state: string; asset_id: string }>('SELECT state, asset_id FROM publications WHERE lesson_id = $1 AND channel = $2', [l.id, channel]))[0];
+      const cur = await publications.findPublication(q, l.id, channel);
       if (cur?.state !== 'published') throw new ConflictError('not_published', `lesson is not published on ${channel}`, { status: l.status });
-      await q.query("UPDATE publications SET state = 'withdrawn', withdrawn_by = $3, withdrawn_at = now() WHERE lesson_id = $1 AND channel = $2", [l.id, channel, actor.userId]);
-      await writeAudit(q, { actor, entity: 'publication', entityId: `${l.id}:${channel}`, action: 'withdraw', from: 'published', to: 'withdrawn', reason: reason ?? null, data: { assetId: cur.asset_id } });
-      const others = await q.query("SELECT 1 FROM publications WHERE lesson_id = $1 AND state = 'published'", [l.id]);
+      await publications.writeWithdrawn(q, l.id, channel, actor.userId);
+      await writeAudit(q, { actor, entity: 'publication', entityId: `${l.id}:${channel}`, action: 'withdraw', from: 'published', to: 'withdrawn', reason: reason ?? null, data: { assetId: cur.assetId } });
+      const others = await publications.activePublications(q, l.id);
       if (!others.length && l.status === 'published') await changeStatus(q, l, 'withdraw', actor, reason ?? null, { channel });
       await refreshPortalVisibility(q, l.id);
-      return cur.asset_id;
+      return cur.assetId;
     });
     for (const li of this.listeners) await li({ lessonId, channel, state: 'withdrawn', assetId });
     return { channel, state: 'withdrawn', assetId };
   }
 
-  async list(lessonId: string): Promise<{ channel: string; state: string; assetId: string; publishedAt: string | null; withdrawnAt: string | null }[]> {
-    const rows = await this.db.query<{ channel: string; state: string; asset_id: string; published_at: Date | null; withdrawn_at: Date | null }>(
-      'SELECT channel, state, asset_id, published_at, withdrawn_at FROM publications WHERE lesson_id = $1 ORDER BY channel', [lessonId]);
-    return rows.map((r) => ({ channel: r.channel, state: r.state, assetId: r.asset_id, publishedAt: r.published_at?.toISOString() ?? null, withdrawnAt: r.withdrawn_at?.toISOString() ?? null }));
+  async list(lessonId: string): Promise<publications.PublicationRecord[]> {
+    return publications.listPublications(this.db, lessonId);
   }
 }

@@ -14,7 +14,6 @@ const pending = new Set([
   'src/services/live-status.service.ts',
   'src/services/live.service.ts',
   'src/services/playback-access.service.ts',
-  'src/services/publication.service.ts',
   'src/services/questions.service.ts',
   'src/services/review.service.ts',
   'src/services/schedule.service.ts',
