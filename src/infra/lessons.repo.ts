@@ -35,3 +35,8 @@ export async function lessonOfSubject(q: Queryable, subjectId: string): Promise<
   const rows = await q.query<{ lesson_id: string }>('SELECT lesson_id FROM assets WHERE id::text = $1 UNION SELECT lesson_id FROM live_sessions WHERE id::text = $1', [subjectId]);
   return rows[0]?.lesson_id;
 }
+
+/** Marks a version as the lesson's approved one. */
+export async function writeApprovedAsset(q: Queryable, lessonId: string, assetId: string): Promise<void> {
+  await q.query('UPDATE lessons SET approved_asset_id = $2 WHERE id = $1', [lessonId, assetId]);
+}

@@ -15,7 +15,6 @@ const pending = new Set([
   'src/services/live.service.ts',
   'src/services/playback-access.service.ts',
   'src/services/questions.service.ts',
-  'src/services/review.service.ts',
   'src/services/schedule.service.ts',
   'src/services/timetables.service.ts',
   'src/services/uploads.service.ts',
