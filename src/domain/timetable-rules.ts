@@ -8,7 +8,13 @@ import { addDays, isMonday, shanghaiMidnight } from './shanghai-time.ts';
 
 export const minLeadHours = 72;
 
-export type EntryState = 'scheduled' | 'cancelled';
+/** A timetable is drafted, then published as numbered versions. */
+export const timetableStatuses = ['draft', 'published'] as const;
+export type TimetableStatus = (typeof timetableStatuses)[number];
+
+/** An entry as a published version shows it. */
+export const entryStates = ['scheduled', 'cancelled'] as const;
+export type EntryState = (typeof entryStates)[number];
 
 /** One line of a timetable as published: everything a school reads, resolved at publication. */
 export interface EntrySnapshot {

@@ -11,6 +11,20 @@ export type Stage = (typeof stages)[number];
 export const channels = ['portal', 'cable'] as const;
 export type Channel = (typeof channels)[number];
 
+/** A media version's processing state (assets.state). */
+export const assetStates = ['uploading', 'queued', 'processing', 'ready', 'failed'] as const;
+export type AssetState = (typeof assetStates)[number];
+
+/** A lesson's state on one channel (publications.state). */
+export const publicationStates = ['published', 'withdrawn'] as const;
+export type PublicationState = (typeof publicationStates)[number];
+
+/** A cable package: what it asks of the cable system (verb) and how far it got (state). */
+export const cableVerbs = ['deliver', 'delete'] as const;
+export type CableVerb = (typeof cableVerbs)[number];
+export const cablePackageStates = ['packaging', 'delivered', 'failed', 'withdrawn'] as const;
+export type CablePackageState = (typeof cablePackageStates)[number];
+
 /** The authenticated staff member behind a request. */
 export interface Principal {
   userId: string;
@@ -50,7 +64,7 @@ export interface AssetRow {
   lesson_id: string;
   version: number;
   origin: 'upload' | 'live';
-  state: 'uploading' | 'queued' | 'processing' | 'ready' | 'failed';
+  state: AssetState;
   source_key: string | null;
   source_name: string | null;
   source_bytes: number | null;

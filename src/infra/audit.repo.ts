@@ -1,12 +1,13 @@
 import type { Queryable } from './db.ts';
 import { likeEscape } from './text-search.ts';
 import type { Principal } from '../domain/types.ts';
+import type { AuditAction, AuditEntity, SystemActor } from '../domain/audit-codes.ts';
 
 export interface AuditEntry {
-  actor: Principal | 'system' | string;
-  entity: 'lesson' | 'asset' | 'publication' | 'user' | 'school' | 'taxonomy' | 'token' | 'live_session' | 'question' | 'answer' | 'timetable' | 'cable_package';
+  actor: Principal | SystemActor;
+  entity: AuditEntity;
   entityId: string;
-  action: string;
+  action: AuditAction;
   from?: string | null;
   to?: string | null;
   reason?: string | null;

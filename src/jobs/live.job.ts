@@ -18,7 +18,8 @@ export const liveJobSchema = z.object({
 });
 export type LiveJob = z.infer<typeof liveJobSchema>;
 
-export type LiveSessionState = 'on_air' | 'reconnecting' | 'ended';
+export const liveSessionStates = ['on_air', 'reconnecting', 'ended'] as const;
+export type LiveSessionState = (typeof liveSessionStates)[number];
 
 /** Redis keys (under the queue prefix) through which the catalog steers a running live job. */
 export const liveControlKeys = {

@@ -9,6 +9,7 @@ import { writeAudit } from '../infra/audit.repo.ts';
 import * as users from '../infra/users.repo.ts';
 import type { AdminUser, PublicUser, TokenInfo } from '../infra/users.repo.ts';
 import { findDistrictByCode, findSchoolByCode } from '../infra/schools.repo.ts';
+import type { SystemActor } from '../domain/audit-codes.ts';
 
 export type { AdminUser, PublicUser } from '../infra/users.repo.ts';
 
@@ -88,7 +89,7 @@ export class AuthService {
   }
 
   /** Creates a user; teachers and reviewers need a school, city-wide roles must not have one. */
-  async createUser(input: { username: string; password: string; displayName?: string; role: Role; schoolCode?: string; districtCode?: string }, actor: Principal | string = 'cli'): Promise<PublicUser> {
+  async createUser(input: { username: string; password: string; displayName?: string; role: Role; schoolCode?: string; districtCode?: string }, actor: Principal | SystemActor = 'cli'): Promise<PublicUser> {
     if (!/^[A-Za-z0-9_.-]{3,64}$/.test(input.username)) throw new InvalidError('invalid_username', 'username must be 3-64 letters, digits, "_", "." or "-"', [{ field: 'username', message: 'invalid' }]);
     if (input.password.length < 10) throw new InvalidError('password_too_short', 'password must be at least 10 characters', [{ field: 'password', message: 'too short' }]);
     let schoolId: string | null = null;

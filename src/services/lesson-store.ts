@@ -1,6 +1,7 @@
 import type { Queryable } from '../infra/db.ts';
 import { transition, type LessonEvent, type LessonStatus } from '../domain/lesson-state.ts';
 import type { LessonRow, Principal } from '../domain/types.ts';
+import type { SystemActor } from '../domain/audit-codes.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
 import { writeLessonStatus } from '../infra/lessons.repo.ts';
 
@@ -12,7 +13,7 @@ export async function changeStatus(
   q: Queryable,
   lesson: LessonRow,
   event: LessonEvent,
-  actor: Principal | string,
+  actor: Principal | SystemActor,
   reason?: string | null,
   data?: Record<string, unknown>,
 ): Promise<LessonStatus> {

@@ -1,6 +1,6 @@
 import type { Db } from '../infra/db.ts';
 import { ConflictError, ForbiddenError } from '../domain/errors.ts';
-import type { Channel, Principal } from '../domain/types.ts';
+import type { Channel, Principal, PublicationState } from '../domain/types.ts';
 import { changeStatus } from './lesson-store.ts';
 import { lockLesson, refreshPortalVisibility } from '../infra/lessons.repo.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
@@ -9,7 +9,7 @@ import * as publications from '../infra/publications.repo.ts';
 export interface PublicationChange {
   lessonId: string;
   channel: Channel;
-  state: 'published' | 'withdrawn';
+  state: PublicationState;
   assetId: string;
 }
 

@@ -4,6 +4,7 @@ import { ConflictError, InvalidError, NotFoundError } from '../domain/errors.ts'
 import { stages, type Principal, type Stage } from '../domain/types.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
 import * as schools from '../infra/schools.repo.ts';
+import type { SystemActor } from '../domain/audit-codes.ts';
 
 export type School = schools.SchoolRecord;
 
@@ -11,7 +12,7 @@ export type School = schools.SchoolRecord;
 export class SchoolsService {
   constructor(private readonly db: Db) {}
 
-  async createDistrict(code: string, name: string, actor: Principal | string = 'cli'): Promise<{ id: string; code: string; name: string }> {
+  async createDistrict(code: string, name: string, actor: Principal | SystemActor = 'cli'): Promise<{ id: string; code: string; name: string }> {
     if (!/^[a-z0-9_-]{2,40}$/.test(code)) throw new InvalidError('invalid_code', 'district code must be 2-40 lower-case letters, digits, "_" or "-"', [{ field: 'code', message: 'invalid' }]);
     const id = randomUUID();
     await this.db.tx(async (q) => {
@@ -22,7 +23,7 @@ export class SchoolsService {
     return { id, code, name };
   }
 
-  async createSchool(input: { code: string; name: string; districtCode: string; stage: string }, actor: Principal | string = 'cli'): Promise<School> {
+  async createSchool(input: { code: string; name: string; districtCode: string; stage: string }, actor: Principal | SystemActor = 'cli'): Promise<School> {
     if (!/^[a-z0-9_-]{2,40}$/.test(input.code)) throw new InvalidError('invalid_code', 'school code must be 2-40 lower-case letters, digits, "_" or "-"', [{ field: 'code', message: 'invalid' }]);
     if (!stages.includes(input.stage as Stage)) throw new InvalidError('validation_failed', `stage must be one of ${stages.join(', ')}`, [{ field: 'stage', message: 'invalid' }]);
     const d = await schools.findDistrictByCode(this.db, input.districtCode);
@@ -37,7 +38,7 @@ export class SchoolsService {
   }
 
   /** Creates a school, and its district first when that does not exist yet (as the CLI does). */
-  async createSchoolInDistrict(input: { code: string; name: string; districtCode: string; districtName?: string; stage: string }, actor: Principal | string = 'cli'): Promise<School> {
+  async createSchoolInDistrict(input: { code: string; name: string; districtCode: string; districtName?: string; stage: string }, actor: Principal | SystemActor = 'cli'): Promise<School> {
     if (!(await schools.districtCodeTaken(this.db, input.districtCode))) {
       await this.createDistrict(input.districtCode, input.districtName ?? input.districtCode, actor);
     }

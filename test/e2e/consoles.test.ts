@@ -174,6 +174,39 @@ describe('staff consoles in Chromium', () => {
     await opsCtx.close();
   });
 
+  it('when the operator opens the cable packages and the audit log, then states and actions read in Chinese, never as codes', async () => {
+    expect(recordedId).not.toBe('');
+    const ctx = await newContext(browser, 'phone');
+    const page = await signIn(ctx, ts.users.operator, '/ops');
+    const errors = collectPageErrors(page);
+    await page.getByRole('button', { name: '有线电视' }).click();
+    const states = page.locator('[data-testid="cable-state"]');
+    await states.first().waitFor();
+    const shown = await states.allTextContents();
+    expect(shown.length).toBeGreaterThan(0);
+    for (const s of shown) expect(s).toMatch(/^(正在制作|已送达有线电视|制作失败|已撤下)$/);
+    expect(await page.locator('main').innerText()).not.toMatch(/\b(packaging|delivered|deliver|withdrawn)\b/);
+
+    await page.getByRole('button', { name: '操作日志' }).click();
+    await page.locator('[data-testid="audit-table"]').waitFor();
+    const actions = await page.locator('[data-testid="audit-action"]').allTextContents();
+    expect(actions.length).toBeGreaterThan(3);
+    // the worker's transcode result and the operator's publications of this test are among them
+    expect(actions.some((a) => a.startsWith('处理完成'))).toBe(true);
+    expect(actions.some((a) => a.startsWith('发布'))).toBe(true);
+    expect(actions.filter((a) => /[a-z]+_[a-z]+|[A-Za-z]{3,}/.test(a))).toEqual([]);
+    const actors = await page.locator('[data-testid="audit-table"] td[data-label="操作人"]').allTextContents();
+    expect(actors.filter((a) => /^(worker|system|ingest|operator:|teacher:|reviewer:)/.test(a))).toEqual([]);
+    // filtering by what was done: a Chinese choice, the code underneath
+    await page.locator('select[name="action"]').selectOption({ label: '处理完成' });
+    await page.getByRole('button', { name: '筛选' }).click();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="audit-action"]')].every((td) => td.textContent?.startsWith('处理完成')), undefined, { polling: 100 });
+    await screenshot(page, 'console-ops-audit', 'phone');
+    expect(await seriousA11yProblems(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
   it('when a teacher goes live with an encoder, then the page shows the stream connected; the reviewer stops it from the console', async () => {
     const start = Date.now() - 60_000;
     const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', title: '直播：认识钟表', scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 3_600_000).toISOString() }) });

@@ -3,7 +3,8 @@ import { ApiError } from '../api/client.ts';
 import { staff } from '../api/staff-client.ts';
 import { useApi } from '../lib/use-api.ts';
 import { ErrorNote } from './error-note.tsx';
-import { ct, t } from '../i18n/zh-CN.ts';
+import { labelOf } from '../lib/code-labels.ts';
+import { ct, roleLabels, stageLabels, t, unknownCode } from '../i18n/zh-CN.ts';
 
 interface School { id: string; code: string; name: string; stage: string; disabled: boolean; users: number; district: { name: string } }
 interface User { id: string; username: string; displayName: string; role: string; disabled: boolean; activeTokens: number; school: { name: string } | null }
@@ -36,7 +37,7 @@ export function AdminPanel({ what }: { what: 'schools' | 'users' }) {
             <div class="form-row">
               <label class="field"><span>{ct.code}</span><input name="code" required pattern="[a-z0-9_\-]{2,40}" /></label>
               <label class="field"><span>{ct.schoolName}</span><input name="name" required /></label>
-              <label class="field"><span>{t.stage}</span><select name="stage" required><option value="primary">小学</option><option value="junior">初中</option><option value="senior">高中</option><option value="vocational">职业教育</option></select></label>
+              <label class="field"><span>{t.stage}</span><select name="stage" required>{Object.entries(stageLabels).map(([k, v]) => <option key={k} value={k}>{v}</option>)}</select></label>
               <label class="field"><span>{ct.district}</span><input name="district" required pattern="[a-z0-9_\-]{2,40}" /></label>
               <label class="field"><span>{ct.districtName}</span><input name="districtName" /></label>
             </div>
@@ -60,7 +61,7 @@ export function AdminPanel({ what }: { what: 'schools' | 'users' }) {
             <div class="form-row">
               <label class="field"><span>{ct.username}</span><input name="username" required autocapitalize="off" /></label>
               <label class="field"><span>{ct.displayName}</span><input name="displayName" /></label>
-              <label class="field"><span>{ct.role}</span><select name="role" required>{Object.entries(ct.roles).map(([k, v]) => <option key={k} value={k}>{v}</option>)}</select></label>
+              <label class="field"><span>{ct.role}</span><select name="role" required>{Object.entries(roleLabels).map(([k, v]) => <option key={k} value={k}>{v}</option>)}</select></label>
               <label class="field"><span>{t.school}</span><select name="school"><option value="">—</option>{schools.data?.items.map((s) => <option key={s.id} value={s.code}>{s.name}</option>)}</select></label>
             </div>
             <button type="submit" class="button button--small">{ct.createUser}</button>
@@ -69,7 +70,7 @@ export function AdminPanel({ what }: { what: 'schools' | 'users' }) {
             {users.data?.items.map((u) => (
               <li key={u.id} class="item">
                 <div class="item__head"><span class="item__title">{u.displayName}（{u.username}）</span>{u.disabled && <span class="state state--bad">{ct.disabled}</span>}</div>
-                <p class="note">{ct.roles[u.role] ?? u.role}{u.school ? ` · ${u.school.name}` : ''}</p>
+                <p class="note">{labelOf(roleLabels, u.role, unknownCode.role)}{u.school ? ` · ${u.school.name}` : ''}</p>
                 <div class="item__actions">
                   <button type="button" class="button button--small button--ghost" onClick={() => act(() => staff('setUser', { params: { id: u.id }, body: { disabled: !u.disabled } }), users.reload)}>{u.disabled ? ct.enable : ct.disable}</button>
                   <button type="button" class="button button--small button--ghost" onClick={() => act(() => staff<{ password: string }>('resetPassword', { params: { id: u.id } }), users.reload, (r) => ct.newPassword((r as { password: string }).password))}>{ct.resetPassword}</button>

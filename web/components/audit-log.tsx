@@ -1,10 +1,29 @@
 import { useState } from 'preact/hooks';
 import { staff } from '../api/staff-client.ts';
 import { useApi } from '../lib/use-api.ts';
+import { auditActionLabel, auditActorLabel, auditEntityLabel, auditStateLabel, labelOf } from '../lib/code-labels.ts';
+import { formatDateTime } from '../lib/format.ts';
 import { ErrorNote } from './error-note.tsx';
-import { ct, t } from '../i18n/zh-CN.ts';
+import { auditActionLabels, channelLabels, ct, t } from '../i18n/zh-CN.ts';
 
 interface Entry { id: number; at: string; actor: string; entity: string; entityId: string; action: string; from: string | null; to: string | null; reason: string | null }
+
+/** What a record is about: a publication's id is `lessonId:channel`. */
+function subject(e: Entry): string {
+  const [id, channel] = e.entity === 'publication' ? e.entityId.split(':') : [e.entityId];
+  return `${auditEntityLabel(e.entity)} ${id}${channel ? `（${labelOf(channelLabels, channel)}）` : ''}`;
+}
+
+function change(e: Entry): string {
+  if (!e.from && !e.to) return '';
+  return `${e.from ? auditStateLabel(e.entity, e.from) : ''} → ${e.to ? auditStateLabel(e.entity, e.to) : ''}`;
+}
+
+/** A person's reason as written; a service's (English, technical) behind a Chinese disclosure. */
+function Reason({ entry }: { entry: Entry }) {
+  if (entry.actor.includes(':')) return <>{entry.reason}</>;
+  return <details class="tech"><summary>{ct.techDetail}</summary><span lang="en">{entry.reason}</span></details>;
+}
 
 /** The audit log with filters: who, what, which lesson, from and to (dates), newest first, paged. */
 export function AuditLog() {
@@ -19,21 +38,23 @@ export function AuditLog() {
       const v = String(d.get(k) ?? '').trim();
       if (v) next[k] = v;
     }
-    for (const k of ['from', 'to']) {
-      const v = String(d.get(k) ?? '');
-      if (v) next[k] = new Date(`${v}T00:00:00${k === 'to' ? '' : ''}`).toISOString();
-    }
-    if (next.to) next.to = new Date(Date.parse(next.to) + 86_400_000).toISOString();
+    // dates are school days (Beijing): from its midnight, to the next day's
+    const day = (v: string, plus: number) => new Date(Date.parse(`${v}T00:00:00+08:00`) + plus).toISOString();
+    const from = String(d.get('from') ?? '');
+    const to = String(d.get('to') ?? '');
+    if (from) next.from = day(from, 0);
+    if (to) next.to = day(to, 86_400_000);
     setBefore(undefined);
     setF(next);
   };
+  const actions = (Object.keys(auditActionLabels) as (keyof typeof auditActionLabels)[]).sort((a, b) => auditActionLabels[a].localeCompare(auditActionLabels[b], 'zh-CN'));
   return (
     <>
       <form class="form card" onSubmit={submit}>
         <div class="form-row">
-          <label class="field"><span>{ct.auditWho}</span><input name="actor" /></label>
-          <label class="field"><span>{ct.auditWhat}</span><input name="action" /></label>
-          <label class="field"><span>{ct.auditLesson}</span><input name="entityId" /></label>
+          <label class="field"><span>{ct.auditWho}</span><input name="actor" autocapitalize="off" placeholder={ct.username} /></label>
+          <label class="field"><span>{ct.auditWhat}</span><select name="action"><option value="">{t.filterAll}</option>{actions.map((a) => <option key={a} value={a}>{auditActionLabels[a]}</option>)}</select></label>
+          <label class="field"><span>{ct.auditLesson}</span><input name="entityId" autocapitalize="off" /></label>
           <label class="field"><span>{ct.auditFrom}</span><input name="from" type="date" /></label>
           <label class="field"><span>{ct.auditTo}</span><input name="to" type="date" /></label>
         </div>
@@ -43,22 +64,20 @@ export function AuditLog() {
       {!q.data && !q.error && <p class="muted">{t.loading}</p>}
       {q.data && !q.data.items.length && <p class="muted">{ct.auditEmpty}</p>}
       {q.data && q.data.items.length > 0 && (
-        <div class="table-wrap">
-          <table class="log">
-            <thead><tr><th scope="col">{ct.auditFrom}</th><th scope="col">{ct.auditWho}</th><th scope="col">{ct.auditWhat}</th><th scope="col">{ct.auditLesson}</th><th scope="col">{ct.reasonLabel}</th></tr></thead>
-            <tbody>
-              {q.data.items.map((e) => (
-                <tr key={e.id}>
-                  <td>{new Date(e.at).toLocaleString('zh-CN')}</td>
-                  <td>{e.actor}</td>
-                  <td>{e.action}{e.from || e.to ? `（${e.from ?? ''} → ${e.to ?? ''}）` : ''}</td>
-                  <td>{e.entity} {e.entityId}</td>
-                  <td>{e.reason ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <table class="log" data-testid="audit-table">
+          <thead><tr><th scope="col">{ct.auditWhen}</th><th scope="col">{ct.auditWho}</th><th scope="col">{ct.auditWhat}</th><th scope="col">{ct.auditSubject}</th><th scope="col">{ct.reasonLabel}</th></tr></thead>
+          <tbody>
+            {q.data.items.map((e) => (
+              <tr key={e.id}>
+                <td data-label={ct.auditWhen}>{formatDateTime(e.at)}</td>
+                <td data-label={ct.auditWho}>{auditActorLabel(e.actor)}</td>
+                <td data-label={ct.auditWhat} data-testid="audit-action">{auditActionLabel(e.action)}{change(e) && <span class="note">（{change(e)}）</span>}</td>
+                <td data-label={ct.auditSubject} class="log__id">{subject(e)}</td>
+                <td data-label={ct.reasonLabel}>{e.reason ? <Reason entry={e} /> : null}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
       {q.data?.nextBefore && <p class="load-more"><button type="button" class="button button--ghost" onClick={() => setBefore(q.data!.nextBefore!)}>{t.loadMore}</button></p>}
     </>

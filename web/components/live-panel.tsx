@@ -2,7 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/client.ts';
 import { staff } from '../api/staff-client.ts';
 import { ErrorNote } from './error-note.tsx';
-import { ct, t } from '../i18n/zh-CN.ts';
+import { labelOf } from '../lib/code-labels.ts';
+import { ct, streamAdviceMessages, t, unknownCode } from '../i18n/zh-CN.ts';
 
 interface LiveStatus {
   connected: boolean;
@@ -68,7 +69,7 @@ export function LivePanel({ lessonId }: { lessonId: string }) {
               <dt>{ct.keyframe}</dt><dd>{status.stream.keyframeIntervalS === null ? '—' : ct.seconds(status.stream.keyframeIntervalS)}</dd>
             </dl>
           )}
-          {status.advice.map((a) => <p key={a} class="advice">{ct.advice[a] ?? a}</p>)}
+          {status.advice.map((a) => <p key={a} class="advice">{labelOf(streamAdviceMessages, a, unknownCode.advice)}</p>)}
         </div>
       )}
     </div>

@@ -1,5 +1,12 @@
 import type { ErrorCode } from '../../src/domain/error-codes.ts';
 import type { ProcessingFailureCode } from '../../src/domain/processing-failures.ts';
+import type { AuditAction, AuditEntity, SystemActor } from '../../src/domain/audit-codes.ts';
+import type { EditField, LessonStatus } from '../../src/domain/lesson-state.ts';
+import type { AssetState, CablePackageState, CableVerb, Channel, PublicationState, Role, Stage } from '../../src/domain/types.ts';
+import type { EntryState, TimetableChange, TimetableStatus } from '../../src/domain/timetable-rules.ts';
+import type { LiveSessionState } from '../../src/jobs/live.job.ts';
+import type { QueueName } from '../../src/jobs/job-types.ts';
+import type { StreamAdvice } from '../../src/media/stream-meter.ts';
 
 /**
  * What the pages say to a person when the API answers with a problem+json `code`. Complete by
@@ -300,15 +307,11 @@ export const ct = {
   tabQueues: '任务队列',
   tabSchools: '学校',
   tabUsers: '用户',
-  status: {
-    draft: '草稿', scheduled: '待审核（直播计划）', approved_for_air: '已批准直播', on_air: '直播中', processing: '处理中',
-    in_review: '待审核', approved: '审核通过', rejected: '已退回', failed: '处理失败', published: '已发布', withdrawn: '已下架',
-  } as Record<string, string>,
   nextStep: {
     draft: '请上传课程视频。', failed: '视频处理失败，请检查文件后重新上传。', rejected: '请根据退回原因修改后重新上传。',
     scheduled: '等待本校审核员批准直播计划。', approved_for_air: '开播时间前后可以用 OBS 推流。', in_review: '等待本校审核员审核。',
     approved: '等待运营人员发布。', processing: '正在转码，完成后自动进入审核。',
-  } as Record<string, string>,
+  } as Partial<Record<LessonStatus, string>>,
   reasonLabel: '原因',
   kindRecorded: '录播课',
   kindLive: '直播课',
@@ -349,15 +352,6 @@ export const ct = {
   keyframe: '关键帧间隔',
   kbps: (n: number) => `${n} kb/s`,
   seconds: (n: number) => `${n} 秒`,
-  advice: {
-    keyframe_interval: '关键帧间隔请设为 2 秒。',
-    bitrate_low: '码率太低，画面会模糊，请把视频码率调到 1500 kb/s 以上。',
-    bitrate_high: '码率太高，请把视频码率调到 4000 kb/s 以下。',
-    fps_low: '帧率太低，请设为 25 或 30 帧。',
-    no_video: '没有收到画面，请检查 OBS 的视频来源。',
-    no_audio: '没有收到声音，请检查麦克风。',
-    stalled: '已经几秒没有收到数据，请检查网络。',
-  } as Record<string, string>,
   answer: '回答',
   answerPlaceholder: '写下你的回答',
   send: '提交',
@@ -377,7 +371,6 @@ export const ct = {
   stopConfirm: '确定立即停止这节直播吗？学生将无法继续观看。',
   stopped: '已停止',
   historyEmpty: '还没有审核记录。',
-  field: { title: '标题', description: '简介', stage: '学段', grade: '年级', subject: '学科', type: '类型', edition: '教材版本' } as Record<string, string>,
   before: '原来',
   after: '修改后',
   livePlan: '直播计划',
@@ -394,6 +387,9 @@ export const ct = {
   auditWho: '操作人',
   auditWhat: '操作',
   auditLesson: '课程编号',
+  auditWhen: '时间',
+  auditSubject: '对象',
+  techDetail: '技术详情',
   auditFrom: '开始日期',
   auditTo: '结束日期',
   filter: '筛选',
@@ -402,6 +398,8 @@ export const ct = {
   code: '代码',
   label: '名称',
   lateEmpty: '没有迟交的课表。',
+  weekOf: (monday: string) => `${monday}起的一周`,
+  publishedAtLead: (at: string, h: number) => (h >= 0 ? `${at} 公布，距第一节课 ${Math.round(h)} 小时` : `${at} 公布，第一节课已开始 ${Math.round(-h)} 小时`),
   openQueues: '打开任务队列面板',
   schoolName: '学校名称',
   district: '区县代码',
@@ -409,7 +407,6 @@ export const ct = {
   createSchool: '新建学校',
   createUser: '新建用户',
   role: '角色',
-  roles: { teacher: '教师', reviewer: '审核员', operator: '运营人员', admin: '管理员', district_admin: '区县管理员', cable: '有线电视系统' } as Record<string, string>,
   disable: '停用',
   enable: '启用',
   disabled: '已停用',
@@ -419,3 +416,126 @@ export const ct = {
   done: '已完成',
   displayName: '姓名',
 };
+
+/**
+ * Chinese names of every code the API sends that a person may read: states, audit actions, roles,
+ * channels, job kinds. Each table is complete by construction (a code added in src/ without its label
+ * here does not compile); a code the pages do not know yet reads as `unknownCode`, never as English.
+ */
+export const lessonStatusLabels = {
+  draft: '草稿', scheduled: '待审核（直播计划）', approved_for_air: '已批准直播', on_air: '直播中', processing: '处理中',
+  in_review: '待审核', approved: '审核通过', rejected: '已退回', failed: '处理失败', published: '已发布', withdrawn: '已下架',
+} as const satisfies Record<LessonStatus, string>;
+
+export const assetStateLabels = {
+  uploading: '上传中', queued: '排队等待处理', processing: '处理中', ready: '处理完成', failed: '处理失败',
+} as const satisfies Record<AssetState, string>;
+
+export const publicationStateLabels = { published: '已发布', withdrawn: '已下架' } as const satisfies Record<PublicationState, string>;
+
+export const cablePackageStateLabels = {
+  packaging: '正在制作', delivered: '已送达有线电视', failed: '制作失败', withdrawn: '已撤下',
+} as const satisfies Record<CablePackageState, string>;
+
+export const cableVerbLabels = { deliver: '上线节目包', delete: '下线节目包' } as const satisfies Record<CableVerb, string>;
+
+export const liveSessionStateLabels = { on_air: '直播中', reconnecting: '信号中断，等待重连', ended: '已结束' } as const satisfies Record<LiveSessionState, string>;
+
+export const roleLabels = {
+  teacher: '教师', reviewer: '审核员', operator: '运营人员', admin: '管理员', district_admin: '区县管理员', cable: '有线电视系统',
+} as const satisfies Record<Role, string>;
+
+export const channelLabels = { portal: '网站', cable: '有线电视' } as const satisfies Record<Channel, string>;
+
+export const stageLabels = { primary: '小学', junior: '初中', senior: '高中', vocational: '职业教育' } as const satisfies Record<Stage, string>;
+
+export const timetableStatusLabels = { draft: '草稿（未公布）', published: '已公布' } as const satisfies Record<TimetableStatus, string>;
+
+export const entryStateLabels = { scheduled: '按时上课', cancelled: '已取消' } as const satisfies Record<EntryState, string>;
+
+export const timetableChangeLabels = { added: '新增', removed: '移除', cancelled: '取消', changed: '变更' } as const satisfies Record<TimetableChange['type'], string>;
+
+/** The job queues (the operator's task and capacity views). */
+export const jobKindLabels = { transcode: '点播转码', live: '直播转码', cable: '有线电视打包', results: '结果登记' } as const satisfies Record<QueueName, string>;
+
+/** What the teacher should change in OBS (the ingest's advice codes). */
+export const streamAdviceMessages = {
+  keyframe_interval: '关键帧间隔请设为 2 秒。',
+  bitrate_low: '码率太低，画面会模糊，请把视频码率调到 1500 kb/s 以上。',
+  bitrate_high: '码率太高，请把视频码率调到 4000 kb/s 以下。',
+  fps_low: '帧率太低，请设为 25 或 30 帧。',
+  no_video: '没有收到画面，请检查 OBS 的视频来源。',
+  no_audio: '没有收到声音，请检查麦克风。',
+  stalled: '已经几秒没有收到数据，请检查网络。',
+} as const satisfies Record<StreamAdvice, string>;
+
+/** The fields of a lesson edit (pending changes shown to the reviewer). */
+export const editFieldLabels = {
+  title: '标题', description: '简介', stage: '学段', grade: '年级', subject: '学科', type: '类型', edition: '教材版本',
+  scheduledStart: '开始时间', scheduledEnd: '结束时间',
+} as const satisfies Record<EditField, string>;
+
+/** What an audit record is about. */
+export const auditEntityLabels = {
+  lesson: '课程', asset: '视频版本', publication: '发布', user: '用户', school: '学校', taxonomy: '分类', token: '登录凭证',
+  live_session: '直播场次', question: '问题', answer: '回答', timetable: '课表', cable_package: '有线电视节目包',
+} as const satisfies Record<AuditEntity, string>;
+
+/** What was done (the audit log's actions; a lesson's state changes among them). */
+export const auditActionLabels = {
+  upload: '上传新版本',
+  processing_succeeded: '处理完成',
+  processing_failed: '处理失败',
+  approve: '审核通过',
+  reject: '退回',
+  publish: '发布',
+  withdraw: '下架',
+  resubmit_plan: '重新提交直播计划',
+  replan: '修改直播时间（重新审核）',
+  go_live: '开始直播',
+  live_ended: '直播结束',
+  cancel: '取消直播',
+  create: '创建',
+  add: '添加',
+  edit: '修改',
+  edit_proposed: '提交修改（待审核）',
+  edit_withdrawn: '撤回待审修改',
+  edit_approved: '通过修改',
+  edit_rejected: '退回修改',
+  upload_started: '开始上传',
+  upload_aborted: '放弃上传',
+  new_version: '换为新通过的版本',
+  live_key_created: '生成推流密钥',
+  live_key_rotated: '更换推流密钥',
+  live_stopped: '停止直播',
+  publisher_reconnected: '推流重新连接',
+  ended: '直播场次结束',
+  recording_from_capture: '用原始推流生成录像',
+  recording_ready: '录像生成完成',
+  recording_failed: '录像生成失败',
+  deliver: '制作上线节目包',
+  delete: '制作下线节目包',
+  delivered: '节目包已送达',
+  failed: '节目包制作失败',
+  add_entry: '添加课表条目',
+  update_entry: '修改课表条目',
+  cancel_entry: '取消课表条目',
+  remove_entry: '删除课表条目',
+  reschedule: '调整上课时间',
+  ask: '提问',
+  hide: '隐藏',
+  unhide: '恢复显示',
+  create_district: '创建区县',
+  disable: '停用',
+  enable: '启用',
+  password_reset: '重置密码',
+  revoke_all: '强制下线',
+} as const satisfies Record<AuditAction, string>;
+
+/** Who did it, when not a signed-in person. */
+export const systemActorLabels = {
+  system: '系统', worker: '转码服务', ingest: '直播接入服务', public: '访客', cli: '命令行', seed: '初始数据',
+} as const satisfies Record<SystemActor, string>;
+
+/** A code the pages do not know (a newer server): neutral words instead of the code. */
+export const unknownCode = { state: '其他状态', action: '其他操作', kind: '其他', actor: '其他用户', role: '其他角色', advice: '推流设置有异常，请检查 OBS 的输出设置。' } as const;

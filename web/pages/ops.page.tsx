@@ -5,7 +5,9 @@ import { useApi } from '../lib/use-api.ts';
 import { ErrorNote } from '../components/error-note.tsx';
 import { AdminPanel } from '../components/admin-panel.tsx';
 import { AuditLog } from '../components/audit-log.tsx';
-import { ct, t } from '../i18n/zh-CN.ts';
+import { labelOf } from '../lib/code-labels.ts';
+import { formatDate, formatDateTime } from '../lib/format.ts';
+import { cablePackageStateLabels, cableVerbLabels, channelLabels, ct, lessonStatusLabels, processingFailureMessages, t, unknownCode } from '../i18n/zh-CN.ts';
 
 interface OpsLesson {
   id: string;
@@ -16,7 +18,6 @@ interface OpsLesson {
 }
 interface Publication { channel: string; state: string }
 
-const when = (iso: string): string => new Date(iso).toLocaleString('zh-CN', { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 
 /** The operator's console: publish per channel, withdraw, cable packages, audit, taxonomy, late timetables, queues; admins also manage schools and users. */
 export function Page({ me }: { me: Me }) {
@@ -65,12 +66,12 @@ function PublishItem({ lesson }: { lesson: OpsLesson }) {
   const state = (ch: string) => d.data?.published.find((p) => p.channel === ch)?.state === 'published';
   return (
     <li class="item" data-testid="publish-item">
-      <div class="item__head"><span class="item__title">{lesson.title}</span><span class="state">{ct.status[d.data?.status ?? lesson.status]}</span></div>
+      <div class="item__head"><span class="item__title">{lesson.title}</span><span class="state">{labelOf(lessonStatusLabels, d.data?.status ?? lesson.status)}</span></div>
       <p class="note">{lesson.school.name} · {lesson.teacher.name}</p>
       {error && <ErrorNote message={error} />}
       <div class="item__actions">
         {(['portal', 'cable'] as const).map((ch) => {
-          const name = ch === 'portal' ? ct.channelPortal : ct.channelCable;
+          const name = channelLabels[ch];
           return state(ch)
             ? <button key={ch} type="button" class="button button--small button--ghost" onClick={() => setWithdrawing(ch)}>{ct.withdraw}（{name}）</button>
             : <button key={ch} type="button" class="button button--small" onClick={() => act(() => staff('publish', { params: { id: lesson.id }, body: { channel: ch } }))}>{ch === 'portal' ? ct.publishPortal : ct.publishCable}</button>;
@@ -98,9 +99,10 @@ function Cable() {
     <ul class="item-list">
       {q.data.items.map((p) => (
         <li key={p.packageId} class="item">
-          <div class="item__head"><span class="item__title">{p.title}</span><span class={`state ${p.state === 'failed' ? 'state--bad' : ''}`}>{p.state}</span></div>
-          <p class="note">{p.packageId} · {p.verb} · {when(p.updatedAt)}</p>
-          {p.error && <p class="reason">{p.error}</p>}
+          <div class="item__head"><span class="item__title">{p.title}</span><span class={`state ${p.state === 'failed' ? 'state--bad' : p.state === 'delivered' ? 'state--good' : ''}`} data-testid="cable-state">{labelOf(cablePackageStateLabels, p.state)}</span></div>
+          <p class="note">{labelOf(cableVerbLabels, p.verb, unknownCode.kind)} · {formatDateTime(p.updatedAt)} · <span class="log__id">{p.packageId}</span></p>
+          {p.state === 'failed' && <p class="reason">{labelOf(processingFailureMessages, p.errorCode, processingFailureMessages.processing_failed)}</p>}
+          {p.error && <details class="tech"><summary>{ct.techDetail}</summary><span lang="en">{p.error}</span></details>}
         </li>
       ))}
     </ul>
@@ -152,8 +154,8 @@ function Late() {
     <ul class="item-list">
       {q.data.items.map((i) => (
         <li key={`${i.timetableId}-${i.publishedAt}`} class="item">
-          <div class="item__head"><span class="item__title">{i.school?.name ?? i.district.name}</span><span class="note">{i.weekStart}</span></div>
-          <p class="note">{when(i.publishedAt)} · {i.leadHours} h</p>
+          <div class="item__head"><span class="item__title">{i.school?.name ?? i.district.name}</span><span class="note">{ct.weekOf(formatDate(i.weekStart))}</span></div>
+          <p class="note">{ct.publishedAtLead(formatDateTime(i.publishedAt), i.leadHours)}</p>
           <p class="reason">{i.lateReason}</p>
         </li>
       ))}

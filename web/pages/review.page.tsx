@@ -6,7 +6,8 @@ import { ErrorNote } from '../components/error-note.tsx';
 import { Player } from '../components/player.tsx';
 import { StoryboardStrip } from '../components/storyboard-strip.tsx';
 import { RejectForm } from '../components/reject-form.tsx';
-import { ct, t } from '../i18n/zh-CN.ts';
+import { auditActionLabel, labelOf } from '../lib/code-labels.ts';
+import { ct, editFieldLabels, lessonStatusLabels, t, unknownCode } from '../i18n/zh-CN.ts';
 
 interface QueueItem {
   id: string;
@@ -58,7 +59,7 @@ function Queue() {
         <li key={i.id} class="item" data-testid="queue-item">
           <div class="item__head">
             <span class="item__title">{i.title}</span>
-            <span class="state">{i.kind === 'live' ? ct.livePlan : ct.status[i.status]}</span>
+            <span class="state">{i.kind === 'live' ? ct.livePlan : labelOf(lessonStatusLabels, i.status)}</span>
           </div>
           <p class="note">{i.teacher} · {ct.waiting(minutesSince(i.waitingSince))}{i.scheduledStart ? ` · ${ct.start} ${when(i.scheduledStart)}` : ''}</p>
           {i.kind === 'recorded' || i.status === 'in_review' ? (
@@ -139,7 +140,7 @@ function Edits() {
           <div class="diff">
             {e.changes.map((c) => (
               <div key={c.field}>
-                <strong>{ct.field[c.field] ?? c.field}</strong>
+                <strong>{labelOf(editFieldLabels, c.field, unknownCode.kind)}</strong>
                 <p><span class="visually-hidden">{ct.before}</span><del>{c.fromLabel ?? c.from}</del></p>
                 <p><span class="visually-hidden">{ct.after}</span><ins>{c.toLabel ?? c.to}</ins></p>
               </div>
@@ -185,8 +186,6 @@ function OnAir() {
   );
 }
 
-const actionLabel: Record<string, string> = { approve: ct.approve, reject: ct.reject, edit_approved: `${ct.approve}（${ct.tabEdits}）`, edit_rejected: `${ct.reject}（${ct.tabEdits}）`, live_stopped: ct.stop };
-
 function History() {
   const q = useApi(() => staff<{ items: Decision[] }>('decisions', { query: { limit: 50 } }), []);
   if (q.error) return <ErrorNote message={q.error.message} onRetry={q.reload} />;
@@ -196,7 +195,7 @@ function History() {
     <ul class="item-list">
       {q.data.items.map((d) => (
         <li key={d.id} class="item">
-          <div class="item__head"><span class="item__title">{actionLabel[d.action] ?? d.action}</span><span class="note">{when(d.at)}</span></div>
+          <div class="item__head"><span class="item__title">{auditActionLabel(d.action)}</span><span class="note">{when(d.at)}</span></div>
           <p class="note">{d.entityId}</p>
           {d.reason && <p class="reason">{d.reason}</p>}
         </li>

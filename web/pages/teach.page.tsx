@@ -9,7 +9,8 @@ import { UploadPanel } from '../components/upload-panel.tsx';
 import { LivePanel } from '../components/live-panel.tsx';
 import { TeachQuestions } from '../components/teach-questions.tsx';
 import { SchoolSchedule } from '../components/school-schedule.tsx';
-import { ct, processingFailureMessages, t } from '../i18n/zh-CN.ts';
+import { labelOf } from '../lib/code-labels.ts';
+import { ct, lessonStatusLabels, processingFailureMessages, t } from '../i18n/zh-CN.ts';
 
 interface StaffLesson extends EditableLesson {
   status: string;
@@ -26,6 +27,7 @@ function reasonOf(l: StaffLesson): string | null {
   return l.statusReason ?? l.processing?.error ?? null;
 }
 const busyStates = new Set(['processing', 'on_air']);
+const nextStepOf = (status: string): string => labelOf(ct.nextStep, status, '');
 
 /** The teacher's console: my lessons (states and progress without reload), create and edit, upload, live, questions, timetable. */
 export function Page({ me }: { me: Me }) {
@@ -86,7 +88,7 @@ function MyLessons({ tax }: { tax: Taxonomy }) {
         <li key={l.id} class="item" data-testid="lesson-item">
           <div class="item__head">
             <span class="item__title">{l.title}</span>
-            <span class={`state ${badStates.has(l.status) ? 'state--bad' : l.status === 'published' ? 'state--good' : ''}`} data-testid="lesson-status">{ct.status[l.status] ?? l.status}</span>
+            <span class={`state ${badStates.has(l.status) ? 'state--bad' : l.status === 'published' ? 'state--good' : ''}`} data-testid="lesson-status">{labelOf(lessonStatusLabels, l.status)}</span>
           </div>
           <p class="note">{l.kind === 'live' ? ct.kindLive : ct.kindRecorded} · {l.grade.code && tax.grades.find((g) => g.code === l.grade.code)?.label} · {tax.subjects.find((s) => s.code === l.subject.code)?.label}</p>
           {l.status === 'processing' && l.processing && (
@@ -96,7 +98,7 @@ function MyLessons({ tax }: { tax: Taxonomy }) {
             </div>
           )}
           {badStates.has(l.status) && reasonOf(l) && <p class="reason">{ct.reasonLabel}：{reasonOf(l)}</p>}
-          {ct.nextStep[l.status] && <p class="note">{ct.nextStep[l.status]}</p>}
+          {nextStepOf(l.status) && <p class="note">{nextStepOf(l.status)}</p>}
           <div class="item__actions">
             <button type="button" class="button button--small button--ghost" aria-expanded={open === l.id} onClick={() => setOpen(open === l.id ? null : l.id)}>{ct.edit}</button>
           </div>
