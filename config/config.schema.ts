@@ -120,6 +120,8 @@ export const configShape = {
 
   GATEWAY_CACHE_MB: int(256, 0, 65536).describe('Memory the playback gateway may use for hot playlists and segments (0 disables the cache).'),
   CATALOG_CACHE_MB: int(64, 0, 65536).describe('Memory each API process may use for serialised public catalog answers (lists, facets, details; 0 disables the cache, ETags and 304s stay).'),
+  CATALOG_CACHE_FRESH_S: int(10, 1, 3600).describe('Seconds a cached public catalog answer is served without a refresh (every publish, withdraw and edit drops all answers at once anyway; this bounds how long a missed announcement could be seen).'),
+  CATALOG_CACHE_STALE_S: int(20, 0, 3600).describe('Seconds past CATALOG_CACHE_FRESH_S a cached catalog answer may still be served while one request refreshes it (0: everyone waits for the refresh, which they share). Never after an announced change, which drops answers.'),
   METRICS_ENABLED: bool(true).describe('Serve Prometheus metrics at /metrics.'),
 } as const;
 

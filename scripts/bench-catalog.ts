@@ -1,8 +1,9 @@
 // npm run bench:catalog: the public catalog under load next to a trivial Express route, same run.
 // Seeds 100,000 published lessons over the taxonomy, then drives GET /api/v1/lessons with mixed filters
 // and Chinese searches from 50 connections (autocannon, bounded in time), and the same for a route
-// returning a fixed JSON body of the same size. Prints requests/s, p50/p99 and the ratios, and the
-// latency of each query shape on a response-cache miss and on a hit.
+// returning a fixed JSON body of the same size, then the catalog again while a change is announced every
+// second. Prints requests/s, p50/p99 and the ratios, and the latency of each query shape on a
+// response-cache miss and on a hit. `--seconds N` (or BENCH_SECONDS) sets each run's length.
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -16,7 +17,8 @@ import { createRedis } from '../src/infra/redis.ts';
 import { searchBigrams } from '../src/infra/text-search.ts';
 
 const LESSONS = Number(process.env.BENCH_LESSONS ?? 100_000);
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 15);
+const secondsArg = process.argv.indexOf('--seconds');
+const DURATION_S = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = 50;
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'classcast-bench-'));
@@ -103,11 +105,19 @@ try {
   await new Promise<void>((r) => base.listen(0, '127.0.0.1', () => r()));
   const baseUrl = `http://127.0.0.1:${(base.address() as import('node:net').AddressInfo).port}`;
 
-  const run = (url: string, paths: string[]) =>
-    autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests: paths.map((p) => ({ method: 'GET', path: p })) });
+  const clientThread = process.env.BENCH_CLIENT_THREAD !== '0';
+  const run = (url: string, paths: string[], duration = DURATION_S) =>
+    autocannon({ url, connections: CONNECTIONS, duration, ...(clientThread ? { workers: 1 } : {}), requests: paths.map((p) => ({ method: 'GET', path: p })) });
 
+  // both servers get the same short warm-up first (code and cache), so neither is measured cold
+  await run(sys.apiUrl!, queries, 1);
+  await run(baseUrl, ['/fixed'], 1);
   const catalog = await run(sys.apiUrl!, queries);
   const trivial = await run(baseUrl, ['/fixed']);
+  // the same load while a change is announced every second (as publications do): every answer is
+  // dropped each time and its next askers share one query per key
+  const changes = setInterval(() => void s.access.invalidate('*'), 1000);
+  const changing = await run(sys.apiUrl!, queries).finally(() => clearInterval(changes));
   base.close();
 
   const fmt = (r: autocannon.Result) => `${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, errors ${r.errors + r.non2xx}`;
@@ -116,7 +126,10 @@ try {
     `body size ${sample.length} bytes; ${CONNECTIONS} connections; ${DURATION_S} s each`,
     `catalog list (mixed filters + search): ${fmt(catalog)}`,
     `trivial Express route (same body):     ${fmt(trivial)}`,
+    `catalog list, a change every second:   ${fmt(changing)}`,
     `ratio catalog/trivial: throughput ${(catalog.requests.average / trivial.requests.average).toFixed(3)}, p50 latency ${(catalog.latency.p50 / Math.max(trivial.latency.p50, 0.001)).toFixed(2)}x, p99 latency ${(catalog.latency.p99 / Math.max(trivial.latency.p99, 0.001)).toFixed(2)}x`,
+    `ratio with a change every second/trivial: throughput ${(changing.requests.average / trivial.requests.average).toFixed(3)}`,
+    `load generator ${clientThread ? 'in its own thread' : "on the server's event loop (BENCH_CLIENT_THREAD=0)"}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     '',
   ].join('\n'));
 } finally {

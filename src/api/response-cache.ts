@@ -11,42 +11,98 @@ export interface CachedBody {
   gzEtag?: string;
 }
 
+/** A cached answer and when it was computed (the stale bound counts from there). */
+interface Entry {
+  value: CachedBody;
+  at: number;
+}
+
+export interface ResponseCacheOptions {
+  /** How long an entry answers without a refresh. */
+  freshMs?: number;
+  /** How long past that it may still answer while one request refreshes it (0: never stale). */
+  staleMs?: number;
+  /** Lifetime of entries made while the pub/sub subscriber is down (announcements may be missed). */
+  unhealthyMs?: number;
+}
+
 /**
  * Serialised public catalog responses in memory (lru-cache, bounded in bytes), keyed by route and
- * normalised query. Any announced change to what students see clears it through a generation
- * counter, so an answer computed before a change and finished after it is never stored. Entries also
- * expire on their own (30 s, or half a second while the pub/sub subscriber is down) in case an
- * announcement was missed during a reconnect.
+ * normalised query. lru-cache's fetch() gives what a city's morning needs:
+ * - single flight: concurrent misses of one key share one computation (one query, not fifty);
+ * - stale while revalidate, within a bound: an entry past its fresh lifetime still answers while one
+ *   request refreshes it, but never when older than fresh + stale (then everyone waits for the one
+ *   refresh, which they share);
+ * - invalidation drops: any announced change to what students see (publish, withdraw, edit, live)
+ *   clears every entry, stale ones included, and aborts computations in flight so an answer computed
+ *   before a change is never stored after it; requests that were waiting for such a computation
+ *   compute again. A withdrawn lesson is therefore never served stale.
+ * While the pub/sub subscriber is down, announcements may be missed: the cache is cleared when that
+ * is noticed (and again when it is back), entries then live only `unhealthyMs` and are never stale.
  */
 export class ResponseCache {
-  private readonly lru: LRUCache<string, CachedBody> | undefined;
-  private gen = 0;
+  private readonly lru: LRUCache<string, Entry, () => Promise<CachedBody>> | undefined;
+  private readonly freshMs: number;
+  private readonly staleMs: number;
+  private readonly unhealthyMs: number;
+  private wasHealthy = true;
 
-  constructor(maxBytes: number, private readonly healthy: () => boolean = () => true, private readonly ttlMs = 30_000) {
+  constructor(maxBytes: number, private readonly healthy: () => boolean = () => true, o: ResponseCacheOptions = {}) {
+    this.freshMs = o.freshMs ?? 10_000;
+    this.staleMs = o.staleMs ?? 20_000;
+    this.unhealthyMs = o.unhealthyMs ?? 500;
     this.lru = maxBytes > 0
-      ? new LRUCache<string, CachedBody>({ maxSize: maxBytes, sizeCalculation: (v, k) => v.body.length + (v.gz?.length ?? 0) + k.length + 64, ttl: ttlMs })
+      ? new LRUCache<string, Entry, () => Promise<CachedBody>>({
+        maxSize: maxBytes,
+        sizeCalculation: (e, k) => e.value.body.length + (e.value.gz?.length ?? 0) + k.length + 64,
+        ttl: this.freshMs,
+        // a stale entry stays (for the bounded stale answer) until a refresh replaces it
+        noDeleteOnStaleGet: true,
+        fetchMethod: async (_key, _stale, { context }) => ({ value: await context(), at: Date.now() }),
+      })
       : undefined;
   }
 
-  /** Read before computing an answer; pass it to store() so a change in between discards the answer. */
-  get generation(): number {
-    return this.gen;
-  }
-
-  /** Something students can see changed: forget everything. */
+  /** Something students can see changed: forget everything, stale entries and computations in flight too. */
   invalidate(): void {
-    this.gen++;
     this.lru?.clear();
   }
 
-  get(key: string): CachedBody | undefined {
-    return this.lru?.get(key);
+  /** A fresh entry, without waiting (the hot path); undefined when stale, missing or being computed. */
+  fresh(key: string): CachedBody | undefined {
+    if (!this.checkHealth()) return undefined;
+    return this.lru?.get(key)?.value;
   }
 
-  /** Remembers an entry computed under `generation` unless the catalog changed meanwhile. */
-  store(key: string, generation: number, entry: CachedBody): void {
-    if (!this.lru || generation !== this.gen) return;
-    this.lru.set(key, entry, { ttl: this.healthy() ? this.ttlMs : 500 });
+  /**
+   * The answer for `key`: fresh from memory, stale within the bound while one refresh runs, or the
+   * result of one computation shared by every concurrent asker.
+   */
+  async get(key: string, compute: () => Promise<CachedBody>): Promise<CachedBody> {
+    const healthy = this.checkHealth();
+    if (!this.lru) return compute();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const old = this.lru.peek(key, { allowStale: true });
+      const allowStale = healthy && old !== undefined && Date.now() - old.at <= this.freshMs + this.staleMs;
+      try {
+        const e = await this.lru.fetch(key, { context: compute, allowStale, ttl: healthy ? this.freshMs : this.unhealthyMs });
+        if (e) return e.value;
+      } catch (err) {
+        // cleared by an invalidation while we waited: compute again, after the change
+        if (!(err instanceof Error && err.message === 'deleted' && attempt < 2)) throw err;
+      }
+    }
+    return compute();
+  }
+
+  /** Notices the subscriber going down or coming back: either way announcements may have been missed. */
+  private checkHealth(): boolean {
+    const h = this.healthy();
+    if (h !== this.wasHealthy) {
+      this.wasHealthy = h;
+      this.invalidate();
+    }
+    return h;
   }
 }
 

@@ -101,9 +101,9 @@ export class RouteRegistry {
 }
 
 /**
- * Serves a public read from the shared cache, or computes, stores and sends it; every answer carries a
- * strong ETag and a public lifetime, and a matching If-None-Match gets 304. Input is validated first,
- * so bad parameters still get their 4xx. Requests with credentials go on to the ordinary handler.
+ * Serves a public read from the shared cache, or computes (once for all concurrent askers), stores and
+ * sends it; every answer carries a strong ETag and a public lifetime, and a matching If-None-Match gets
+ * 304. Input is validated first, so bad parameters still get their 4xx. Requests with credentials go on to the ordinary handler.
  */
 function publicRead(spec: AnyRoute, o: PublicCacheOptions): express.RequestHandler {
   const cacheControl = `public, max-age=${spec.publicCache!.maxAgeS}`;
@@ -116,13 +116,9 @@ function publicRead(spec: AnyRoute, o: PublicCacheOptions): express.RequestHandl
     const params = parse(spec.params, req.params, 'path');
     const query = parse(spec.query, req.query, 'query');
     const key = `${spec.method} ${spec.path} ${o.scope(req)} ${stableKey(params)} ${stableKey(query)}`;
-    let hit = o.cache.get(key);
-    if (!hit) {
-      const generation = o.cache.generation;
-      const out = await spec.handler({ params, query, body: undefined, principal: undefined, req, res });
-      hit = cachedJson(out);
-      o.cache.store(key, generation, hit);
-    }
+    // concurrent misses of one key share one computation (the first asker's request is its context)
+    const hit = o.cache.fresh(key)
+      ?? await o.cache.get(key, async () => cachedJson(await spec.handler({ params, query, body: undefined, principal: undefined, req, res })));
     sendCached(req, res, hit, cacheControl);
   };
 }

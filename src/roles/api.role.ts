@@ -13,7 +13,9 @@ import { startRole, type RoleContext, type Stop, type Stops } from './role.ts';
 async function startCatalogDuties({ config, log, parts, services }: RoleContext, stops: Stops): Promise<ResponseCache> {
   const { pubsub, queues } = parts;
   // public catalog answers: dropped on every announced change to what students see, from any process
-  const catalogCache = new ResponseCache(config.CATALOG_CACHE_MB * 1024 * 1024, () => pubsub.healthy);
+  const catalogCache = new ResponseCache(config.CATALOG_CACHE_MB * 1024 * 1024, () => pubsub.healthy, {
+    freshMs: config.CATALOG_CACHE_FRESH_S * 1000, staleMs: config.CATALOG_CACHE_STALE_S * 1000,
+  });
   services.access.onChange(() => catalogCache.invalidate());
   await pubsub.subscribe(liveChannels.sessions, () => catalogCache.invalidate());
   await pubsub.subscribe(keysChannel, () => catalogCache.invalidate());

@@ -146,6 +146,95 @@ describe('public catalog responses', () => {
   });
 });
 
+/** Counts the public catalog's queries sent to PostgreSQL (not the live sweep's, say), until restored. */
+function countLessonQueries(sys: TestSystem['sys']): { readonly n: number; restore: () => void } {
+  const db = sys.db as { query: (sql: string, params?: unknown[]) => Promise<unknown[]> };
+  const original = db.query;
+  let n = 0;
+  db.query = (sql, params) => {
+    if (/\bportal_published_at\b/.test(sql)) n++;
+    return original.call(db, sql, params);
+  };
+  return { get n() { return n; }, restore: () => { db.query = original; } };
+}
+
+/**
+ * Drops every cached answer and waits until the announcement's echo from Redis has arrived too (this
+ * process hears its own announcements), so no second drop lands in the middle of what follows.
+ */
+async function dropAll(sys: TestSystem['sys'], lessonId: string): Promise<void> {
+  let heard = 0;
+  sys.services.access.onChange(() => { heard++; });
+  await sys.services.access.invalidate(lessonId);
+  const until = Date.now() + 5000;
+  while (heard < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe('concurrent misses', () => {
+  it('when 30 students miss the same list, facets or detail at once, then PostgreSQL is asked once, as for one student', async () => {
+    const id = await publishedLesson(ts, { title: '同时未命中课' });
+    for (const path of [`/api/v1/lessons?q=${encodeURIComponent('同时未命中')}`, `/api/v1/facets?q=${encodeURIComponent('同时未命中')}&stage=primary`, `/api/v1/lessons/${id}`]) {
+      // what one request costs on a miss
+      await dropAll(ts.sys, id);
+      const one = countLessonQueries(ts.sys);
+      expect((await get(`${ts.url}${path}`)).status).toBe(200);
+      one.restore();
+      expect(one.n).toBeGreaterThan(0);
+      await dropAll(ts.sys, id);
+      const burst = countLessonQueries(ts.sys);
+      const answers = await Promise.all(Array.from({ length: 30 }, () => get(`${ts.url}${path}`).then(async (r) => ({ status: r.status, etag: r.headers.get('etag'), body: await r.text() }))));
+      burst.restore();
+      expect({ path, queries: burst.n }).toEqual({ path, queries: one.n });
+      expect(new Set(answers.map((a) => `${a.status} ${a.etag}`)).size).toBe(1);
+      expect(answers[0].status).toBe(200);
+    }
+  });
+});
+
+describe('stale answers (fresh for 2 s, then stale while one request refreshes)', () => {
+  let st: TestSystem;
+  beforeAll(async () => {
+    st = await startTestSystem({ api: true }, { CATALOG_CACHE_FRESH_S: '2', CATALOG_CACHE_STALE_S: '600' });
+  });
+  afterAll(async () => {
+    await st?.stop();
+  });
+  const pastFresh = () => new Promise((r) => setTimeout(r, 2300));
+
+  it('when an answer is past its fresh lifetime, then it is served once more while a single query refreshes it', async () => {
+    const id = await publishedLesson(st, { title: '过期仍答课' });
+    const search = `${st.url}/api/v1/lessons?q=${encodeURIComponent('过期仍答')}`;
+    expect((await (await get(search)).json()).items[0].title).toBe('过期仍答课');
+    await st.sys.db.query('UPDATE lessons SET title = $2 WHERE id = $1', [id, '过期仍答课（改）']);
+    await pastFresh();
+    const counter = countLessonQueries(st.sys);
+    // the first asker after the fresh lifetime gets the stale answer without waiting for the refresh
+    // it starts; those asking meanwhile get it too, then the refreshed one; one query for all of them
+    expect((await (await get(search)).json()).items[0].title).toBe('过期仍答课');
+    const answers = await Promise.all(Array.from({ length: 20 }, async () => (await (await get(search)).json()).items[0].title as string));
+    expect(answers.every((t) => t === '过期仍答课' || t === '过期仍答课（改）')).toBe(true);
+    expect(await eventually(search, (b) => b.items[0]?.title === '过期仍答课（改）')).toBe(true);
+    counter.restore();
+    expect(counter.n).toBe(1);
+  });
+
+  it('when a lesson is withdrawn while its answers are stale, then no answer shows it again', async () => {
+    const id = await publishedLesson(st, { title: '撤回不陈旧课' });
+    const search = `${st.url}/api/v1/lessons?q=${encodeURIComponent('撤回不陈旧')}`;
+    const facets = `${st.url}/api/v1/facets?q=${encodeURIComponent('撤回不陈旧')}`;
+    const detail = `${st.url}/api/v1/lessons/${id}`;
+    expect((await (await get(search)).json()).items).toHaveLength(1);
+    expect((await (await get(facets)).json()).total).toBe(1);
+    expect((await get(detail)).status).toBe(200);
+    await pastFresh();
+    expect((await st.api('DELETE', `/api/v1/lessons/${id}/publications/portal`, { token: st.users.operator.token })).status).toBe(200);
+    // the very next answers, with no wait: the stale entries were dropped, not kept for a refresh
+    expect((await (await get(search)).json()).items).toHaveLength(0);
+    expect((await (await get(facets)).json()).total).toBe(0);
+    expect((await get(detail)).status).toBe(404);
+  });
+});
+
 // two API processes share one database: PostgreSQL (an embedded PGlite belongs to one process)
 describe.skipIf(!inject('databaseUrl'))('two API processes', () => {
   it('when a lesson is published, edited or withdrawn through one process, then the other process drops its cached answers', async () => {
