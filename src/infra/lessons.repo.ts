@@ -1,6 +1,7 @@
 import type { Queryable } from './db.ts';
 import { NotFoundError } from '../domain/errors.ts';
-import type { LessonStatus } from '../domain/lesson-state.ts';
+import type { EditField, LessonStatus } from '../domain/lesson-state.ts';
+import { searchBigrams } from './text-search.ts';
 import type { LessonRow } from '../domain/types.ts';
 
 /** Reads a lesson row for update inside a transaction (serialises concurrent changes of one lesson). */
@@ -39,4 +40,25 @@ export async function lessonOfSubject(q: Queryable, subjectId: string): Promise<
 /** Marks a version as the lesson's approved one. */
 export async function writeApprovedAsset(q: Queryable, lessonId: string, assetId: string): Promise<void> {
   await q.query('UPDATE lessons SET approved_asset_id = $2 WHERE id = $1', [lessonId, assetId]);
+}
+
+/** The lesson row's column of each field a teacher edits. */
+export const editFieldColumns: Record<EditField, keyof LessonRow> = {
+  title: 'title', description: 'description', stage: 'stage', grade: 'grade', subject: 'subject', type: 'type', edition: 'edition',
+  scheduledStart: 'scheduled_start', scheduledEnd: 'scheduled_end',
+};
+
+/**
+ * Writes edited fields of a lesson; with `searchText` (the new title and description, as lessons.service's
+ * searchText makes it) also the search columns it is found by.
+ */
+export async function writeLessonFields(q: Queryable, lessonId: string, values: Partial<Record<EditField, unknown>>, searchText?: string): Promise<void> {
+  const entries = Object.entries(values) as [EditField, unknown][];
+  const sets = entries.map(([f], i) => `${editFieldColumns[f]} = $${i + 2}`);
+  const params: unknown[] = [lessonId, ...entries.map(([, v]) => v)];
+  if (searchText !== undefined) {
+    params.push(searchText, searchBigrams(searchText));
+    sets.push(`search_text = $${params.length - 1}`, `search_bigrams = $${params.length}`);
+  }
+  await q.query(`UPDATE lessons SET ${sets.join(', ')} WHERE id = $1`, params);
 }

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../infra/db.ts';
+import type { Db } from '../infra/db.ts';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../domain/errors.ts';
 import { planEdit, publicFields, type EditField, type PublicField } from '../domain/lesson-state.ts';
 import type { LessonRow, Principal } from '../domain/types.ts';
 import { changeStatus } from './lesson-store.ts';
-import { lockLesson } from '../infra/lessons.repo.ts';
+import { editFieldColumns as columns, lockLesson, writeLessonFields } from '../infra/lessons.repo.ts';
+import * as edits from '../infra/lesson-edits.repo.ts';
+import type { EditRecord } from '../infra/lesson-edits.repo.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
 import { searchText, validateSchedule } from './lessons.service.ts';
-import { searchBigrams } from '../infra/text-search.ts';
 import type { TaxonomyKind, TaxonomyService } from './taxonomy.service.ts';
 
 /** What a teacher may change with PATCH /lessons/{id}. */
@@ -25,10 +26,6 @@ export interface LessonPatch {
 
 type Value = string | null;
 
-const columns: Record<EditField, keyof LessonRow> = {
-  title: 'title', description: 'description', stage: 'stage', grade: 'grade', subject: 'subject', type: 'type', edition: 'edition',
-  scheduledStart: 'scheduled_start', scheduledEnd: 'scheduled_end',
-};
 const editFields = Object.keys(columns) as EditField[];
 const taxonomyFields: readonly string[] = ['stage', 'grade', 'subject', 'type', 'edition'];
 
@@ -67,17 +64,6 @@ export interface EditResult {
   status: string;
 }
 
-interface EditRow {
-  id: string;
-  lesson_id: string;
-  state: string;
-  changes: Record<string, string>;
-  previous: Record<string, string>;
-  proposed_at: Date;
-  decided_at: Date | null;
-  reason: string | null;
-}
-
 /** Called after a lesson's stored fields changed (caches, the ingest's key windows). */
 export type LessonChanged = (lessonId: string) => Promise<void>;
 
@@ -99,7 +85,7 @@ export class LessonEditsService {
     const result = await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
       if (l.teacher_id !== actor.userId) throw new NotFoundError('lesson_not_found', 'lesson not found');
-      const pending = await this.pendingRow(q, l.id);
+      const pending = await edits.lockPendingEdit(q, l.id);
       // what the teacher wants the lesson to read: the stored lesson, the pending edit, this patch
       const wanted = new Map<EditField, Value>();
       for (const f of editFields) wanted.set(f, valueOf(l, f));
@@ -115,27 +101,19 @@ export class LessonEditsService {
 
       const applied = plan.direct;
       if (applied.length) {
-        const sets = applied.map((f, i) => `${columns[f]} = $${i + 2}`);
-        const params: unknown[] = [l.id, ...applied.map((f) => wanted.get(f))];
-        if (applied.some((f) => f === 'title' || f === 'description')) {
-          const text = searchText(wanted.get('title') ?? '', wanted.get('description') ?? '');
-          params.push(text, searchBigrams(text));
-          sets.push(`search_text = $${params.length - 1}`, `search_bigrams = $${params.length}`);
-        }
-        await q.query(`UPDATE lessons SET ${sets.join(', ')} WHERE id = $1`, params);
+        const textChanged = applied.some((f) => f === 'title' || f === 'description');
+        await writeLessonFields(q, l.id, Object.fromEntries(applied.map((f) => [f, wanted.get(f)])), textChanged ? searchText(wanted.get('title') ?? '', wanted.get('description') ?? '') : undefined);
         await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'edit', data: { changes: Object.fromEntries(applied.map((f) => [f, { from: valueOf(l, f), to: wanted.get(f) }])) } });
       }
       if (plan.event) await changeStatus(q, l, plan.event, actor, null, { cause: 'edit', fields: changed });
 
       let pendingEdit: EditResult['pendingEdit'] = null;
-      if (pending) await q.query("UPDATE lesson_edits SET state = 'superseded', decided_at = now() WHERE id = $1", [pending.id]);
+      if (pending) await edits.markEditSuperseded(q, pending.id);
       if (plan.pending.length) {
         const id = randomUUID();
         const changes = Object.fromEntries(plan.pending.map((f) => [f, wanted.get(f)]));
         const previous = Object.fromEntries(plan.pending.map((f) => [f, valueOf(l, f)]));
-        await q.query('INSERT INTO lesson_edits (id, lesson_id, state, changes, previous, proposed_by) VALUES ($1, $2, $3, $4, $5, $6)', [
-          id, l.id, 'pending', JSON.stringify(changes), JSON.stringify(previous), actor.userId,
-        ]);
+        await edits.insertPendingEdit(q, { id, lessonId: l.id, changes, previous, proposedBy: actor.userId });
         await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'edit_proposed', data: { editId: id, supersedes: pending?.id ?? null, changes: Object.fromEntries(plan.pending.map((f) => [f, { from: previous[f], to: changes[f] }])) } });
         pendingEdit = { id, fields: plan.pending };
       } else if (pending) {
@@ -150,13 +128,9 @@ export class LessonEditsService {
   /** Pending text edits of the reviewer's school, oldest first, as diffs. */
   async pendingForSchool(actor: Principal): Promise<PendingEdit[]> {
     if (actor.role !== 'reviewer' || !actor.schoolId) throw new ForbiddenError('reviewer_only', 'only a school reviewer decides on edits');
-    const rows = await this.db.query<EditRow & { title: string; teacher_name: string }>(
-      `SELECT e.*, l.title, u.display_name teacher_name FROM lesson_edits e JOIN lessons l ON l.id = e.lesson_id JOIN users u ON u.id = e.proposed_by
-       WHERE e.state = 'pending' AND l.school_id = $1 ORDER BY e.proposed_at, e.id`,
-      [actor.schoolId],
-    );
+    const rows = await edits.pendingEditsOfSchool(this.db, actor.schoolId);
     const labels = await this.labels();
-    return rows.map((r) => ({ id: r.id, lessonId: r.lesson_id, lessonTitle: r.title, teacher: r.teacher_name, proposedAt: r.proposed_at.toISOString(), changes: diff(r, labels) }));
+    return rows.map((r) => ({ id: r.id, lessonId: r.lessonId, lessonTitle: r.lessonTitle, teacher: r.teacherName, proposedAt: r.proposedAt.toISOString(), changes: diff(r, labels) }));
   }
 
   /** The reviewer accepts (the lesson then reads the new text) or rejects (with a reason) a pending edit. */
@@ -164,24 +138,21 @@ export class LessonEditsService {
     if (actor.role !== 'reviewer' || !actor.schoolId) throw new ForbiddenError('reviewer_only', 'only a reviewer of the lesson\'s school decides on its edits');
     if (decision === 'reject' && !reason?.trim()) throw new InvalidError('rejection_reason_required', 'a rejection needs a reason', [{ field: 'reason', message: 'required when rejecting' }]);
     const out = await this.db.tx(async (q) => {
-      const e = (await q.query<EditRow>('SELECT * FROM lesson_edits WHERE id = $1', [editId]))[0];
+      const e = await edits.findEdit(q, editId);
       if (!e) throw new NotFoundError('edit_not_found', 'edit not found');
-      const l = await lockLesson(q, e.lesson_id);
+      const l = await lockLesson(q, e.lessonId);
       if (l.school_id !== actor.schoolId) throw new NotFoundError('edit_not_found', 'edit not found');
-      const row = (await q.query<EditRow>('SELECT * FROM lesson_edits WHERE id = $1 FOR UPDATE', [editId]))[0];
+      const row = (await edits.findEdit(q, editId, true))!;
       if (row.state !== 'pending') throw new ConflictError('edit_already_decided', `this edit was already ${row.state}`, { status: row.state });
       if (decision === 'approve') {
         const fields = Object.keys(row.changes).filter((f): f is PublicField => (publicFields as readonly string[]).includes(f));
         const merged = { ...Object.fromEntries(publicFields.map((f) => [f, valueOf(l, f)])), ...row.changes } as Record<PublicField, string>;
         await this.taxonomy.validateLesson(merged);
         const text = searchText(merged.title, merged.description);
-        await q.query(
-          `UPDATE lessons SET ${fields.map((f, i) => `${columns[f]} = $${i + 2}`).join(', ')}, search_text = $${fields.length + 2}, search_bigrams = $${fields.length + 3} WHERE id = $1`,
-          [l.id, ...fields.map((f) => merged[f]), text, searchBigrams(text)],
-        );
+        await writeLessonFields(q, l.id, Object.fromEntries(fields.map((f) => [f, merged[f]])), text);
       }
-      const state = decision === 'approve' ? 'approved' : 'rejected';
-      await q.query('UPDATE lesson_edits SET state = $2, decided_by = $3, decided_at = now(), reason = $4 WHERE id = $1', [editId, state, actor.userId, reason ?? null]);
+      const state = decision === 'approve' ? 'approved' as const : 'rejected' as const;
+      await edits.writeEditDecision(q, editId, state, actor.userId, reason ?? null);
       await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: decision === 'approve' ? 'edit_approved' : 'edit_rejected', reason: reason ?? null, data: { editId, changes: row.changes, previous: row.previous } });
       return { state, lessonId: l.id };
     });
@@ -191,22 +162,12 @@ export class LessonEditsService {
 
   /** The lesson's pending edit and its latest decided one, for its staff view. */
   async summary(lessonId: string): Promise<{ pending: { id: string; proposedAt: string; changes: EditChange[] } | null; lastDecision: { state: string; reason: string | null; decidedAt: string } | null }> {
-    const rows = await this.db.query<EditRow>(
-      `(SELECT * FROM lesson_edits WHERE lesson_id = $1 AND state = 'pending')
-       UNION ALL (SELECT * FROM lesson_edits WHERE lesson_id = $1 AND state IN ('approved', 'rejected') ORDER BY decided_at DESC LIMIT 1)`,
-      [lessonId],
-    );
-    const p = rows.find((r) => r.state === 'pending');
-    const d = rows.find((r) => r.state !== 'pending');
+    const { pending: p, lastDecided: d } = await edits.pendingAndLastDecidedEdit(this.db, lessonId);
     const labels = p ? await this.labels() : undefined;
     return {
-      pending: p ? { id: p.id, proposedAt: p.proposed_at.toISOString(), changes: diff(p, labels!) } : null,
-      lastDecision: d ? { state: d.state, reason: d.reason, decidedAt: d.decided_at!.toISOString() } : null,
+      pending: p ? { id: p.id, proposedAt: p.proposedAt.toISOString(), changes: diff(p, labels!) } : null,
+      lastDecision: d ? { state: d.state, reason: d.reason, decidedAt: d.decidedAt!.toISOString() } : null,
     };
-  }
-
-  private async pendingRow(q: Queryable, lessonId: string): Promise<EditRow | undefined> {
-    return (await q.query<EditRow>("SELECT * FROM lesson_edits WHERE lesson_id = $1 AND state = 'pending' FOR UPDATE", [lessonId]))[0];
   }
 
   private async validate(l: LessonRow, wanted: Map<EditField, Value>): Promise<void> {
@@ -224,7 +185,7 @@ export class LessonEditsService {
   }
 }
 
-function diff(r: EditRow, labels: Map<string, string>): EditChange[] {
+function diff(r: EditRecord, labels: Map<string, string>): EditChange[] {
   return publicFields.filter((f) => f in r.changes).map((f) => {
     const c: EditChange = { field: f, from: r.previous[f] ?? '', to: r.changes[f] ?? '' };
     if (taxonomyFields.includes(f)) {

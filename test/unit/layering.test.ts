@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
  */
 const pending = new Set([
   'src/services/cable.service.ts',
-  'src/services/lesson-edits.service.ts',
   'src/services/lessons.service.ts',
   'src/services/live-status.service.ts',
   'src/services/live.service.ts',
