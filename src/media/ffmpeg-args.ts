@@ -45,6 +45,18 @@ export interface AudioSourcePlan {
   mono: boolean;
 }
 
+/**
+ * Live passthrough (src/media/passthrough.ts): `rendition` is the source's video stream copied; the
+ * other video renditions keep the source's frames and timestamps and are keyed at its keyframes.
+ */
+export interface PassthroughPlan {
+  rendition: string;
+  /** The source's keyframe period, seconds: the audio-only rendition is cut every period. */
+  keyframePeriodS: number;
+  /** The source's measured video rate, kb/s (the copied rendition's BANDWIDTH until measured). */
+  sourceKbps: number;
+}
+
 export interface TranscodePlan {
   renditions: Rendition[];
   /** Constant output frame rate. */
@@ -59,6 +71,8 @@ export interface TranscodePlan {
   /** null: the source has no sound; silence is generated so every rendition carries audio. */
   audio: AudioSourcePlan | null;
   audioSettings: AudioSettings;
+  /** Live only: the top rendition copied from the source (absent or null: every rendition encoded). */
+  passthrough?: PassthroughPlan | null;
 }
 
 /** Standard rates a measured or nominal rate snaps to, as exact rationals. */
@@ -250,7 +264,8 @@ export function segmentPattern(format: 'mpegts' | 'fmp4'): string {
 
 /** The filter graph: one decode, shared conditioning, split, one scale per video rendition. */
 export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): string {
-  const videos = renditions.filter((r): r is VideoRendition => r.kind === 'video');
+  const copied = plan.passthrough?.rendition;
+  const videos = renditions.filter((r): r is VideoRendition => r.kind === 'video' && r.name !== copied);
   const audioCount = renditions.length;
   const parts: string[] = [];
   const fps = fpsText(plan.fps);
@@ -259,7 +274,8 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
   // Deinterlace first, at full resolution, before any resize mixes the fields.
   if (plan.video.deinterlace) common.push('bwdif=mode=send_frame:parity=auto:deint=all');
   // Constant output rate (VFR phones, 60 -> 30); start_time=0 fills a late first frame so every rendition starts at 0.
-  common.push(plan.durationS === null ? `fps=fps=${fps}` : `fps=fps=${fps}:start_time=0`);
+  // Passthrough keeps the source's own frames and timestamps, those of the copied rendition.
+  if (!plan.passthrough) common.push(plan.durationS === null ? `fps=fps=${fps}` : `fps=fps=${fps}:start_time=0`);
   if (plan.video.padEndS > 0 && plan.durationS !== null) {
     // Sound outlasts the picture: hold the last frame, then cut exactly at the lesson's end.
     common.push(`tpad=stop_mode=clone:stop_duration=${fmtS(plan.video.padEndS + 1)}`, `trim=end=${fmtS(plan.durationS)}`);
@@ -271,7 +287,7 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
   }
   if (videos.length) {
     const outs = videos.map((_, i) => `[s${i}]`).join('');
-    parts.push(`${vIn}${common.join(',')},split=${videos.length}${outs}`);
+    parts.push(`${vIn}${[...common, `split=${videos.length}${outs}`].join(',')}`);
     videos.forEach((r, i) => {
       // Exact even size (square pixels after setsar=1); BT.709 matrix so SD sources keep their colours.
       parts.push(`[s${i}]scale=${r.width}:${r.height}:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v${i}]`);
@@ -321,10 +337,14 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
     '-filter_complex', buildFilterGraph(plan, renditions),
   ];
   const gop = String(plan.gopFrames);
+  const pass = plan.passthrough ?? null;
   let vi = 0;
   renditions.forEach((r, ai) => {
     const dir = `${o.outDir}/${r.name}`;
-    if (r.kind === 'video') {
+    if (pass && r.name === pass.rendition) {
+      // The publisher's own picture, as it came: no decode, no encode (issue 11 item 2).
+      args.push('-map', plan.video.streamIndex === null ? '0:v:0' : `0:${plan.video.streamIndex}`, '-map', `[a${ai}]`, '-c:v', 'copy');
+    } else if (r.kind === 'video') {
       args.push(
         '-map', `[v${vi++}]`,
         '-map', `[a${ai}]`,
@@ -337,12 +357,14 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
         '-crf', String(r.crf),
         '-maxrate', `${r.maxrateKbps}k`,
         '-bufsize', `${r.bufsizeKbps}k`,
-        // Fixed GOP, no scene-cut keyframes: keyframes at the same instants in every rendition.
-        '-g', gop,
-        '-keyint_min', gop,
-        '-sc_threshold', '0',
-        // A keyframe at every GOP boundary in time, whatever the frame rate (29.97 -> 59/60-frame GOPs).
-        '-force_key_frames', `expr:gte(t,n_forced*${plan.gopSeconds})`,
+        ...(pass ? passthroughKeying(plan) : [
+          // Fixed GOP, no scene-cut keyframes: keyframes at the same instants in every rendition.
+          '-g', gop,
+          '-keyint_min', gop,
+          '-sc_threshold', '0',
+          // A keyframe at every GOP boundary in time, whatever the frame rate (29.97 -> 59/60-frame GOPs).
+          '-force_key_frames', `expr:gte(t,n_forced*${plan.gopSeconds})`,
+        ]),
         ...(o.live ? ['-tune', 'zerolatency'] : []),
         '-colorspace', 'bt709',
         '-color_primaries', 'bt709',
@@ -367,7 +389,7 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
       '-avoid_negative_ts', 'disabled',
       ...(plan.durationS === null && !plan.audio ? ['-shortest'] : []),
       '-f', 'hls',
-      '-hls_time', String(plan.segmentSeconds),
+      '-hls_time', hlsTime(plan, r),
       '-hls_segment_type', o.segmentFormat,
       // fMP4: negative composition offsets make the first picture start at time 0 like the audio-only
       // track, without relying on edit lists (which HLS players ignore in fragments).
@@ -387,6 +409,35 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
     args.push('-hls_segment_filename', `${dir}/${segmentPattern(o.segmentFormat)}`, `${dir}/index.m3u8`);
   });
   return args;
+}
+
+/**
+ * Video renditions encoded beside a copied one: keyframes exactly where the source has them and
+ * nowhere else, on the source's own timestamps, so every rendition's segments start at the same PTS.
+ */
+function passthroughKeying(plan: TranscodePlan): string[] {
+  return [
+    // Far beyond any keyframe spacing a copy accepts: only the source's keyframes key this rendition.
+    '-g', String(plan.gopFrames * 10),
+    '-sc_threshold', '0',
+    '-force_key_frames', 'source',
+    // The source's frames and timestamps as they are (no rate conversion, no rounding to a 1/fps
+    // grid): RTMP/FLV timestamps are milliseconds, the copied rendition keeps them too.
+    '-fps_mode:v', 'passthrough',
+    '-enc_time_base:v', '1:1000',
+  ];
+}
+
+/**
+ * Segment length asked of the HLS muxer, which cuts at the first keyframe at least that far past
+ * the previous cut's target. Passthrough: half the source's keyframe period makes every video
+ * rendition cut at every keyframe (the same ones everywhere); the audio-only rendition, which has no
+ * keyframes, cuts every whole period, within one AAC frame of the video cuts.
+ */
+function hlsTime(plan: TranscodePlan, r: Rendition): string {
+  const pass = plan.passthrough;
+  if (!pass) return String(plan.segmentSeconds);
+  return String(r.kind === 'audio' ? pass.keyframePeriodS : round6(pass.keyframePeriodS / 2));
 }
 
 export interface PosterArgsOptions {
