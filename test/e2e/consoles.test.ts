@@ -237,6 +237,46 @@ describe('staff consoles in Chromium', () => {
     await rctx.close();
   });
 
+  it('when the school\'s reviewer keeps a timetable, then the teacher\'s timetable tab lists its entries with their states and the late reason', async () => {
+    // the week (Monday, Beijing) of a release two hours from now: less than 3 days ahead, so publishing is late
+    const at = Date.now() + 2 * 3_600_000;
+    const bj = new Date(at + 8 * 3_600_000);
+    const weekStart = new Date(bj.getTime() - ((bj.getUTCDay() + 6) % 7) * 86_400_000).toISOString().slice(0, 10);
+    const reviewer = { token: ts.users.reviewerA.token };
+    const mine = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ title: '课表：认识人民币' }) });
+    const other = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA2.token, body: lessonBody({ title: '课表：年月日' }) });
+    const tt = await ts.api('POST', '/api/v1/timetables', { ...reviewer, body: { scope: 'school', weekStart, title: '三年级数学' } });
+    expect(tt.status).toBe(201);
+    const add = (lessonId: string, startsAt: number, note: string) => ts.api('POST', `/api/v1/timetables/${tt.body.id}/entries`, { ...reviewer, body: { lessonId, startsAt: new Date(startsAt).toISOString(), audience: '三年级', note } });
+    expect((await add(mine.body.id, at, '请提前预习')).status).toBe(201);
+    const published = await ts.api('POST', `/api/v1/timetables/${tt.body.id}/publish`, { ...reviewer, body: { lateReason: '教研调整，周末才定下' } });
+    expect(published.status).toBe(201);
+    // added after publication: the teacher sees it as not yet announced
+    expect((await add(other.body.id, at + 60_000, '')).status).toBe(201);
+
+    const ctx = await newContext(browser, 'phone');
+    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const errors = collectPageErrors(page);
+    await page.getByRole('button', { name: '本校课表' }).click();
+    const week = page.locator('[data-testid="timetable-week"]', { hasText: '三年级数学' });
+    await week.waitFor();
+    await expect(week.locator('[data-testid="timetable-status"]').textContent()).resolves.toBe('已公布 · 第 1 版');
+    await expect(week.locator('[data-testid="late-reason"]').textContent()).resolves.toContain('教研调整，周末才定下');
+    const first = week.locator('[data-testid="timetable-entry"]', { hasText: '课表：认识人民币' });
+    await expect(first.locator('[data-testid="entry-state"]').textContent()).resolves.toBe('按时上课');
+    await first.getByText('我的课').waitFor();
+    await first.getByText('请提前预习').waitFor();
+    const second = week.locator('[data-testid="timetable-entry"]', { hasText: '课表：年月日' });
+    await expect(second.locator('[data-testid="entry-state"]').textContent()).resolves.toBe('未公布');
+    // neither lesson is on the public schedule (recorded, not approved): the tab reads the timetables
+    const pub = await ts.api('GET', `/api/v1/schedule?school=${ts.schools.A}`);
+    expect(JSON.stringify(pub.body)).not.toContain('课表：认识人民币');
+    await screenshot(page, 'console-teach-timetable', 'phone');
+    expect(await seriousA11yProblems(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
   it('when a teacher\'s session opens the operator console, then it gets the login page and no data', async () => {
     const ctx = await newContext(browser, 'desktop');
     const page = await signIn(ctx, ts.users.teacherA, '/teach');

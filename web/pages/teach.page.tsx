@@ -8,7 +8,7 @@ import { LessonForm, type EditableLesson } from '../components/lesson-form.tsx';
 import { UploadPanel } from '../components/upload-panel.tsx';
 import { LivePanel } from '../components/live-panel.tsx';
 import { TeachQuestions } from '../components/teach-questions.tsx';
-import { SchoolSchedule } from '../components/school-schedule.tsx';
+import { SchoolTimetables } from '../components/school-timetables.tsx';
 import { labelOf } from '../lib/code-labels.ts';
 import { ct, lessonStatusLabels, processingFailureMessages, t } from '../i18n/zh-CN.ts';
 
@@ -44,7 +44,7 @@ export function Page({ me }: { me: Me }) {
       {tab === 'lessons' && tax.data && <MyLessons tax={tax.data} />}
       {tab === 'new' && tax.data && <LessonForm tax={tax.data} onSaved={() => setTab('lessons')} />}
       {tab === 'questions' && <TeachQuestions />}
-      {tab === 'timetable' && me.school && <SchoolSchedule school={me.school.code} />}
+      {tab === 'timetable' && me.school && <SchoolTimetables school={me.school.code} me={me.displayName} />}
     </>
   );
 }
