@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ProcessingFailureCode } from '../domain/processing-failures.ts';
-import { probeFailureCodes, type ProbeFailure } from '../media/probe.ts';
+import { probeFailureCodes, type ProbeFailure } from '../media/probe-failures.ts';
 
 /**
  * An input error retrying cannot fix (unreadable media, too long): the job fails at once with this

@@ -1,6 +1,6 @@
 import type { CableProfile } from '../../config/cable-profiles.ts';
 import type { CableSource } from './cable-args.ts';
-import { rationalValue, type MediaInfo } from './probe.ts';
+import { rationalValue, type MediaInfo } from './media-info.ts';
 
 /**
  * The shared probe result (src/media/probe.ts) read for the cable package: what the argv builders need

@@ -6,7 +6,7 @@
  * split -> scale per rendition -> x264 + AAC -> HLS muxer per rendition, plus an audio-only rendition.
  */
 import type { AudioSettings, LadderSpec, VideoRungSpec } from '../../config/ladder.ts';
-import { rationalValue, type HdrTransfer, type MediaInfo, type Rational } from './probe.ts';
+import { rationalValue, type HdrTransfer, type MediaInfo, type Rational } from './media-info.ts';
 
 export interface VideoRendition {
   kind: 'video';

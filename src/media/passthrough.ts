@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import type { TranscodePlan, VideoRendition } from './ffmpeg-args.ts';
-import { rationalValue, type MediaInfo, type Rational } from './probe.ts';
+import { rationalValue, type MediaInfo, type Rational } from './media-info.ts';
 
 /** What the probe measured of the pulled stream's picture. */
 export interface PassthroughSource {

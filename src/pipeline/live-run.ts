@@ -12,7 +12,8 @@ import { planTranscode, type TranscodePlan, type VideoRendition } from '../media
 import { buildLiveLadderArgs, buildLiveProbeArgs, sessionRenditions } from '../media/live-args.ts';
 import type { LiveRunEntry } from '../media/live-ledger.ts';
 import { capBandwidth } from '../media/live-playlists.ts';
-import { parseProbe, rationalValue } from '../media/probe.ts';
+import { rationalValue } from '../media/media-info.ts';
+import { parseProbe } from '../media/probe.ts';
 import { rwTimeoutS, RunTakenOverError, type LiveSessionContext } from './live-context.ts';
 import { SegmentWatcher } from './live-segment-watcher.ts';
 

@@ -6,7 +6,7 @@ import { buildTranscodeArgs, type TranscodePlan } from '../media/ffmpeg-args.ts'
 import { withoutBoxes } from '../media/fmp4-boxes.ts';
 import { inspectFmp4Init } from '../media/fmp4-segment.ts';
 import { readMediaPlaylist, targetDurationFor, writeVodMediaPlaylist } from '../media/hls-playlists.ts';
-import { failureMessage, looksTruncated, looksUndecodable } from '../media/probe.ts';
+import { failureMessage, looksTruncated, looksUndecodable } from '../media/probe-failures.ts';
 import { lowerCaps, maxPeakRatio, stuffingBytes, stuffingPlan } from '../media/rate-guard.ts';
 import { inspectTsSegment } from '../media/ts-segment.ts';
 import type { RenditionOutput, TranscodeContext } from './transcode-context.ts';

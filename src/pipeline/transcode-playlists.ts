@@ -8,7 +8,7 @@ import { measureBandwidth, orderVariants, requiredVersion, targetDurationFor, wr
 import { validateVod, type Violation } from '../media/hls-validator.ts';
 import { loadVodInput } from '../media/hls-vod-input.ts';
 import { mediaPlaylistKey } from '../media/storage-keys.ts';
-import { rationalValue } from '../media/probe.ts';
+import { rationalValue } from '../media/media-info.ts';
 import type { RenditionOutput, TranscodeContext } from './transcode-context.ts';
 
 /** The output failed our own HLS checks: a bug on our side, retrying the same encode cannot help. */

@@ -6,7 +6,9 @@ import { probeStreamEnds, runFfprobe } from '../infra/ffmpeg.runner.ts';
 import { PermanentJobError } from '../jobs/permanent-error.ts';
 import type { TranscodeResultData } from '../jobs/transcode.job.ts';
 import { planTranscode, type TranscodePlan } from '../media/ffmpeg-args.ts';
-import { durationFailure, failureMessage, parseProbe, withMeasuredEnds, type MediaInfo } from '../media/probe.ts';
+import { withMeasuredEnds, type MediaInfo } from '../media/media-info.ts';
+import { durationFailure, failureMessage } from '../media/probe-failures.ts';
+import { parseProbe } from '../media/probe.ts';
 import type { TranscodeContext } from './transcode-context.ts';
 
 /** Step "fetch": the uploaded source into the work dir; a missing or empty object fails at once. */

@@ -15,7 +15,7 @@ import {
   planTranscode,
   type VideoRendition,
 } from '../../src/media/ffmpeg-args.ts';
-import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from '../../src/media/probe.ts';
+import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from '../../src/media/media-info.ts';
 
 function media(v: Partial<VideoStreamInfo> = {}, a: Partial<AudioStreamInfo> | null = {}, over: Partial<MediaInfo> = {}): MediaInfo {
   const video: VideoStreamInfo = {

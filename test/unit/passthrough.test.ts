@@ -3,7 +3,7 @@ import { liveLadder } from '../../config/ladder.ts';
 import type { TranscodePlan, VideoRendition } from '../../src/media/ffmpeg-args.ts';
 import { buildLiveLadderArgs } from '../../src/media/live-args.ts';
 import { decidePassthrough, passthroughSource, scanVideoPackets, withPassthrough, type PassthroughLimits, type PassthroughSource } from '../../src/media/passthrough.ts';
-import type { MediaInfo } from '../../src/media/probe.ts';
+import type { MediaInfo } from '../../src/media/media-info.ts';
 
 const r720: VideoRendition = { kind: 'video', name: '720p', width: 1280, height: 720, crf: 23, maxrateKbps: 3000, bufsizeKbps: 6000, audioKbps: 128 };
 const r360: VideoRendition = { kind: 'video', name: '360p', width: 640, height: 360, crf: 24, maxrateKbps: 730, bufsizeKbps: 1460, audioKbps: 96 };

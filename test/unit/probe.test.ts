@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { durationFailure, failureFromProbeError, formatDuration, looksTruncated, parseDisplayMatrix, parseProbe, withMeasuredEnds, type ProbeRun } from '../../src/media/probe.ts';
+import { withMeasuredEnds } from '../../src/media/media-info.ts';
+import { durationFailure, failureFromProbeError, formatDuration, looksTruncated } from '../../src/media/probe-failures.ts';
+import { parseDisplayMatrix, parseProbe, type ProbeRun } from '../../src/media/probe.ts';
 
 const mp4Head = Buffer.from([0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d]);
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { failureCodeOf, isProcessingFailureCode, processingFailureCodes } from '../../src/domain/processing-failures.ts';
 import { parseJobPayload, PermanentJobError } from '../../src/jobs/permanent-error.ts';
-import { failureMessage, probeFailureCodes, type ProbeFailureReason } from '../../src/media/probe.ts';
+import { failureMessage, probeFailureCodes, type ProbeFailureReason } from '../../src/media/probe-failures.ts';
 
 describe('processing failure codes', () => {
   it('when the list is read, then every code is snake_case and listed once', () => {
