@@ -62,3 +62,8 @@ export async function writeLessonFields(q: Queryable, lessonId: string, values: 
   }
   await q.query(`UPDATE lessons SET ${sets.join(', ')} WHERE id = $1`, params);
 }
+
+/** One lesson row, or undefined. */
+export async function findLesson(q: Queryable, lessonId: string): Promise<LessonRow | undefined> {
+  return (await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [lessonId]))[0];
+}

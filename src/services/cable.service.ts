@@ -4,11 +4,15 @@ import type { ObjectStorage } from '../infra/storage.ts';
 import type { JobResult } from '../jobs/job-types.ts';
 import { InvalidError } from '../domain/errors.ts';
 import { failureCodeOf } from '../domain/processing-failures.ts';
-import type { AssetRow, CablePackageState, CableVerb, LessonRow } from '../domain/types.ts';
+import type { AssetRow } from '../domain/types.ts';
 import type { CablePackagePayload, CableProvider } from '../jobs/cable.job.ts';
 import type { CableProfile } from '../../config/cable-profiles.ts';
 import { formatAssetId } from '../media/adi-xml.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
+import { findAsset } from '../infra/assets.repo.ts';
+import { findLesson } from '../infra/lessons.repo.ts';
+import * as cable from '../infra/cable.repo.ts';
+import type { CableTitle } from '../infra/cable.repo.ts';
 import type { TaxonomyService } from './taxonomy.service.ts';
 import type { PublicationChange } from './publication.service.ts';
 
@@ -23,35 +27,6 @@ export interface CableOptions {
 
 /** Queues one packaging job. */
 export type EnqueueCable = (payload: CablePackagePayload) => Promise<void>;
-
-interface TitleRow {
-  lesson_id: string;
-  adi_package: string;
-  adi_title: string;
-  adi_movie: string;
-  adi_poster: string;
-  version_major: number;
-  version_minor: number;
-  delivered_asset_id: string | null;
-  created_at: Date;
-}
-
-interface PackageRow {
-  id: string;
-  lesson_id: string;
-  asset_id: string;
-  verb: CableVerb;
-  version_major: number;
-  version_minor: number;
-  state: CablePackageState;
-  error_code: string | null;
-  error: string | null;
-  files: { name: string; key: string; size: number; md5: string }[] | null;
-  run_time_s: number | null;
-  created_at: Date;
-  updated_at: Date;
-  title?: string;
-}
 
 /**
  * The cable VOD channel on the catalog side: a cable publication becomes an ADI package (a new approved
@@ -78,15 +53,12 @@ export class CableService {
   async deliver(lessonId: string, assetId: string): Promise<string> {
     const { payload, packageId } = await this.db.tx(async (q) => {
       const title = await this.title(q, lessonId);
-      const newVersion = title.delivered_asset_id !== assetId;
-      const major = newVersion ? title.version_major + 1 : title.version_major;
-      const minor = newVersion ? 0 : title.version_minor + 1;
-      const packageId = `${title.adi_package}_v${major}_${minor}`;
-      await q.query('UPDATE cable_titles SET version_major = $2, version_minor = $3, delivered_asset_id = $4 WHERE lesson_id = $1', [lessonId, major, minor, assetId]);
-      await q.query(
-        "INSERT INTO cable_packages (id, lesson_id, asset_id, verb, version_major, version_minor, state) VALUES ($1, $2, $3, 'deliver', $4, $5, 'packaging')",
-        [packageId, lessonId, assetId, major, minor],
-      );
+      const newVersion = title.deliveredAssetId !== assetId;
+      const major = newVersion ? title.versionMajor + 1 : title.versionMajor;
+      const minor = newVersion ? 0 : title.versionMinor + 1;
+      const packageId = `${title.adiIds.package}_v${major}_${minor}`;
+      await cable.writeTitleDelivered(q, lessonId, major, minor, assetId);
+      await cable.insertPackage(q, { id: packageId, lessonId, assetId, verb: 'deliver', major, minor });
       await writeAudit(q, { actor: 'system', entity: 'cable_package', entityId: packageId, action: 'deliver', to: 'packaging', data: { lessonId, assetId, major, minor } });
       return { packageId, payload: await this.payload(q, packageId, 'deliver', lessonId, assetId, title, major, minor) };
     });
@@ -98,16 +70,13 @@ export class CableService {
   async withdraw(lessonId: string, assetId: string): Promise<string> {
     const { payload, packageId } = await this.db.tx(async (q) => {
       const title = await this.title(q, lessonId);
-      const major = title.version_major;
-      const minor = title.version_minor + 1;
-      const packageId = `${title.adi_package}_v${major}_${minor}_delete`;
-      await q.query('UPDATE cable_titles SET version_minor = $2 WHERE lesson_id = $1', [lessonId, minor]);
-      await q.query(
-        "INSERT INTO cable_packages (id, lesson_id, asset_id, verb, version_major, version_minor, state) VALUES ($1, $2, $3, 'delete', $4, $5, 'packaging')",
-        [packageId, lessonId, title.delivered_asset_id ?? assetId, major, minor],
-      );
+      const major = title.versionMajor;
+      const minor = title.versionMinor + 1;
+      const packageId = `${title.adiIds.package}_v${major}_${minor}_delete`;
+      await cable.writeTitleMinor(q, lessonId, minor);
+      await cable.insertPackage(q, { id: packageId, lessonId, assetId: title.deliveredAssetId ?? assetId, verb: 'delete', major, minor });
       await writeAudit(q, { actor: 'system', entity: 'cable_package', entityId: packageId, action: 'delete', to: 'packaging', data: { lessonId, major, minor } });
-      return { packageId, payload: await this.payload(q, packageId, 'delete', lessonId, title.delivered_asset_id ?? assetId, title, major, minor) };
+      return { packageId, payload: await this.payload(q, packageId, 'delete', lessonId, title.deliveredAssetId ?? assetId, title, major, minor) };
     });
     await this.enqueue(payload);
     return packageId;
@@ -115,23 +84,19 @@ export class CableService {
 
   /** Packages changed since a time (the cable system polls this), oldest change first. */
   async feed(since: Date | undefined, limit: number): Promise<{ items: unknown[]; next: string | null }> {
-    const rows = await this.db.query<PackageRow>(
-      `SELECT p.*, l.title FROM cable_packages p JOIN lessons l ON l.id = p.lesson_id
-       WHERE ($1::timestamptz IS NULL OR p.updated_at > $1) ORDER BY p.updated_at, p.id LIMIT $2`,
-      [since ?? null, limit],
-    );
+    const rows = await cable.packagesChangedSince(this.db, since, limit);
     const items = await Promise.all(rows.map(async (r) => ({
       packageId: r.id,
-      lessonId: r.lesson_id,
+      lessonId: r.lessonId,
       title: r.title,
       verb: r.verb,
-      version: { major: r.version_major, minor: r.version_minor },
+      version: { major: r.versionMajor, minor: r.versionMinor },
       state: r.state,
       error: r.error,
-      errorCode: r.error_code,
-      runTimeS: r.run_time_s,
-      createdAt: r.created_at.toISOString(),
-      updatedAt: r.updated_at.toISOString(),
+      errorCode: r.errorCode,
+      runTimeS: r.runTimeS,
+      createdAt: r.createdAt.toISOString(),
+      updatedAt: r.updatedAt.toISOString(),
       files: r.state === 'failed' ? [] : await Promise.all((r.files ?? []).map(async (f) => ({
         name: f.name,
         size: f.size,
@@ -140,24 +105,21 @@ export class CableService {
       }))),
     })));
     const last = rows[rows.length - 1];
-    return { items, next: rows.length === limit && last ? last.updated_at.toISOString() : null };
+    return { items, next: rows.length === limit && last ? last.updatedAt.toISOString() : null };
   }
 
-  private async title(q: Queryable, lessonId: string): Promise<TitleRow> {
-    const existing = (await q.query<TitleRow>('SELECT * FROM cable_titles WHERE lesson_id = $1 FOR UPDATE', [lessonId]))[0];
+  private async title(q: Queryable, lessonId: string): Promise<CableTitle> {
+    const existing = await cable.lockCableTitle(q, lessonId);
     if (existing) return existing;
     const ids: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const n = (await q.query<{ n: number }>("SELECT nextval('cable_asset_id_seq') n"))[0].n;
-      ids.push(formatAssetId(this.opts.assetIdPrefix, Number(n)));
-    }
-    await q.query('INSERT INTO cable_titles (lesson_id, adi_package, adi_title, adi_movie, adi_poster) VALUES ($1, $2, $3, $4, $5)', [lessonId, ...ids]);
-    return (await q.query<TitleRow>('SELECT * FROM cable_titles WHERE lesson_id = $1 FOR UPDATE', [lessonId]))[0];
+    for (let i = 0; i < 4; i++) ids.push(formatAssetId(this.opts.assetIdPrefix, await cable.nextCableAssetNumber(q)));
+    await cable.insertCableTitle(q, lessonId, { package: ids[0], title: ids[1], movie: ids[2], poster: ids[3] });
+    return (await cable.lockCableTitle(q, lessonId))!;
   }
 
-  private async payload(q: Queryable, packageId: string, verb: 'deliver' | 'delete', lessonId: string, assetId: string, t: TitleRow, major: number, minor: number): Promise<CablePackagePayload> {
-    const l = (await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [lessonId]))[0];
-    const a = (await q.query<AssetRow>('SELECT * FROM assets WHERE id = $1', [assetId]))[0];
+  private async payload(q: Queryable, packageId: string, verb: 'deliver' | 'delete', lessonId: string, assetId: string, t: CableTitle, major: number, minor: number): Promise<CablePackagePayload> {
+    const l = (await findLesson(q, lessonId))!;
+    const a = (await findAsset(q, assetId))!;
     const tax = await this.taxonomy.get();
     const label = (kind: 'stage' | 'subject' | 'type', code: string) => tax[kind].find((i) => i.code === code)?.label ?? code;
     const type = tax.type.find((i) => i.code === l.type);
@@ -172,9 +134,9 @@ export class CableService {
       assetId,
       version: { major, minor },
       sourceKey,
-      adiIds: { package: t.adi_package, title: t.adi_title, movie: t.adi_movie, poster: t.adi_poster },
+      adiIds: t.adiIds,
       lesson: { title: l.title, description: l.description, stage: label('stage', l.stage), subject: label('subject', l.subject), extraCategories: extra },
-      createdAt: t.created_at.toISOString(),
+      createdAt: t.createdAt.toISOString(),
       license: { start: start.toISOString(), end: new Date(start.getTime() + this.opts.licenseDays * 86_400_000).toISOString() },
       provider: this.opts.provider,
       profile: this.opts.profile,
@@ -195,17 +157,17 @@ function bestSource(a: AssetRow): string | undefined {
 
 /** A finished packaging job: the package's state, files and run time; a delivered DELETE marks earlier deliveries withdrawn. */
 export async function applyCableResult(q: Queryable, r: JobResult): Promise<void> {
-  const pkg = (await q.query<PackageRow>('SELECT * FROM cable_packages WHERE id = $1 FOR UPDATE', [r.subjectId]))[0];
+  const pkg = await cable.lockPackage(q, r.subjectId);
   if (!pkg) return;
   if (!r.ok) {
-    await q.query("UPDATE cable_packages SET state = 'failed', error = $2, error_code = $3, updated_at = now() WHERE id = $1", [pkg.id, r.error ?? 'packaging failed', failureCodeOf(r)]);
+    await cable.markPackageFailed(q, pkg.id, r.error ?? 'packaging failed', failureCodeOf(r));
     await writeAudit(q, { actor: 'worker', entity: 'cable_package', entityId: pkg.id, action: 'failed', from: pkg.state, to: 'failed', reason: r.error ?? null });
     return;
   }
   const data = r.data as { files?: unknown; runTimeS?: number };
-  await q.query("UPDATE cable_packages SET state = 'delivered', error = NULL, files = $2, run_time_s = $3, updated_at = now() WHERE id = $1", [pkg.id, JSON.stringify(data.files ?? []), data.runTimeS ?? null]);
+  await cable.markPackageDelivered(q, pkg.id, data.files ?? [], data.runTimeS ?? null);
   await writeAudit(q, { actor: 'worker', entity: 'cable_package', entityId: pkg.id, action: 'delivered', from: pkg.state, to: 'delivered' });
   if (pkg.verb === 'delete') {
-    await q.query("UPDATE cable_packages SET state = 'withdrawn', updated_at = now() WHERE lesson_id = $1 AND verb = 'deliver' AND state = 'delivered' AND created_at <= $2", [pkg.lesson_id, pkg.created_at]);
+    await cable.markDeliveriesWithdrawn(q, pkg.lessonId, pkg.createdAt);
   }
 }
