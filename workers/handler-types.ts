@@ -4,6 +4,7 @@ import type { Config } from '../config/config.schema.ts';
 import type { Logger } from '../src/infra/logger.ts';
 import type { ObjectStorage } from '../src/infra/storage.ts';
 import type { JobResult } from '../src/jobs/job-types.ts';
+import type { LiveSlots } from './live-slots.ts';
 
 /** What a worker handler may touch: storage, Redis (through the job), its config. Never the database. */
 export interface WorkerDeps {
@@ -14,6 +15,8 @@ export interface WorkerDeps {
   redis?: Redis;
   /** The ingest URL a live job pulls a lesson's stream from (carries the worker token: log it scrubbed). */
   livePullUrl?: (lessonId: string) => string;
+  /** The worker's live slots and heartbeat (live jobs take one while they run). */
+  liveSlots?: LiveSlots;
 }
 
 /**

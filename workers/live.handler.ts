@@ -9,7 +9,7 @@ import { newLedger } from '../src/media/live-ledger.ts';
 import { finishRecording } from '../src/pipeline/live-recording.ts';
 import { captureRecording, recordFromCapture } from '../src/pipeline/live-capture-recording.ts';
 import { runLiveSession } from '../src/pipeline/live-run.ts';
-import { rwTimeoutS } from '../src/pipeline/live-context.ts';
+import { rwTimeoutS, type LiveSessionContext } from '../src/pipeline/live-context.ts';
 import type { JobHandler } from './handler-types.ts';
 import type { HandlerEntry } from './worker.ts';
 
@@ -36,6 +36,8 @@ export const liveHandler: JobHandler<LiveJob> = async (job, deps, signal) => {
   const ladder = liveLadderSpec(config.LIVE_LADDER.split(','));
   const control = new LiveControl(deps.redis, config.QUEUE_PREFIX, p.sessionId);
   const pullUrl = deps.livePullUrl(p.lessonId);
+  // the session holds one of this worker's live slots, advertised in its heartbeat, until the job leaves
+  const slot = deps.liveSlots?.take(p);
   await control.open();
   try {
     return await withWorkDir(
@@ -46,7 +48,9 @@ export const liveHandler: JobHandler<LiveJob> = async (job, deps, signal) => {
         const loaded = await ledgerStore.load();
         const ledger = loaded ?? newLedger({ sessionId: p.sessionId, lessonId: p.lessonId, segmentSeconds: ladder.segmentSeconds });
         if (loaded) log.info({ slots: ledger.slots.length, runs: ledger.runs.length }, 'live session continued from its ledger');
-        const ctx = { p, config, storage, bucket: storage.mediaBucket, log, control, pullUrl, ladder, ledger, ledgerStore, masterAt: -1, dir, signal };
+        const ctx: LiveSessionContext = { p, config, storage, bucket: storage.mediaBucket, log, control, pullUrl, ladder, ledger, ledgerStore, masterAt: -1, dir, signal };
+        const slotsBefore = ledger.slots.length;
+        slot?.watch(() => (ctx.sourceProblem ? { state: 'source_unusable', problem: ctx.sourceProblem } : { state: ledger.slots.length > slotsBefore ? 'transcoding' : 'starting' }));
         await runLiveSession(ctx);
         // the ingest captured every second; the transcoder may have missed some (busy, late, killed)
         if (!(await control.waitCaptureEnded(captureEndWaitMs, signal))) log.warn('the capture did not report its end; recording from what it uploaded');
@@ -56,6 +60,7 @@ export const liveHandler: JobHandler<LiveJob> = async (job, deps, signal) => {
       log,
     );
   } finally {
+    slot?.release();
     await control.close();
   }
 };

@@ -19,10 +19,17 @@ export class Metrics {
     return new client.Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  gauge(name: string, help: string, labelNames: string[] = []): client.Gauge<string> {
+  /**
+   * A gauge; with `collect`, its value is read at each scrape (a failing read leaves the last value,
+   * so one broken source never fails the whole /metrics answer).
+   */
+  gauge(name: string, help: string, labelNames: string[] = [], collect?: (g: client.Gauge<string>) => Promise<void>): client.Gauge<string> {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as client.Gauge<string>;
-    return new client.Gauge({ name, help, labelNames, registers: [this.registry] });
+    return new client.Gauge({
+      name, help, labelNames, registers: [this.registry],
+      ...(collect ? { async collect(this: client.Gauge<string>) { await collect(this).catch(() => undefined); } } : {}),
+    });
   }
 
   /** Counts and times every request under its route template (never the raw path: ids and tokens stay out of labels). */

@@ -65,3 +65,20 @@ export class QueueFactory {
     this.queues.clear();
   }
 }
+
+/** A job not yet finished, as the live capacity view reads it. */
+export interface UnfinishedJob {
+  id: string;
+  state: 'waiting' | 'delayed' | 'active';
+  /** When the job was added (ms). */
+  queuedAt: number;
+  /** When a worker last started it (ms), if one did. */
+  startedAt: number | null;
+}
+
+/** A queue's unfinished jobs: the waiting ones in the order workers will take them, then delayed and active ones. */
+export async function unfinishedJobs(queue: Queue): Promise<UnfinishedJob[]> {
+  const [waiting, delayed, active] = await Promise.all([queue.getJobs(['wait', 'prioritized'], 0, -1, true), queue.getJobs(['delayed']), queue.getJobs(['active'])]);
+  const view = (state: UnfinishedJob['state']) => (j: { id?: string; timestamp: number; processedOn?: number }): UnfinishedJob => ({ id: String(j.id), state, queuedAt: j.timestamp, startedAt: j.processedOn ?? null });
+  return [...waiting.map(view('waiting')), ...delayed.map(view('delayed')), ...active.map(view('active'))];
+}

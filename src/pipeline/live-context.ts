@@ -34,6 +34,8 @@ export interface LiveSessionContext {
   dir: string;
   /** The job is being given up by this worker (it is closing). */
   signal: AbortSignal;
+  /** Why the last probe found the source unusable for the ladder (a probe failure reason); unset once a plan is made. */
+  sourceProblem?: string;
   /** Whether this writer may (re)write the live master now; absent: always (the transcoder). */
   mayWriteMaster?: () => Promise<boolean>;
 }

@@ -158,8 +158,10 @@ async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, s
   const outcome = parseProbe(probe);
   if (!outcome.ok) {
     log.warn({ reason: outcome.failure.reason }, 'the live stream is not usable yet');
+    ctx.sourceProblem = outcome.failure.reason;
     return null;
   }
+  ctx.sourceProblem = undefined;
   const info = outcome.info;
   const planned = planTranscode(info, ctx.ladder, { live: true });
   const fixed = ctx.ledger.renditions.map((r) => r.name);

@@ -21,6 +21,10 @@ import { queueNames } from '../jobs/job-types.ts';
 import { LiveStatsStore } from '../infra/live-stats.store.ts';
 import { pingDb } from '../infra/db.ts';
 import { LiveStatusService } from '../services/live-status.service.ts';
+import { LiveCapacityService } from '../services/live-capacity.service.ts';
+import { LiveWorkersStore } from '../infra/live-workers.store.ts';
+import { unfinishedJobs } from '../infra/queue.ts';
+import { registerCapacityRoutes } from '../api/capacity.routes.ts';
 import { questionImageLimits } from './services.ts';
 import type { RoleContext } from './role.ts';
 
@@ -41,7 +45,9 @@ export function apiApp({ config, log, parts, services }: RoleContext, o: { catal
   registerCableRoutes(registry, services.cable);
   registerTimetableRoutes(registry, { timetables: services.timetables, schedule: services.schedule, baseUrl });
   registerAdminRoutes(registry, { auth: services.auth, schools: services.schools });
-  registerLiveStatusRoutes(registry, new LiveStatusService(db, services.lessons, new LiveStatsStore(redis, config.QUEUE_PREFIX)));
+  const capacity = new LiveCapacityService(db, new LiveWorkersStore(redis, config.QUEUE_PREFIX), () => unfinishedJobs(queues.queue(queueNames.live)), { fleetSlots: config.LIVE_FLEET_SLOTS, reportDays: 3 });
+  registerCapacityRoutes(registry, capacity, metrics);
+  registerLiveStatusRoutes(registry, new LiveStatusService(db, services.lessons, new LiveStatsStore(redis, config.QUEUE_PREFIX), capacity));
   registerLessonEditRoutes(registry, { db, edits: services.edits, lessons: services.lessons, baseUrl });
   registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: imageBytes, maxImages: config.QA_MAX_IMAGES });
   const strictJson = strictJsonRouter({

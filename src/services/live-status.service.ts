@@ -4,6 +4,7 @@ import { ConflictError } from '../domain/errors.ts';
 import type { Principal } from '../domain/types.ts';
 import { streamAdvice, type StreamAdvice } from '../media/stream-meter.ts';
 import type { LessonsService } from './lessons.service.ts';
+import type { CaptureOnlyReason } from '../domain/live-capacity.ts';
 
 export interface LiveStatus {
   status: string;
@@ -14,11 +15,21 @@ export interface LiveStatus {
   /** what to change in the encoder (codes; the page says them in Chinese) */
   advice: StreamAdvice[];
   stopped: boolean;
+  /**
+   * Whether a transcoder carries the open session (students get the ladder) or it is captured only,
+   * with the true reason (src/domain/live-capacity.ts); null without an open session.
+   */
+  transcode: { transcoded: boolean; reason: CaptureOnlyReason | null; ahead: number | null; sourceProblem: string | null } | null;
+}
+
+/** How a lesson's open session is transcoded (src/services/live-capacity.service.ts). */
+export interface TranscodeView {
+  forLesson(lessonId: string): Promise<{ transcoded: boolean; reason: CaptureOnlyReason | null; ahead: number | null; sourceProblem: string | null } | null>;
 }
 
 /** The teacher's (and reviewer's) view of a live lesson's stream: the catalog's session and the ingest's figures. */
 export class LiveStatusService {
-  constructor(private readonly db: Db, private readonly lessons: LessonsService, private readonly stats: LiveStatsStore) {}
+  constructor(private readonly db: Db, private readonly lessons: LessonsService, private readonly stats: LiveStatsStore, private readonly transcode?: TranscodeView) {}
 
   async status(actor: Principal, lessonId: string): Promise<LiveStatus> {
     const l = await this.lessons.rowForStaff(actor, lessonId);
@@ -29,6 +40,7 @@ export class LiveStatusService {
     ))[0];
     const stopped = Boolean((await this.db.query<{ stopped: boolean }>('SELECT live_stopped_at IS NOT NULL stopped FROM lessons WHERE id = $1', [l.id]))[0]?.stopped);
     const figures = s ? await this.stats.read(l.id) : undefined;
+    const t = s && this.transcode ? await this.transcode.forLesson(l.id) : null;
     const now = Date.now();
     // figures older than a few seconds mean the ingest no longer carries the stream
     const fresh = figures && now - figures.at < 6000 ? figures : undefined;
@@ -43,6 +55,7 @@ export class LiveStatusService {
       } : null,
       advice: fresh ? streamAdvice({ ...fresh, idleMs: idle }) : [],
       stopped,
+      transcode: t ? { transcoded: t.transcoded, reason: t.reason, ahead: t.ahead, sourceProblem: t.sourceProblem } : null,
     };
   }
 }
