@@ -52,6 +52,60 @@ async function signIn(ctx: BrowserContext, u: TestUser, landing: string): Promis
 
 const lessonOf = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body;
 
+/**
+ * The preview's storyboard strip fits its width: no tile spills or scrolls sideways, each tile is its
+ * sprite cell scaled (background size and offset in step with the tile's width), and a tap seeks.
+ */
+async function expectStripFits(item: import('playwright-core').Locator, size: ViewportName): Promise<void> {
+  const strip = item.locator('[data-testid="storyboard-strip"]');
+  await strip.locator('button').first().waitFor({ timeout: 60_000 });
+  const m = await strip.evaluate(async (el) => {
+    const box = el.getBoundingClientRect();
+    const tiles = [...el.querySelectorAll<HTMLElement>('.storyboard__image')];
+    const url = /url\("?(.*?)"?\)/.exec(getComputedStyle(tiles[0]).backgroundImage)![1];
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    return {
+      width: box.width, scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, natural: [img.naturalWidth, img.naturalHeight],
+      tiles: tiles.map((t) => {
+        const r = t.getBoundingClientRect();
+        const cs = getComputedStyle(t);
+        return { left: r.left - box.left, right: r.right - box.left, w: r.width, h: r.height, cell: t.dataset.cell!.split(',').map(Number), size: cs.backgroundSize, pos: cs.backgroundPosition };
+      }),
+    };
+  });
+  expect(m.scrollWidth, `${size}: the strip scrolls sideways`).toBeLessThanOrEqual(m.clientWidth);
+  expect(m.tiles.length).toBeGreaterThan(2);
+  for (const t of m.tiles) {
+    const [x, y, cw, ch] = t.cell;
+    expect(t.left, size).toBeGreaterThanOrEqual(-0.5);
+    expect(t.right, size).toBeLessThanOrEqual(m.width + 0.5);
+    expect(t.w, `${size}: tile scaled below the sprite's ${cw} px`).toBeLessThan(cw);
+    expect(t.w).toBeGreaterThanOrEqual(60);
+    expect(Math.abs(t.w / t.h - cw / ch)).toBeLessThan(0.05);
+    // the sprite drawn at the tile's scale, offset to the tile's cell
+    const scale = t.w / cw;
+    expect(t.size).toMatch(/^[\d.]+% [\d.]+%$/);
+    const [bx, by] = t.size.split(' ').map(parseFloat);
+    const sw = (bx / 100) * t.w;
+    const sh = (by / 100) * t.h;
+    expect(Math.abs(sw - m.natural[0] * scale)).toBeLessThan(1);
+    expect(Math.abs(sh - m.natural[1] * scale)).toBeLessThan(1);
+    const [px, py] = t.pos.split(' ').map(parseFloat);
+    expect(Math.abs(((t.w - sw) * px) / 100 + x * scale)).toBeLessThan(1);
+    expect(Math.abs(((t.h - sh) * py) / 100 + y * scale)).toBeLessThan(1);
+  }
+  // a tap on the third tile seeks the preview to its time
+  const tile = strip.locator('button').nth(2);
+  const [mm, ss] = ((await tile.getAttribute('aria-label')) ?? '').split(':').map(Number);
+  const at = mm * 60 + ss;
+  expect(at).toBeGreaterThan(0);
+  await item.page().waitForFunction(() => (document.querySelector('.review-preview video') as HTMLVideoElement | null)?.readyState! >= 1, undefined, { timeout: 60_000, polling: 100 });
+  await tile.click();
+  await item.page().waitForFunction((s) => Math.abs(((document.querySelector('.review-preview video') as HTMLVideoElement).currentTime) - s) < 1, at, { timeout: 10_000, polling: 100 });
+}
+
 beforeAll(async () => {
   await ensureWebBuild();
   ts = await startTestSystem({ api: true, worker: true, ingest: true });
@@ -144,10 +198,20 @@ describe('staff consoles in Chromium', () => {
     const errors = collectPageErrors(page);
     const item = page.locator('[data-testid="queue-item"]', { hasText: title });
     await item.getByRole('button', { name: '预览' }).click();
-    await item.locator('[data-testid="storyboard-strip"] button').first().waitFor({ timeout: 60_000 });
     await item.locator('video').waitFor();
+    await expectStripFits(item, 'desktop');
     await screenshot(page, 'console-review', 'desktop');
     expect(await seriousA11yProblems(page)).toEqual([]);
+    {
+      const phoneCtx = await newContext(browser, 'phone');
+      const phone = await signIn(phoneCtx, ts.users.reviewerA, '/review');
+      const onPhone = phone.locator('[data-testid="queue-item"]', { hasText: title });
+      await onPhone.getByRole('button', { name: '预览' }).click();
+      await expectStripFits(onPhone, 'phone');
+      await screenshot(phone, 'console-review', 'phone');
+      expect(await seriousA11yProblems(phone)).toEqual([]);
+      await phoneCtx.close();
+    }
     await item.getByRole('button', { name: '通过', exact: true }).click();
     await eventually(() => lessonOf(recordedId), (l) => l.status === 'approved', 30_000, 'approval');
     expect(errors).toEqual([]);

@@ -370,6 +370,7 @@ export const ct = {
   planNotApproved: '直播计划尚未通过审核',
   waiting: (m: number) => (m < 60 ? `已等待 ${m} 分钟` : `已等待 ${Math.floor(m / 60)} 小时 ${m % 60} 分钟`),
   preview: '预览',
+  storyboard: '缩略图：点一下跳到那里',
   approve: '通过',
   reject: '退回',
   rejectReason: '退回原因',

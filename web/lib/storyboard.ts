@@ -39,3 +39,13 @@ export function cueAt(cues: StoryboardCue[], s: number): StoryboardCue | undefin
   }
   return cues[cues.length - 1];
 }
+
+/** Each sprite's size as its cues tile it (the right and bottom edges of its furthest cells). */
+export function sheetSizes(cues: StoryboardCue[]): Map<string, { width: number; height: number }> {
+  const out = new Map<string, { width: number; height: number }>();
+  for (const c of cues) {
+    const s = out.get(c.image) ?? { width: 0, height: 0 };
+    out.set(c.image, { width: Math.max(s.width, c.x + c.w), height: Math.max(s.height, c.y + c.h) });
+  }
+  return out;
+}

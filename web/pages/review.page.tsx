@@ -82,12 +82,15 @@ function Preview({ lessonId, onDone }: { lessonId: string; onDone: () => void })
   const vtt = hls?.replace(/master\.m3u8$/, 'storyboard.vtt');
   const seek = (s: number) => {
     const v = document.querySelector<HTMLVideoElement>('.review-preview video');
-    if (v) v.currentTime = s;
+    if (!v) return;
+    v.currentTime = s;
+    // on a phone the strip can push the picture off screen: bring it back to see the moment
+    v.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   };
   return (
     <div class="review-preview">
       {hls && <Player src={hls} live={false} storyboardUrl={vtt} onGone={d.reload} />}
-      {vtt && <StoryboardStrip vttUrl={vtt} onSeek={seek} />}
+      {vtt && <StoryboardStrip vttUrl={vtt} onSeek={seek} label={ct.storyboard} />}
       {d.data.description && <p class="lesson__description">{d.data.description}</p>}
       <Decide lessonId={lessonId} onDone={onDone} />
     </div>
