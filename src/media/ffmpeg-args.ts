@@ -70,6 +70,11 @@ export interface TranscodePlan {
   video: VideoSourcePlan;
   /** null: the source has no sound; silence is generated so every rendition carries audio. */
   audio: AudioSourcePlan | null;
+  /**
+   * Live only: a session without sound (issue 11: a video-only publisher) gets a video-only ladder:
+   * no audio track in any rendition, no audio-only rendition, no silence generated.
+   */
+  soundless?: boolean;
   audioSettings: AudioSettings;
   /** Live only: the top rendition copied from the source (absent or null: every rendition encoded). */
   passthrough?: PassthroughPlan | null;
@@ -293,6 +298,10 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
       parts.push(`[s${i}]scale=${r.width}:${r.height}:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v${i}]`);
     });
   }
+  if (plan.soundless) {
+    if (renditions.some((r) => r.kind === 'audio')) throw new Error('an audio-only rendition needs sound');
+    return parts.join(';');
+  }
   const aOuts = Array.from({ length: audioCount }, (_, i) => `[a${i}]`).join('');
   const rate = plan.audioSettings.sampleRate;
   // Whole AAC frames (1024 samples) ending at or just before the lesson's end: with the encoder's
@@ -309,7 +318,9 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
     parts.push(`${aIn}${chain.join(',')}${tail},asplit=${audioCount}${aOuts}`);
   } else {
     // No audio track: silence, so every rendition (and the audio-only one) still has a sound track.
-    const end = plan.durationS === null ? '' : `,atrim=end_sample=${samples}`;
+    // Live: paced to real time (issue 11), else the audio-only rendition, which nothing else paces,
+    // races ahead of the picture (and on without end once the publisher's picture stops).
+    const end = plan.durationS === null ? ',arealtime' : `,atrim=end_sample=${samples}`;
     parts.push(`anullsrc=channel_layout=stereo:sample_rate=${rate}${end},asplit=${audioCount}${aOuts}`);
   }
   return parts.join(';');
@@ -343,11 +354,11 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
     const dir = `${o.outDir}/${r.name}`;
     if (pass && r.name === pass.rendition) {
       // The publisher's own picture, as it came: no decode, no encode (issue 11 item 2).
-      args.push('-map', plan.video.streamIndex === null ? '0:v:0' : `0:${plan.video.streamIndex}`, '-map', `[a${ai}]`, '-c:v', 'copy');
+      args.push('-map', plan.video.streamIndex === null ? '0:v:0' : `0:${plan.video.streamIndex}`, ...(plan.soundless ? [] : ['-map', `[a${ai}]`]), '-c:v', 'copy');
     } else if (r.kind === 'video') {
       args.push(
         '-map', `[v${vi++}]`,
-        '-map', `[a${ai}]`,
+        ...(plan.soundless ? [] : ['-map', `[a${ai}]`]),
         '-c:v', 'libx264',
         '-preset', o.preset,
         // High profile 8-bit 4:2:0: what every HLS client decodes (DESIGN.md).
@@ -374,12 +385,10 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
     } else {
       args.push('-map', `[a${ai}]`);
     }
+    if (!plan.soundless) {
+      args.push('-c:a', 'aac', '-profile:a', audio.profile, '-b:a', `${r.audioKbps}k`, '-ar', String(audio.sampleRate), '-ac', String(audio.channels));
+    }
     args.push(
-      '-c:a', 'aac',
-      '-profile:a', audio.profile,
-      '-b:a', `${r.audioKbps}k`,
-      '-ar', String(audio.sampleRate),
-      '-ac', String(audio.channels),
       '-map_metadata', '-1',
       '-map_chapters', '-1',
       // x264 lookahead holds video back while audio packets queue: let the queue grow instead of failing.
@@ -387,7 +396,7 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
       // Keep encoder timestamps as they are in every output (the same B-frame/priming offsets), so
       // segment boundaries of all renditions carry the same PTS (REFERENCE: aligned boundaries).
       '-avoid_negative_ts', 'disabled',
-      ...(plan.durationS === null && !plan.audio ? ['-shortest'] : []),
+      ...(plan.durationS === null && !plan.audio && !plan.soundless ? ['-shortest'] : []),
       '-f', 'hls',
       '-hls_time', hlsTime(plan, r),
       '-hls_segment_type', o.segmentFormat,

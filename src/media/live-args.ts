@@ -4,7 +4,8 @@
  * low-delay x264, 2 s segments), and the inputs of the recording's poster and storyboard.
  */
 import { liveLadder, type LadderSpec, type VideoRungSpec } from '../../config/ladder.ts';
-import { buildTranscodeArgs, fitInBox, type Rendition, type TranscodePlan, type VideoRendition } from './ffmpeg-args.ts';
+import { buildTranscodeArgs, fitInBox, planTranscode, type Rendition, type TranscodePlan, type VideoRendition } from './ffmpeg-args.ts';
+import type { MediaInfo } from './media-info.ts';
 
 /** The live ladder limited to the named video rungs (config LIVE_LADDER); fallback and audio-only stay. */
 export function liveLadderSpec(names: readonly string[], base: LadderSpec = liveLadder): LadderSpec {
@@ -37,8 +38,36 @@ export function sessionRenditions(planned: readonly Rendition[], fixed: readonly
   });
 }
 
+/**
+ * A run's transcode plan from its probed source (issue 11 "real encoders' streams"). The session's
+ * first run decides its renditions: a source without sound makes a video-only ladder (no audio-only
+ * rendition, no silence: nothing to pace, nothing a student could want). A later run keeps that set:
+ * sound that arrives later goes into the video renditions; a session with sound whose publisher comes
+ * back without it gets (real-time paced) silence in each of them.
+ */
+export function planLiveRun(info: MediaInfo, ladder: LadderSpec, fixed: readonly string[]): TranscodePlan {
+  const planned = planTranscode(info, ladder, { live: true });
+  const wanted = info.audio ? planned.renditions : planned.renditions.filter((r) => r.kind === 'video');
+  const renditions = sessionRenditions(wanted, fixed, ladder, { width: info.video.displayWidth, height: info.video.displayHeight });
+  const soundless = !info.audio && renditions.every((r) => r.kind === 'video');
+  return { ...planned, renditions, ...(soundless ? { soundless } : {}) };
+}
+
 /** Microseconds, as ffmpeg's `-rw_timeout` takes them. */
 const micros = (s: number): string => String(Math.round(s * 1e6));
+
+/**
+ * Options of every pull from the ingest. ffmpeg's RTMP client announces picture and sound whatever
+ * the publisher sends, so opening a stream without one of them waited the whole default analysis
+ * (5 s of media) for it: a video-only or audio-only lesson started 5 s late at every pull (issue 11).
+ * One second of media still holds the publisher's first keyframe and sound (the ingest sends its
+ * cached GOP at once).
+ */
+const pullOptions = (rwTimeoutS: number): string[] => [
+  // A dead ingest or a stream without publisher must not hang the pull.
+  '-rw_timeout', micros(rwTimeoutS),
+  '-analyzeduration', '1000000',
+];
 
 export interface LiveProbeArgsOptions {
   input: string;
@@ -53,8 +82,7 @@ export interface LiveProbeArgsOptions {
 export function buildLiveProbeArgs(o: LiveProbeArgsOptions): string[] {
   return [
     '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
-    // A dead ingest or a stream without publisher must not hang the capture.
-    '-rw_timeout', micros(o.rwTimeoutS),
+    ...pullOptions(o.rwTimeoutS),
     '-i', o.input,
     '-map', '0:v?', '-map', '0:a?',
     '-c', 'copy',
@@ -80,7 +108,7 @@ export function buildLiveLadderArgs(o: LiveLadderArgsOptions): string[] {
   return buildTranscodeArgs({
     input: o.input,
     // A stalled pull ends the run (the worker then checks the session and pulls again).
-    inputOptions: ['-rw_timeout', micros(o.rwTimeoutS)],
+    inputOptions: pullOptions(o.rwTimeoutS),
     outDir: o.outDir,
     plan: o.plan,
     preset: o.preset,
@@ -136,7 +164,7 @@ export function buildCaptureArgs(o: CaptureArgsOptions): string[] {
   return [
     '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
     // A stalled pull ends the run (the capture then checks the session and pulls again).
-    '-rw_timeout', micros(o.rwTimeoutS),
+    ...pullOptions(o.rwTimeoutS),
     '-i', o.input,
     // Whatever tracks the publisher sends: picture only, sound only, or both.
     '-map', '0:v:0?', '-map', '0:a:0?',

@@ -224,3 +224,12 @@ export function stretches(slots: readonly LiveSlot[]): LiveSlot[][] {
 }
 
 const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;
+
+/** A rendition's CODECS with the codecs of another run added (same codec family: the first kept). */
+export function mergeCodecs(known: string | null, found: readonly (string | null | undefined)[]): string | null {
+  const list = known ? known.split(',') : [];
+  for (const c of found) {
+    if (c && !list.some((k) => k.split('.')[0] === c.split('.')[0])) list.push(c);
+  }
+  return list.join(',') || null;
+}

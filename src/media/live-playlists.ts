@@ -109,21 +109,22 @@ export interface ReadySlots {
 /**
  * The positions from `nextSeq` on that every rendition has listed (a listed segment is complete:
  * ffmpeg renames it into place, `temp_file`, before it lists it). A position already gone from some
- * rendition's local list is skipped in all of them, so slots stay aligned.
+ * rendition's local list is skipped in all of them, so slots stay aligned. When one rendition's list
+ * has run so far ahead that no position is listed by all (issue 11: a track that is not paced by the
+ * input), nothing is ready: the others may still catch up, and nothing is ever read past a list's end.
  */
 export function readySlots(lists: readonly FfmpegLivePlaylist[], nextSeq: number): ReadySlots {
   if (!lists.length) return { ready: [], skipped: 0, nextSeq };
   const firstListed = Math.max(...lists.map((l) => l.mediaSequence));
   const lastListed = Math.min(...lists.map((l) => (l.segments.length ? l.segments[l.segments.length - 1].seq : l.mediaSequence - 1)));
-  let seq = nextSeq;
-  let skipped = 0;
-  if (seq < firstListed && lastListed >= firstListed) {
-    skipped = firstListed - seq;
-    seq = firstListed;
-  }
+  if (lastListed < firstListed || lastListed < nextSeq) return { ready: [], skipped: 0, nextSeq };
+  const skipped = Math.max(0, firstListed - nextSeq);
   const ready: ReadySlots['ready'] = [];
+  let seq = nextSeq + skipped;
   for (; seq <= lastListed; seq++) {
-    ready.push({ seq, parts: lists.map((l) => l.segments[seq - l.mediaSequence]) });
+    const parts = lists.map((l) => l.segments[seq - l.mediaSequence]);
+    if (parts.some((p) => !p || p.seq !== seq)) break;
+    ready.push({ seq, parts });
   }
   return { ready, skipped, nextSeq: seq };
 }

@@ -24,6 +24,13 @@ export const perStretchRules: readonly string[] = ['media.duration', 'media.exti
 /** Rules a live recording cannot always meet without re-encoding: warnings, not failures. */
 export const relaxedLiveRules: readonly string[] = ['bandwidth.peak-average'];
 
+/**
+ * Rules relaxed for a session without sound (issue 11: a video-only publisher gets a video-only
+ * ladder). The variant under 192 kb/s is the audio-only one, which would carry only silence: the
+ * lowest picture rung is what a weak link can use.
+ */
+export const soundlessLiveRules: readonly string[] = ['master.cellular'];
+
 export interface LiveRecordingCheck {
   violations: Violation[];
   warnings: Violation[];
@@ -58,8 +65,10 @@ export function validateLiveRecording(ledger: LiveLedger, master: string, facts:
       }
     });
   }
+  const soundless = ledger.renditions.every((r) => !r.codecs?.includes('mp4a'));
+  const relaxed = soundless ? [...relaxedLiveRules, ...soundlessLiveRules] : relaxedLiveRules;
   return {
-    violations: all.filter((v) => !relaxedLiveRules.includes(v.rule)),
-    warnings: [...all.filter((v) => relaxedLiveRules.includes(v.rule)), ...cutWarnings],
+    violations: all.filter((v) => !relaxed.includes(v.rule)),
+    warnings: [...all.filter((v) => relaxed.includes(v.rule)), ...cutWarnings],
   };
 }

@@ -8,8 +8,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FfmpegError, runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
 import { scrubUrl, type Logger } from '../infra/logger.ts';
-import { planTranscode, type TranscodePlan, type VideoRendition } from '../media/ffmpeg-args.ts';
-import { buildLiveLadderArgs, buildLiveProbeArgs, sessionRenditions } from '../media/live-args.ts';
+import type { TranscodePlan, VideoRendition } from '../media/ffmpeg-args.ts';
+import { buildLiveLadderArgs, buildLiveProbeArgs, planLiveRun } from '../media/live-args.ts';
 import type { LiveRunEntry } from '../media/live-ledger.ts';
 import { capBandwidth } from '../media/live-playlists.ts';
 import { rationalValue } from '../media/media-info.ts';
@@ -163,11 +163,8 @@ async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, s
   }
   ctx.sourceProblem = undefined;
   const info = outcome.info;
-  const planned = planTranscode(info, ctx.ladder, { live: true });
-  const fixed = ctx.ledger.renditions.map((r) => r.name);
-  const renditions = sessionRenditions(planned.renditions, fixed, ctx.ladder, { width: info.video.displayWidth, height: info.video.displayHeight });
   log.info({ source: `${info.video.codec} ${info.video.width}x${info.video.height}`, audio: info.audio?.codec ?? null }, 'live source probed');
-  return { ...planned, renditions };
+  return planLiveRun(info, ctx.ladder, ctx.ledger.renditions.map((r) => r.name));
 }
 
 function isPlan(x: unknown): x is TranscodePlan {

@@ -5,7 +5,7 @@ import type { Logger } from '../infra/logger.ts';
 import { retry } from '../infra/retry.ts';
 import { isUnavailableError } from '../infra/unavailable.ts';
 import { contentTypeOf, liveMasterKey, liveMediaPlaylistKey, liveSlotKey } from '../media/storage-keys.ts';
-import { appendSlot, nextSlot } from '../media/live-ledger.ts';
+import { appendSlot, mergeCodecs, nextSlot } from '../media/live-ledger.ts';
 import { livePlaylistReady, readFfmpegLivePlaylist, readySlots, writeLiveMaster, writeLiveMediaPlaylist, type FfmpegLivePlaylist, type ReadySlots } from '../media/live-playlists.ts';
 import { inspectTsSegment } from '../media/ts-segment.ts';
 import { RunTakenOverError, stallS, type LiveSessionContext } from './live-context.ts';
@@ -120,11 +120,12 @@ export class SegmentWatcher {
     const { ledger, storage, bucket, p } = ctx;
     const files = slot.parts.map((part, i) => path.join(this.runDir, this.names[i], part.uri));
     const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
-    // Codecs of the real encode, once per rendition (the master's CODECS).
-    for (const [i, r] of ledger.renditions.entries()) {
-      if (!r.codecs) {
+    // Codecs of the real encode, from each run's first slot (the master's CODECS: every codec a
+    // variant can use, so a publisher that comes back with sound it lacked before adds its codec).
+    if (!this.slotsThisRun) {
+      for (const [i, r] of ledger.renditions.entries()) {
         const facts = inspectTsSegment(await readFile(files[i]));
-        r.codecs = [facts.video?.codecs, facts.audio?.codecs].filter((c): c is string => !!c).join(',') || null;
+        r.codecs = mergeCodecs(r.codecs, [facts.video?.codecs, facts.audio?.codecs]);
         // a remuxed rendition (the capture) learns its picture size from the stream itself
         const run = ledger.runs.find((x) => x.run === this.run);
         if (run && !run.sizes[r.name] && facts.video?.width && facts.video.height) run.sizes[r.name] = { width: facts.video.width, height: facts.video.height };

@@ -43,27 +43,64 @@ export async function stopAllFfmpeg(): Promise<void> {
   await Promise.all([...running].map((f) => f.stop()));
 }
 
+/** What a publisher sends, as the encoders teachers use can be set (issue 11 "real encoders' streams"). */
+export interface PublisherOptions {
+  codec?: 'h264' | 'flv1';
+  /** Picture size (default 320x240). */
+  size?: string;
+  /** Frame rate (default 25). */
+  fps?: number;
+  durationS?: number;
+  /** Keyframe interval in frames (default 50), or 'auto': x264's own default (250 frames). */
+  gop?: number | 'auto';
+  /** Send no sound (a camera without a microphone). */
+  noAudio?: boolean;
+  /** Send no picture (a radio-style lesson). */
+  noVideo?: boolean;
+  /** B-frames between references (default 0: zerolatency). */
+  bframes?: number;
+  /** Audio sample rate (default 48000). */
+  sampleRate?: number;
+  /** Seconds added to every timestamp sent (an encoder whose clock does not start at 0). */
+  tsOffsetS?: number;
+}
+
+/** argv of an H.264/AAC publisher from lavfi sources (the legitimate look: testsrc2 + sine). */
+export function publisherArgs(url: string, opts: PublisherOptions = {}): string[] {
+  const size = opts.size ?? '320x240';
+  const fps = opts.fps ?? 25;
+  const video = opts.noVideo
+    ? []
+    : [
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+        // zerolatency turns B-frames off; an OBS profile with B-frames keeps the encoder's lookahead
+        ...(opts.bframes ? ['-bf', String(opts.bframes)] : ['-tune', 'zerolatency']),
+        ...(opts.gop === 'auto' ? [] : ['-g', String(opts.gop ?? 50)]),
+      ];
+  const audio = opts.noAudio ? [] : ['-c:a', 'aac', '-b:a', '64k'];
+  return [
+    '-loglevel', 'error', '-re',
+    ...(opts.noVideo ? [] : ['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`]),
+    ...(opts.noAudio ? [] : ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${opts.sampleRate ?? 48000}`]),
+    '-t', String(opts.durationS ?? 60),
+    ...video, ...audio,
+    ...(opts.tsOffsetS ? ['-output_ts_offset', String(opts.tsOffsetS)] : []),
+    '-f', 'flv', url,
+  ];
+}
+
 /**
  * A live publisher from lavfi sources. `h264` is the legitimate look (testsrc2 + sine, AAC);
  * `flv1` is an intruder whose every video tag carries codec id 2, so a viewer can tell its frames apart.
  */
-export function startPublisher(url: string, opts: { codec?: 'h264' | 'flv1'; size?: string; durationS?: number; gop?: number } = {}): FfProc {
-  const size = opts.size ?? '320x240';
-  const dur = opts.durationS ?? 60;
+export function startPublisher(url: string, opts: PublisherOptions = {}): FfProc {
   if ((opts.codec ?? 'h264') === 'flv1') {
     return run([
-      '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=red:size=${size}:rate=25`,
-      '-t', String(dur), '-c:v', 'flv', '-g', '25', '-an', '-f', 'flv', url,
+      '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=red:size=${opts.size ?? '320x240'}:rate=25`,
+      '-t', String(opts.durationS ?? 60), '-c:v', 'flv', '-g', '25', '-an', '-f', 'flv', url,
     ]);
   }
-  return run([
-    '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(dur),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(opts.gop ?? 50), '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url,
-  ]);
+  return run(publisherArgs(url, opts));
 }
 
 /** A viewer that decodes the pulled stream and reports its decoded video frame count. */

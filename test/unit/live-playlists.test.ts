@@ -238,6 +238,16 @@ describe('reading what ffmpeg writes', () => {
     expect(r.ready.map((x) => x.seq)).toEqual([5, 6]);
     expect(r.nextSeq).toBe(7);
   });
+
+  it('when one rendition\'s list ran past the others\' (silence not paced by the input), then nothing is ready and nothing is read past a list', () => {
+    const video = readFfmpegLivePlaylist(ffmpegList(0, [2, 2, 2]));
+    const ahead = readFfmpegLivePlaylist(ffmpegList(40, Array(30).fill(2)));
+    expect(readySlots([video, ahead], 1)).toEqual({ ready: [], skipped: 0, nextSeq: 1 });
+    expect(readySlots([ahead, video], 0)).toEqual({ ready: [], skipped: 0, nextSeq: 0 });
+    // the others reach the list again: the positions it no longer lists are skipped everywhere
+    const caughtUp = readFfmpegLivePlaylist(ffmpegList(38, [2, 2, 2, 2]));
+    expect(readySlots([caughtUp, ahead], 3)).toMatchObject({ skipped: 37, nextSeq: 42, ready: [{ seq: 40 }, { seq: 41 }] });
+  });
 });
 
 export type { LiveSlot };

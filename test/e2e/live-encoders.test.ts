@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { startPublisher, stopAllFfmpeg, type PublisherOptions } from '../helpers/ffmpeg-rtmp.ts';
+import { storageLoader } from '../../src/infra/hls-source.ts';
+import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
+import { validateVod } from '../../src/media/hls-validator.ts';
+import { loadVodInput } from '../../src/media/hls-vod-input.ts';
+
+/**
+ * Real encoders' streams (issue 11 item 5): publishers as OBS and other encoders send them are
+ * accepted, play live and become a valid recording that reaches review, as long as what was sent.
+ * Small pictures (the 360p live ladder) and 10-15 s publishers, at most two at once, to keep the two
+ * shared cores usable. LIVE_TEST_LOG=1 prints the system's logs.
+ */
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch((err: Error) => err as unknown as T);
+    if (!(v instanceof Error) && ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${v instanceof Error ? v.message : JSON.stringify(v).slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** ffmpeg decodes `seconds` of `url`'s first stream of `kind`; resolves with its exit code and decoded frames. */
+function decode(url: string, seconds: number, kind: 'v' | 'a' = 'v'): Promise<{ code: number | null; frames: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rw_timeout', '15000000', '-i', url, '-t', String(seconds), '-map', `0:${kind}:0`, '-f', 'null', '-', '-progress', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let frames = 0;
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => {
+      for (const m of d.toString().matchAll(/frame=(\d+)/g)) frames = Math.max(frames, Number(m[1]));
+      if (kind === 'a') for (const m of d.toString().matchAll(/out_time_us=(\d+)/g)) frames = Math.max(frames, Math.floor(Number(m[1]) / 21_333));
+    });
+    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    const kill = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.once('exit', (code) => {
+      clearTimeout(kill);
+      resolve({ code, frames, stderr: err });
+    });
+  });
+}
+
+const variants = (master: string): string[] => master.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+
+describe('live lessons from real encoders\' streams', () => {
+  let ts: TestSystem;
+  beforeAll(async () => {
+    ts = await startTestSystem({ api: true, ingest: true, worker: true }, {
+      LIVE_CONCURRENCY: '2', LIVE_RECONNECT_WINDOW_S: '4', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}),
+    });
+  });
+  afterEach(async () => {
+    await stopAllFfmpeg();
+  });
+  afterAll(async () => {
+    await stopAllFfmpeg();
+    await ts?.stop();
+  });
+
+  const liveLesson = async (title: string): Promise<{ id: string; url: string }> => {
+    const start = Date.now() - 5 * 60_000;
+    const c = await ts.api('POST', '/api/v1/lessons', {
+      token: ts.users.teacherA.token,
+      body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 45 * 60_000).toISOString() }),
+    });
+    expect(c.status).toBe(201);
+    expect((await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).body.status).toBe('approved_for_air');
+    const k = await ts.api('POST', `/api/v1/lessons/${c.body.id}/live`, { token: ts.users.teacherA.token });
+    return { id: c.body.id, url: `${(k.body.rtmpUrl as string).replace(/:\d+\//, `:${ts.sys.ingest!.port}/`)}/${k.body.streamKey}` };
+  };
+  const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
+  const liveStatus = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}/live/status`, { token: ts.users.teacherA.token })).body;
+  const gateway = async (p: string): Promise<string> => {
+    const r = await fetch(`${ts.url}${p}`);
+    if (r.status !== 200) throw new Error(`GET ${p}: ${r.status}`);
+    return r.text();
+  };
+  const sessionOf = async (id: string) => (await ts.sys.db.query<{ id: string; epoch: number }>('SELECT id, epoch FROM live_sessions WHERE lesson_id = $1 ORDER BY started_at', [id]))[0];
+  const assetOf = async (id: string) => (await ts.sys.db.query<{ id: string; state: string; error: string | null; duration_s: number | null; hls_root: string | null; media: Record<string, any> | null }>(
+    'SELECT a.id, a.state, a.error, a.duration_s, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.current_asset_id WHERE l.id = $1', [id]))[0];
+  const stored = async (key: string) => (await ts.sys.storage.getBuffer(ts.sys.storage.mediaBucket, key)).toString('utf8');
+
+  /**
+   * The recording of a lesson reaches review, valid and as long as what was sent: the transcoder's
+   * live recording checked by the live recording check (live-recording-check.ts) in the worker, or
+   * the capture's VOD transcode checked here by the VOD validator. Returns the recording's master.
+   */
+  const expectRecording = async (id: string, sentS: number): Promise<{ master: string; root: string; asset: Awaited<ReturnType<typeof assetOf>> }> => {
+    await eventually(() => status(id), (s) => s === 'in_review' || s === 'failed', 240_000, `the recording of ${id}`);
+    const asset = await assetOf(id);
+    expect(await status(id), asset.error ?? '').toBe('in_review');
+    expect(asset.state).toBe('ready');
+    expect(Math.abs(asset.duration_s! - sentS), `recording of ${asset.duration_s} s for ${sentS} s sent`).toBeLessThanOrEqual(2);
+    const root = asset.hls_root ?? `assets/${asset.id}/hls/`;
+    if (root.startsWith('live/')) {
+      expect(asset.media).toMatchObject({ validation: { violations: [] } });
+    } else {
+      const input = await loadVodInput(storageLoader(ts.sys.storage, ts.sys.storage.mediaBucket, root), 'master.m3u8', { durationS: asset.duration_s! });
+      expect(validateVod(input)).toEqual([]);
+    }
+    return { master: await stored(`${root}master.m3u8`), root, asset };
+  };
+
+  /** Publishes `opts` for `sentS` seconds; resolves once the transcoder's live ladder is at the gateway and ffmpeg played it. */
+  const onAir = async (title: string, sentS: number, opts: PublisherOptions): Promise<{ id: string; master: string }> => {
+    const l = await liveLesson(title);
+    startPublisher(l.url, { ...opts, durationS: sentS });
+    await eventually(() => status(l.id), (s) => s === 'on_air', 20_000, `${title} on air`);
+    const master = await eventually(() => gateway(`/live/${l.id}/master.m3u8`), (m) => variants(m).includes('360p/index.m3u8'), 60_000, `the live ladder of ${title}`);
+    const played = await decode(`${ts.url}/live/${l.id}/master.m3u8`, 3, opts.noVideo ? 'a' : 'v');
+    expect(played.code, played.stderr).toBe(0);
+    expect(played.frames, `${title}: decoded frames`).toBeGreaterThan(40);
+    return { id: l.id, master };
+  };
+
+  it('when the publisher sends picture and no sound, then the live ladder is video-only (CODECS avc1, no audio-only rendition), the teacher is told, and the recording reaches review', async () => {
+    const sent = 14;
+    const l = await liveLesson('无声直播');
+    startPublisher(l.url, { noAudio: true, durationS: sent });
+    await eventually(() => status(l.id), (s) => s === 'on_air', 20_000, 'on air');
+    expect((await eventually(() => liveStatus(l.id), (b) => b.stream !== null, 15_000, 'live figures')).advice).toContain('no_audio');
+    const master = await eventually(() => gateway(`/live/${l.id}/master.m3u8`), (m) => variants(m).includes('360p/index.m3u8'), 60_000, 'the live ladder');
+    expect(variants(master).sort()).toEqual(['240p/index.m3u8', '360p/index.m3u8']);
+    expect(master).toMatch(/CODECS="avc1\.[0-9a-f]{6}",/);
+    expect(master).not.toContain('mp4a');
+    const played = await decode(`${ts.url}/live/${l.id}/master.m3u8`, 3);
+    expect(played.code, played.stderr).toBe(0);
+    expect(played.frames).toBeGreaterThan(40);
+
+    const rec = await expectRecording(l.id, sent);
+    // the transcoder's own ledger: video renditions only, every run's slots uploaded to the end
+    const session = await sessionOf(l.id);
+    const ledger = await new LiveLedgerStore(ts.sys.storage, session.id).load();
+    expect(ledger!.renditions.map((r) => [r.name, r.kind])).toEqual([['360p', 'video'], ['240p', 'video']]);
+    expect(ledger!.slots.reduce((s, x) => s + x.parts[0].durationS, 0)).toBeGreaterThan(sent - 5);
+    expect(variants(rec.master).length).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+});
