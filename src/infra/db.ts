@@ -143,10 +143,27 @@ export async function migrate(db: Db, schema: string, log?: Logger): Promise<str
   });
 }
 
-/** Splits a migration file on semicolons at line ends (our migrations keep one statement per block). */
+/**
+ * Splits a migration file on semicolons at line ends (our migrations keep one statement per block),
+ * except inside dollar-quoted bodies ($$ ... $$: functions), whose statements end lines too.
+ */
 export function splitSql(sql: string): string[] {
-  return sql
-    .split(/;\s*(?:\r?\n|$)/)
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter((s) => s.length > 0);
+  const out: string[] = [];
+  let current = '';
+  let inBody = false;
+  for (const part of sql.split(/(\$\$)/)) {
+    if (part === '$$') inBody = !inBody;
+    if (part === '$$' || inBody) {
+      current += part;
+      continue;
+    }
+    const pieces = part.split(/;\s*(?:\r?\n|$)/);
+    current += pieces[0];
+    for (const p of pieces.slice(1)) {
+      out.push(current);
+      current = p;
+    }
+  }
+  out.push(current);
+  return out.map((s) => s.replace(/^\s*--.*$/gm, '').trim()).filter((s) => s.length > 0);
 }

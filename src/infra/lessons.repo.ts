@@ -67,3 +67,23 @@ export async function writeLessonFields(q: Queryable, lessonId: string, values: 
 export async function findLesson(q: Queryable, lessonId: string): Promise<LessonRow | undefined> {
   return (await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [lessonId]))[0];
 }
+
+/** How many published lessons have one combination of the five taxonomy columns. */
+export interface FacetCell {
+  stage: string;
+  grade: string;
+  subject: string;
+  type: string;
+  edition: string;
+  n: number;
+}
+
+/** Every combination among all published lessons, from the counts triggers keep (migration 011). */
+export function publishedFacetCells(q: Queryable): Promise<FacetCell[]> {
+  return q.query<FacetCell>('SELECT stage, grade, subject, type, edition, n FROM lesson_facet_counts WHERE n > 0');
+}
+
+/** Every combination among the lessons matching `where` over alias `l` (a text search): one scan. */
+export function matchingFacetCells(q: Queryable, where: string[], params: unknown[]): Promise<FacetCell[]> {
+  return q.query<FacetCell>(`SELECT l.stage, l.grade, l.subject, l.type, l.edition, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4, 5`, params);
+}

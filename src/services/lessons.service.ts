@@ -10,6 +10,7 @@ import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
 import { searchBigrams, textSearchWhere } from '../infra/text-search.ts';
 import { isUuid } from '../domain/ids.ts';
 import type { PublicLesson } from '../domain/public-lesson.ts';
+import { matchingFacetCells, publishedFacetCells, type FacetCell } from '../infra/lessons.repo.ts';
 
 export interface LessonInput {
   title: string;
@@ -125,31 +126,31 @@ export class LessonsService {
     };
   }
 
-  /** Facet counts over the public catalog; each dimension counts with the other dimensions' filters applied. */
+  /**
+   * Facet counts over the public catalog; each dimension counts with the other dimensions' filters
+   * applied (not its own), the total with all of them. One read of counts per taxonomy combination:
+   * without a text search the counts the database keeps (migration 011), with one the combinations of
+   * the matching lessons; the filters then apply to those few thousand rows here.
+   */
   async facets(filters: PublicFilters): Promise<Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number }> {
-    const tax = await this.taxonomy.get();
+    const [tax, wanted] = await Promise.all([this.taxonomy.get(), this.filterValues(filters)]);
+    let cells: FacetCell[];
+    if (filters.q?.trim()) {
+      const where = ['l.portal_published_at IS NOT NULL'];
+      const params: unknown[] = [];
+      textSearchWhere('l', filters.q, where, params);
+      cells = await matchingFacetCells(this.db, where, params);
+    } else {
+      cells = await publishedFacetCells(this.db);
+    }
+    const matches = (c: FacetCell, except?: TaxonomyKind) => facetKinds.every((k) => k === except || !wanted[k] || wanted[k].has(c[k]));
     const out = { total: 0 } as Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number };
-    const counted = (kind: TaxonomyKind, rows: { code: string; n: number }[]) => {
-      const counts = new Map(rows.map((r) => [r.code, Number(r.n)]));
+    for (const kind of facetKinds) {
+      const counts = new Map<string, number>();
+      for (const c of cells) if (matches(c, kind)) counts.set(c[kind], (counts.get(c[kind]) ?? 0) + c.n);
       out[kind] = tax[kind].map((i) => ({ code: i.code, label: i.label, count: counts.get(i.code) ?? 0 })).filter((i) => i.count > 0);
-    };
-    // Dimensions without a filter of their own all count under every filter, like the total: one scan
-    // with grouping sets serves them together (each set's other columns come back NULL; the columns
-    // themselves are NOT NULL). A filtered dimension counts without its own filter: a query each,
-    // side by side on the pool.
-    const shared = facetKinds.filter((k) => !filters[k]?.length);
-    const cols = shared.map((k) => `l.${k}`);
-    const sharedScan = this.publicWhere(filters).then(({ where, params }) => this.db.query<Record<string, string | null> & { n: number }>(
-      `SELECT ${[...cols, 'count(*)::int n'].join(', ')} FROM lessons l WHERE ${where.join(' AND ')} GROUP BY GROUPING SETS (${[...cols.map((c) => `(${c})`), '()'].join(', ')})`,
-      params,
-    ));
-    await Promise.all(facetKinds.filter((k) => filters[k]?.length).map(async (kind) => {
-      const { where, params } = await this.publicWhere({ ...filters, [kind]: undefined });
-      counted(kind, await this.db.query<{ code: string; n: number }>(`SELECT l.${kind} code, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY l.${kind}`, params));
-    }));
-    const rows = await sharedScan;
-    for (const kind of shared) counted(kind, rows.filter((r) => r[kind] != null).map((r) => ({ code: r[kind]!, n: r.n })));
-    out.total = Number(rows.find((r) => shared.every((k) => r[k] == null))?.n ?? 0);
+    }
+    for (const c of cells) if (matches(c)) out.total += c.n;
     return { total: out.total, ...Object.fromEntries(facetKinds.map((k) => [k, out[k]])) } as typeof out;
   }
 
@@ -220,14 +221,22 @@ export class LessonsService {
     return rows.map((r) => ({ ...publicLesson(r, tax, baseUrl), playback: r.portal_published_at ? publicLesson(r, tax, baseUrl).playback : null, status: r.status, statusReason: r.status_reason }));
   }
 
+  /** The codes each filtered dimension accepts (a type includes its children). */
+  private async filterValues(f: PublicFilters): Promise<Partial<Record<TaxonomyKind, Set<string>>>> {
+    const out: Partial<Record<TaxonomyKind, Set<string>>> = {};
+    for (const kind of facetKinds) {
+      const values = f[kind];
+      if (!values?.length) continue;
+      out[kind] = new Set(kind === 'type' ? (await Promise.all(values.map((v) => this.taxonomy.typeWithChildren(v)))).flat() : values);
+    }
+    return out;
+  }
+
   private async publicWhere(f: PublicFilters): Promise<{ where: string[]; params: unknown[] }> {
     const where = ['l.portal_published_at IS NOT NULL'];
     const params: unknown[] = [];
-    for (const kind of facetKinds) {
-      let values = f[kind];
-      if (!values?.length) continue;
-      if (kind === 'type') values = (await Promise.all(values.map((v) => this.taxonomy.typeWithChildren(v)))).flat();
-      params.push(values);
+    for (const [kind, values] of Object.entries(await this.filterValues(f))) {
+      params.push([...values]);
       where.push(`l.${kind} = ANY($${params.length})`);
     }
     textSearchWhere('l', f.q, where, params);

@@ -235,6 +235,38 @@ describe('stale answers (fresh for 2 s, then stale while one request refreshes)'
   });
 });
 
+describe('facet counts kept by the database', () => {
+  /** The kept counts and a fresh count of the published lessons, both in the same order. */
+  async function keptAndCounted(): Promise<[unknown[], unknown[]]> {
+    const order = 'ORDER BY stage, grade, subject, type, edition';
+    return Promise.all([
+      ts.sys.db.query(`SELECT stage, grade, subject, type, edition, n FROM lesson_facet_counts WHERE n <> 0 ${order}`),
+      ts.sys.db.query(`SELECT stage, grade, subject, type, edition, count(*)::int n FROM lessons WHERE portal_published_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5 ${order}`),
+    ]);
+  }
+
+  it('when lessons are published, withdrawn, republished and reclassified, then the kept counts equal a count of the published lessons', async () => {
+    const a = await publishedLesson(ts, { title: '计数甲课', subject: 'math' });
+    const b = await publishedLesson(ts, { title: '计数乙课', subject: 'chinese' });
+    let [kept, counted] = await keptAndCounted();
+    expect(kept).toEqual(counted);
+    const before = (await (await get(`${ts.url}/api/v1/facets`)).json()).total as number;
+    expect((await ts.api('DELETE', `/api/v1/lessons/${a}/publications/portal`, { token: ts.users.operator.token })).status).toBe(200);
+    [kept, counted] = await keptAndCounted();
+    expect(kept).toEqual(counted);
+    expect((await (await get(`${ts.url}/api/v1/facets`)).json()).total).toBe(before - 1);
+    expect((await ts.api('POST', `/api/v1/lessons/${a}/publications`, { token: ts.users.operator.token, body: { channel: 'portal' } })).status).toBe(201);
+    // one statement moving two published lessons between combinations (their counts swap)
+    await ts.sys.db.query(`UPDATE lessons SET subject = CASE WHEN id = $1 THEN 'chinese' ELSE 'math' END WHERE id IN ($1, $2)`, [a, b]);
+    [kept, counted] = await keptAndCounted();
+    expect(kept).toEqual(counted);
+    await ts.sys.services.access.invalidate(a);
+    const facets = await (await get(`${ts.url}/api/v1/facets`)).json();
+    expect(facets.total).toBe(before);
+    expect(facets.total).toBe(counted.reduce((sum: number, r) => sum + (r as { n: number }).n, 0));
+  });
+});
+
 // two API processes share one database: PostgreSQL (an embedded PGlite belongs to one process)
 describe.skipIf(!inject('databaseUrl'))('two API processes', () => {
   it('when a lesson is published, edited or withdrawn through one process, then the other process drops its cached answers', async () => {
