@@ -117,7 +117,8 @@ try {
   // the same load while a change is announced every second (as publications do): every answer is
   // dropped each time and its next askers share one query per key
   const changes = setInterval(() => void s.access.invalidate('*'), 1000);
-  const changing = await run(sys.apiUrl!, queries).finally(() => clearInterval(changes));
+  const changing = await run(sys.apiUrl!, queries);
+  clearInterval(changes);
   base.close();
 
   const fmt = (r: autocannon.Result) => `${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, errors ${r.errors + r.non2xx}`;
