@@ -1,4 +1,4 @@
-import type { Queryable } from './db.ts';
+import type { Db, Queryable } from './db.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import type { EditField, LessonStatus } from '../domain/lesson-state.ts';
 import { searchBigrams } from './text-search.ts';
@@ -83,7 +83,15 @@ export function publishedFacetCells(q: Queryable): Promise<FacetCell[]> {
   return q.query<FacetCell>('SELECT stage, grade, subject, type, edition, n FROM lesson_facet_counts WHERE n > 0');
 }
 
-/** Every combination among the lessons matching `where` over alias `l` (a text search): one scan. */
-export function matchingFacetCells(q: Queryable, where: string[], params: unknown[]): Promise<FacetCell[]> {
-  return q.query<FacetCell>(`SELECT l.stage, l.grade, l.subject, l.type, l.edition, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4, 5`, params);
+/**
+ * Every combination among the lessons matching `where` over alias `l` (a text search): one scan. The
+ * planner takes a search's bigrams as independent, so it expects a few hundred rows where a common
+ * word matches thousands, and would sort them on five text columns to group them; grouping by hash
+ * instead halves the time of such a search (and costs nothing for a rare one).
+ */
+export function matchingFacetCells(db: Db, where: string[], params: unknown[]): Promise<FacetCell[]> {
+  return db.tx(async (q) => {
+    await q.query('SET LOCAL enable_sort = off');
+    return q.query<FacetCell>(`SELECT l.stage, l.grade, l.subject, l.type, l.edition, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4, 5`, params);
+  });
 }

@@ -148,14 +148,17 @@ describe('public catalog responses', () => {
 
 /** Counts the public catalog's queries sent to PostgreSQL (not the live sweep's, say), until restored. */
 function countLessonQueries(sys: TestSystem['sys']): { readonly n: number; restore: () => void } {
-  const db = sys.db as { query: (sql: string, params?: unknown[]) => Promise<unknown[]> };
-  const original = db.query;
+  type Query = (sql: string, params?: unknown[]) => Promise<unknown[]>;
+  const db = sys.db as unknown as { query: Query; tx: <T>(fn: (q: { query: Query }) => Promise<T>) => Promise<T> };
+  const { query, tx } = db;
   let n = 0;
-  db.query = (sql, params) => {
+  const counted = (q: Query): Query => (sql, params) => {
     if (/\bportal_published_at\b/.test(sql)) n++;
-    return original.call(db, sql, params);
+    return q(sql, params);
   };
-  return { get n() { return n; }, restore: () => { db.query = original; } };
+  db.query = counted(query.bind(db));
+  db.tx = <T,>(fn: (q: { query: Query }) => Promise<T>) => tx.call(db, (q) => fn({ query: counted(q.query.bind(q)) })) as Promise<T>;
+  return { get n() { return n; }, restore: () => { db.query = query; db.tx = tx; } };
 }
 
 /**
