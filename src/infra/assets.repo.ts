@@ -21,3 +21,26 @@ export async function claimJobResult(q: Queryable, resultKey: string): Promise<b
   const ins = await q.query('INSERT INTO applied_job_results (result_key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING result_key', [resultKey]);
   return ins.length > 0;
 }
+
+/** The number the lesson's next version gets (1 for the first). */
+export async function nextAssetVersion(q: Queryable, lessonId: string): Promise<number> {
+  const v = await q.query<{ v: number | null }>('SELECT max(version) v FROM assets WHERE lesson_id = $1', [lessonId]);
+  return (v[0]?.v ?? 0) + 1;
+}
+
+/** A new version of a lesson: an upload (with its file name) or a live recording (with its HLS root). */
+export async function insertAsset(q: Queryable, a: { id: string; lessonId: string; version: number; origin: AssetRow['origin']; state: AssetRow['state']; sourceName?: string; hlsRoot?: string }): Promise<void> {
+  await q.query('INSERT INTO assets (id, lesson_id, version, origin, state, source_name, hls_root) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+    a.id, a.lessonId, a.version, a.origin, a.state, a.sourceName ?? null, a.hlsRoot ?? null,
+  ]);
+}
+
+/** A stored source waiting for its processing job. */
+export async function markAssetQueued(q: Queryable, assetId: string, sourceKey: string, sourceBytes: number | null): Promise<void> {
+  await q.query("UPDATE assets SET state = 'queued', source_key = $2, source_bytes = $3, updated_at = now() WHERE id = $1", [assetId, sourceKey, sourceBytes]);
+}
+
+/** Fails a version that is still queued or processing (a newer one replaces it). */
+export async function failPendingAsset(q: Queryable, assetId: string, error: string): Promise<void> {
+  await q.query("UPDATE assets SET state = 'failed', error = $2, updated_at = now() WHERE id = $1 AND state IN ('queued', 'processing')", [assetId, error]);
+}

@@ -95,3 +95,8 @@ export function matchingFacetCells(db: Db, where: string[], params: unknown[]): 
     return q.query<FacetCell>(`SELECT l.stage, l.grade, l.subject, l.type, l.edition, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4, 5`, params);
   });
 }
+
+/** Makes a version the lesson's current one. */
+export async function writeCurrentAsset(q: Queryable, lessonId: string, assetId: string): Promise<void> {
+  await q.query('UPDATE lessons SET current_asset_id = $2 WHERE id = $1', [lessonId, assetId]);
+}

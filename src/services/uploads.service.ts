@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { Db, Queryable } from '../infra/db.ts';
+import type { Db } from '../infra/db.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError, PayloadTooLargeError } from '../domain/errors.ts';
 import { nextStatus } from '../domain/lesson-state.ts';
 import type { AssetRow, LessonRow, Principal } from '../domain/types.ts';
 import { sourceKey } from '../media/storage-keys.ts';
 import { changeStatus } from './lesson-store.ts';
-import { lockLesson } from '../infra/lessons.repo.ts';
+import { findLesson, lockLesson, writeCurrentAsset } from '../infra/lessons.repo.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
+import { failPendingAsset, findAsset, insertAsset, markAssetFailed, markAssetQueued, nextAssetVersion } from '../infra/assets.repo.ts';
+import * as uploads from '../infra/uploads.repo.ts';
+import type { UploadRecord } from '../infra/uploads.repo.ts';
 
 /** Queues the processing of a freshly stored source (transcode job). */
 export type EnqueueTranscode = (job: { assetId: string; lessonId: string; sourceKey: string }) => Promise<void>;
@@ -47,7 +50,7 @@ export class UploadsService {
     try {
       bytes = await this.streamToStorage(key, body, meta.contentType ?? 'application/octet-stream');
     } catch (err) {
-      await this.db.query("UPDATE assets SET state = 'failed', error = $2, updated_at = now() WHERE id = $1", [asset.id, 'upload interrupted']);
+      await markAssetFailed(this.db, asset.id, 'upload interrupted', null);
       throw err;
     }
     await this.finish(actor, lesson.id, asset.id, key, bytes);
@@ -67,41 +70,32 @@ export class UploadsService {
     const contentType = input.contentType ?? 'application/octet-stream';
     const s3Id = await this.storage.initiateMultipart(this.storage.mediaBucket, key, contentType);
     const id = randomUUID();
-    await this.db.query(
-      `INSERT INTO uploads (id, lesson_id, asset_id, teacher_id, s3_upload_id, object_key, filename, content_type, total_bytes, part_size, state)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open')`,
-      [id, lesson.id, asset.id, actor.userId, s3Id, key, input.filename, contentType, input.size, partSize],
-    );
+    await uploads.insertUpload(this.db, { id, lessonId: lesson.id, assetId: asset.id, teacherId: actor.userId, s3UploadId: s3Id, objectKey: key, filename: input.filename, contentType, totalBytes: input.size, partSize });
     return this.view(actor, lessonId, id);
   }
 
   /** Stores one part (1-based); re-sending a part replaces it. */
   async putPart(actor: Principal, lessonId: string, uploadId: string, partNumber: number, body: Readable, contentLength: number | undefined): Promise<{ partNumber: number; bytes: number }> {
     const up = await this.openUpload(actor, lessonId, uploadId);
-    const parts = Math.ceil(up.total_bytes / up.part_size);
+    const parts = Math.ceil(up.totalBytes / up.partSize);
     if (partNumber < 1 || partNumber > parts) throw new InvalidError('part_number_out_of_range', `part number must be between 1 and ${parts}`, [{ field: 'partNumber', message: 'out of range' }]);
-    const expected = partNumber < parts ? up.part_size : up.total_bytes - up.part_size * (parts - 1);
+    const expected = partNumber < parts ? up.partSize : up.totalBytes - up.partSize * (parts - 1);
     if (contentLength !== undefined && contentLength !== expected) throw new InvalidError('part_size_mismatch', `part ${partNumber} must be exactly ${expected} bytes`, [{ field: 'body', message: `expected ${expected} bytes` }]);
     const buf = await readExactly(body, expected);
-    const etag = await this.storage.uploadPart(this.storage.mediaBucket, up.object_key, up.s3_upload_id, partNumber, buf, buf.length);
-    await this.db.query(
-      `INSERT INTO upload_parts (upload_id, part_number, etag, bytes) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = EXCLUDED.etag, bytes = EXCLUDED.bytes, received_at = now()`,
-      [up.id, partNumber, etag, buf.length],
-    );
-    await this.db.query('UPDATE uploads SET updated_at = now() WHERE id = $1', [up.id]);
+    const etag = await this.storage.uploadPart(this.storage.mediaBucket, up.objectKey, up.s3UploadId, partNumber, buf, buf.length);
+    await uploads.recordPart(this.db, up.id, partNumber, etag, buf.length);
     return { partNumber, bytes: buf.length };
   }
 
   /** What arrived so far (for resuming after a dropped connection). */
   async view(actor: Principal, lessonId: string, uploadId: string): Promise<UploadView> {
     const up = await this.upload(actor, lessonId, uploadId);
-    const parts = await this.db.query<{ part_number: number; bytes: number }>('SELECT part_number, bytes FROM upload_parts WHERE upload_id = $1 ORDER BY part_number', [up.id]);
-    const total = Math.ceil(up.total_bytes / up.part_size);
-    const have = new Set(parts.map((p) => p.part_number));
+    const parts = await uploads.listParts(this.db, up.id);
+    const total = Math.ceil(up.totalBytes / up.partSize);
+    const have = new Set(parts.map((p) => p.partNumber));
     return {
-      uploadId: up.id, assetId: up.asset_id, state: up.state, filename: up.filename, size: Number(up.total_bytes), partSize: Number(up.part_size), partCount: total,
-      received: parts.map((p) => ({ partNumber: p.part_number, bytes: Number(p.bytes) })),
+      uploadId: up.id, assetId: up.assetId, state: up.state, filename: up.filename, size: up.totalBytes, partSize: up.partSize, partCount: total,
+      received: parts.map((p) => ({ partNumber: p.partNumber, bytes: p.bytes })),
       missing: Array.from({ length: total }, (_, i) => i + 1).filter((n) => !have.has(n)).slice(0, 1000),
     };
   }
@@ -111,28 +105,27 @@ export class UploadsService {
     const up = await this.openUpload(actor, lessonId, uploadId);
     const v = await this.view(actor, lessonId, uploadId);
     if (v.missing.length) throw new ConflictError('parts_missing', `parts still missing: ${v.missing.slice(0, 20).join(', ')}${v.missing.length > 20 ? '…' : ''}`);
-    const parts = await this.db.query<{ part_number: number; etag: string }>('SELECT part_number, etag FROM upload_parts WHERE upload_id = $1 ORDER BY part_number', [up.id]);
-    await this.storage.completeMultipart(this.storage.mediaBucket, up.object_key, up.s3_upload_id, parts.map((p) => ({ part: p.part_number, etag: p.etag })));
-    await this.db.query("UPDATE uploads SET state = 'completed', updated_at = now() WHERE id = $1", [up.id]);
-    await this.finish(actor, lessonId, up.asset_id, up.object_key, Number(up.total_bytes));
-    return { assetId: up.asset_id, bytes: Number(up.total_bytes) };
+    const parts = await uploads.listParts(this.db, up.id);
+    await this.storage.completeMultipart(this.storage.mediaBucket, up.objectKey, up.s3UploadId, parts.map((p) => ({ part: p.partNumber, etag: p.etag })));
+    await uploads.writeUploadState(this.db, up.id, 'completed');
+    await this.finish(actor, lessonId, up.assetId, up.objectKey, up.totalBytes);
+    return { assetId: up.assetId, bytes: up.totalBytes };
   }
 
   /** Abandons an upload; its version is marked failed. */
   async abort(actor: Principal, lessonId: string, uploadId: string): Promise<void> {
     const up = await this.openUpload(actor, lessonId, uploadId);
-    await this.storage.abortMultipart(this.storage.mediaBucket, up.object_key, up.s3_upload_id);
+    await this.storage.abortMultipart(this.storage.mediaBucket, up.objectKey, up.s3UploadId);
     await this.db.tx(async (q) => {
-      await q.query("UPDATE uploads SET state = 'aborted', updated_at = now() WHERE id = $1", [up.id]);
-      await q.query("UPDATE assets SET state = 'failed', error = 'upload cancelled', updated_at = now() WHERE id = $1", [up.asset_id]);
-      await writeAudit(q, { actor, entity: 'asset', entityId: up.asset_id, action: 'upload_aborted' });
+      await uploads.writeUploadState(q, up.id, 'aborted');
+      await markAssetFailed(q, up.assetId, 'upload cancelled', null);
+      await writeAudit(q, { actor, entity: 'asset', entityId: up.assetId, action: 'upload_aborted' });
     });
   }
 
   private async ownLesson(actor: Principal, lessonId: string): Promise<LessonRow> {
     if (actor.role !== 'teacher') throw new ForbiddenError('teacher_only', 'only the lesson\'s teacher uploads media');
-    const rows = await this.db.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [lessonId]);
-    const l = rows[0];
+    const l = await findLesson(this.db, lessonId);
     // another teacher's lesson does not exist for this teacher
     if (!l || l.teacher_id !== actor.userId) throw new NotFoundError('lesson_not_found', 'lesson not found');
     return l;
@@ -141,23 +134,22 @@ export class UploadsService {
   private async newAsset(lesson: LessonRow, actor: Principal, state: AssetRow['state'], name: string): Promise<AssetRow> {
     return this.db.tx(async (q) => {
       await lockLesson(q, lesson.id);
-      const v = await q.query<{ v: number | null }>('SELECT max(version) v FROM assets WHERE lesson_id = $1', [lesson.id]);
       const id = randomUUID();
-      const version = (v[0]?.v ?? 0) + 1;
-      await q.query('INSERT INTO assets (id, lesson_id, version, origin, state, source_name) VALUES ($1, $2, $3, $4, $5, $6)', [id, lesson.id, version, 'upload', state, name.slice(0, 255)]);
+      const version = await nextAssetVersion(q, lesson.id);
+      await insertAsset(q, { id, lessonId: lesson.id, version, origin: 'upload', state, sourceName: name.slice(0, 255) });
       await writeAudit(q, { actor, entity: 'asset', entityId: id, action: 'upload_started', data: { lessonId: lesson.id, version } });
-      return (await q.query<AssetRow>('SELECT * FROM assets WHERE id = $1', [id]))[0];
+      return (await findAsset(q, id))!;
     });
   }
 
   /** Makes the stored source the lesson's current version, moves the lesson to processing and queues the job. */
   private async finish(actor: Principal, lessonId: string, assetId: string, key: string, bytes: number): Promise<void> {
-    await this.db.tx(async (q: Queryable) => {
+    await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
-      await q.query("UPDATE assets SET state = 'queued', source_key = $2, source_bytes = $3, updated_at = now() WHERE id = $1", [assetId, key, bytes]);
+      await markAssetQueued(q, assetId, key, bytes);
       // a version that was processing is superseded by this one
-      if (l.status === 'processing' && l.current_asset_id) await q.query("UPDATE assets SET state = 'failed', error = 'replaced by a newer upload', updated_at = now() WHERE id = $1 AND state IN ('queued', 'processing')", [l.current_asset_id]);
-      await q.query('UPDATE lessons SET current_asset_id = $2 WHERE id = $1', [lessonId, assetId]);
+      if (l.status === 'processing' && l.current_asset_id) await failPendingAsset(q, l.current_asset_id, 'replaced by a newer upload');
+      await writeCurrentAsset(q, lessonId, assetId);
       if (l.status !== 'processing') await changeStatus(q, l, 'upload', actor, null, { assetId });
       else await writeAudit(q, { actor, entity: 'lesson', entityId: lessonId, action: 'upload', from: l.status, to: l.status, data: { assetId } });
     });
@@ -196,31 +188,18 @@ export class UploadsService {
     return total;
   }
 
-  private async upload(actor: Principal, lessonId: string, uploadId: string): Promise<UploadRow> {
+  private async upload(actor: Principal, lessonId: string, uploadId: string): Promise<UploadRecord> {
     await this.ownLesson(actor, lessonId);
-    const rows = await this.db.query<UploadRow>('SELECT * FROM uploads WHERE id::text = $1 AND lesson_id = $2', [uploadId, lessonId]);
-    if (!rows[0]) throw new NotFoundError('upload_not_found', 'upload not found');
-    return rows[0];
+    const up = await uploads.findUploadOfLesson(this.db, uploadId, lessonId);
+    if (!up) throw new NotFoundError('upload_not_found', 'upload not found');
+    return up;
   }
 
-  private async openUpload(actor: Principal, lessonId: string, uploadId: string): Promise<UploadRow> {
+  private async openUpload(actor: Principal, lessonId: string, uploadId: string): Promise<UploadRecord> {
     const up = await this.upload(actor, lessonId, uploadId);
     if (up.state !== 'open') throw new ConflictError('upload_not_open', `upload is ${up.state}`);
     return up;
   }
-}
-
-interface UploadRow {
-  id: string;
-  lesson_id: string;
-  asset_id: string;
-  s3_upload_id: string;
-  object_key: string;
-  filename: string;
-  content_type: string;
-  total_bytes: number;
-  part_size: number;
-  state: 'open' | 'completed' | 'aborted';
 }
 
 export interface UploadView {

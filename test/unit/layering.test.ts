@@ -15,7 +15,6 @@ const pending = new Set([
   'src/services/questions.service.ts',
   'src/services/schedule.service.ts',
   'src/services/timetables.service.ts',
-  'src/services/uploads.service.ts',
 ]);
 
 const root = path.resolve(import.meta.dirname, '../..');
