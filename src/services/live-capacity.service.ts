@@ -147,7 +147,7 @@ export class LiveCapacityService {
       capacity,
       windows: spans.map((w) => ({
         from: toShanghaiIso(w.from), to: toShanghaiIso(w.to), demand: w.demand, capacity: w.capacity, shortfall: w.shortfall,
-        lessons: w.lessonIds.map((id) => byId.get(id)!).map((l) => ({ lessonId: l.id, title: l.title, school: l.school_name, teacher: l.teacher_name, start: toShanghaiIso(l.scheduled_start), end: toShanghaiIso(l.scheduled_end) })),
+        lessons: w.lessonIds.map((id) => byId.get(id)!).sort((a, b) => a.scheduled_start.getTime() - b.scheduled_start.getTime() || a.title.localeCompare(b.title, 'zh-CN')).map((l) => ({ lessonId: l.id, title: l.title, school: l.school_name, teacher: l.teacher_name, start: toShanghaiIso(l.scheduled_start), end: toShanghaiIso(l.scheduled_end) })),
       })),
     };
   }

@@ -33,6 +33,8 @@ export const staffEndpoints = {
   withdraw: { method: 'delete', path: '/api/v1/lessons/{id}/publications/{channel}', body: ['reason'] },
   cablePackages: { method: 'get', path: '/api/v1/cable/packages' },
   lateTimetables: { method: 'get', path: '/api/v1/reports/late-timetables' },
+  capacity: { method: 'get', path: '/api/v1/ops/capacity' },
+  liveCapacityReport: { method: 'get', path: '/api/v1/reports/live-capacity' },
   taxonomy: { method: 'get', path: '/api/v1/taxonomy' },
   addTaxonomy: { method: 'post', path: '/api/v1/taxonomy/{kind}', body: ['code', 'label', 'stage'] },
   adminSchools: { method: 'get', path: '/api/v1/admin/schools' },

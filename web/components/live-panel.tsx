@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/client.ts';
 import { staff } from '../api/staff-client.ts';
 import { ErrorNote } from './error-note.tsx';
+import { TranscodeNote, type TranscodeState } from './transcode-note.tsx';
 import { labelOf } from '../lib/code-labels.ts';
 import { ct, streamAdviceMessages, t, unknownCode } from '../i18n/zh-CN.ts';
 
@@ -10,6 +11,7 @@ interface LiveStatus {
   stream: { bitrateKbps: number; fps: number; keyframeIntervalS: number | null; width: number; height: number } | null;
   advice: string[];
   stopped: boolean;
+  transcode: TranscodeState | null;
 }
 
 /** OBS settings (server, key with copy and rotate) and the ingest's view of the stream, refreshed every 2 s. */
@@ -70,6 +72,7 @@ export function LivePanel({ lessonId }: { lessonId: string }) {
             </dl>
           )}
           {status.advice.map((a) => <p key={a} class="advice">{labelOf(streamAdviceMessages, a, unknownCode.advice)}</p>)}
+          <TranscodeNote transcode={status.transcode} />
         </div>
       )}
     </div>

@@ -7,6 +7,7 @@ import type { EntryState, TimetableChange, TimetableStatus } from '../../src/dom
 import type { LiveSessionState } from '../../src/jobs/live.job.ts';
 import type { QueueName } from '../../src/jobs/job-types.ts';
 import type { StreamAdvice } from '../../src/media/stream-meter.ts';
+import type { CaptureOnlyReason } from '../../src/domain/live-capacity.ts';
 
 /**
  * What the pages say to a person when the API answers with a problem+json `code`. Complete by
@@ -551,3 +552,50 @@ export const systemActorLabels = {
 
 /** A code the pages do not know (a newer server): neutral words instead of the code. */
 export const unknownCode = { state: '其他状态', action: '其他操作', kind: '其他', actor: '其他用户', role: '其他角色', advice: '推流设置有异常，请检查 OBS 的输出设置。' } as const;
+
+/** Why the teacher's lesson on air has no transcoder (students get the original stream only), from the live status `transcode.reason`. */
+export const captureOnlyTeacherMessages = {
+  no_live_worker: () => '学生目前只能看到原画质：暂时没有可用的转码服务器。',
+  slots_busy: (ahead: number) => `学生目前只能看到原画质，转码服务器繁忙（${ahead > 0 ? `前面还有 ${ahead} 节课` : '下一个就轮到本课'}）。`,
+  transcoder_starting: () => '正在为本课分配转码服务器，稍后学生可选择多种清晰度。',
+  worker_lost: () => '学生目前只能看到原画质：负责本课的转码服务器中断了，正在换一台接手。',
+  source_unusable: () => '学生目前只能看到原画质：推流的视频无法转码，请检查 OBS 的输出设置（视频编码器选 H.264）。',
+  transcoder_failed: () => '学生目前只能看到原画质：本课的直播转码已停止，课后录像仍会完整生成。',
+} as const satisfies Record<CaptureOnlyReason, (ahead: number) => string>;
+
+/** The same reasons, short, for operators. */
+export const captureOnlyReasonLabels = {
+  no_live_worker: '没有在线的转码服务器',
+  slots_busy: '转码名额已满，排队中',
+  transcoder_starting: '正在分配转码',
+  worker_lost: '转码服务器中断，等待接手',
+  source_unusable: '推流无法转码',
+  transcoder_failed: '直播转码已停止',
+} as const satisfies Record<CaptureOnlyReason, string>;
+
+/** The operator's live capacity view and report (web/components/capacity-panel.tsx). */
+export const capacityText = {
+  tab: '直播容量',
+  transcodedNote: '转码正常，学生可按网速选择清晰度。',
+  captureOnlyNote: '学生目前只能看到原画质。',
+  nowTitle: '当前直播',
+  sessionsTitle: '直播中的课',
+  workers: '在线转码服务器',
+  workersCount: (n: number) => `${n} 台`,
+  slots: '转码名额',
+  slotsUsed: (used: number, total: number) => `已用 ${used} / 共 ${total}`,
+  onAir: '直播中',
+  onAirCount: (n: number, transcoded: number, only: number) => `${n} 节（转码 ${transcoded} 节，仅原画质 ${only} 节）`,
+  waiting: '排队的转码任务',
+  waitingCount: (n: number, oldestS: number | null) => (n ? `${n} 个，最久已等 ${oldestS !== null && oldestS >= 60 ? `${Math.floor(oldestS / 60)} 分 ${oldestS % 60} 秒` : `${oldestS ?? 0} 秒`}` : '无'),
+  transcoded: '已转码',
+  captureOnly: '仅原画质',
+  ahead: (n: number) => (n > 0 ? `前面还有 ${n} 节课` : '下一个就轮到'),
+  noSessions: '现在没有直播。',
+  noWorkers: '没有在线的转码服务器。',
+  workerLine: (host: string, pid: number, used: number, slots: number) => `${host}（进程 ${pid}）· 已用 ${used} / ${slots}`,
+  reportTitle: '未来 3 天的直播容量',
+  reportCapacity: (slots: number, fromWorkers: boolean) => `可同时转码 ${slots} 节课（${fromWorkers ? '按在线服务器计算' : '没有在线服务器，按配置值计算'}）`,
+  reportEmpty: '未来 3 天没有超出容量的时段。',
+  windowLine: (demand: number, capacity: number, shortfall: number) => `同时 ${demand} 节 · 容量 ${capacity} · 缺 ${shortfall} 个名额`,
+} as const;

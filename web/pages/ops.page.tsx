@@ -5,9 +5,10 @@ import { useApi } from '../lib/use-api.ts';
 import { ErrorNote } from '../components/error-note.tsx';
 import { AdminPanel } from '../components/admin-panel.tsx';
 import { AuditLog } from '../components/audit-log.tsx';
+import { CapacityPanel } from '../components/capacity-panel.tsx';
 import { labelOf } from '../lib/code-labels.ts';
 import { formatDate, formatDateTime } from '../lib/format.ts';
-import { cablePackageStateLabels, cableVerbLabels, channelLabels, ct, lessonStatusLabels, processingFailureMessages, t, unknownCode } from '../i18n/zh-CN.ts';
+import { cablePackageStateLabels, cableVerbLabels, capacityText, channelLabels, ct, lessonStatusLabels, processingFailureMessages, t, unknownCode } from '../i18n/zh-CN.ts';
 
 interface OpsLesson {
   id: string;
@@ -22,7 +23,7 @@ interface Publication { channel: string; state: string }
 /** The operator's console: publish per channel, withdraw, cable packages, audit, taxonomy, late timetables, queues; admins also manage schools and users. */
 export function Page({ me }: { me: Me }) {
   const [tab, setTab] = useState<string>('publish');
-  const tabs: [string, string][] = [['publish', ct.tabPublish], ['cable', ct.tabCable], ['audit', ct.tabAudit], ['taxonomy', ct.tabTaxonomy], ['late', ct.tabLate]];
+  const tabs: [string, string][] = [['publish', ct.tabPublish], ['cable', ct.tabCable], ['audit', ct.tabAudit], ['taxonomy', ct.tabTaxonomy], ['late', ct.tabLate], ['capacity', capacityText.tab]];
   if (me.role === 'admin') tabs.push(['schools', ct.tabSchools], ['users', ct.tabUsers]);
   return (
     <>
@@ -36,6 +37,7 @@ export function Page({ me }: { me: Me }) {
       {tab === 'audit' && <AuditLog />}
       {tab === 'taxonomy' && <TaxonomyPanel />}
       {tab === 'late' && <Late />}
+      {tab === 'capacity' && <CapacityPanel />}
       {(tab === 'schools' || tab === 'users') && <AdminPanel what={tab} />}
     </>
   );
