@@ -66,6 +66,8 @@ export const configShape = {
   UPLOAD_CHUNK_MB: int(16, 5, 512).describe('Size of the parts a single-request upload (PUT .../media) is stored in, MiB (S3 multipart needs at least 5).'),
   MEDIA_MAX_DURATION_S: int(4 * 3600, 1, 48 * 3600).describe('Longest lesson accepted, seconds.'),
   TRANSCODE_CONCURRENCY: int(1, 1, 64).describe('Transcode jobs one worker process runs at once.'),
+  TRANSCODE_ATTEMPTS: int(4, 1, 100).describe('Attempts a transcode job gets before it fails as "retries exhausted" (storage or ffmpeg failing each time); input that can never work fails at once.'),
+  TRANSCODE_RETRY_DELAY_MS: int(5000, 1, 3_600_000).describe('Wait before the first retry of a failed transcode attempt, milliseconds; it doubles for each further retry.'),
   TRANSCODE_X264_PRESET: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow']).default('veryfast').describe('x264 preset of VOD renditions: slower presets give smaller files for the same quality at more CPU time.'),
   FFMPEG_PATH: z.string().default('ffmpeg').describe('ffmpeg binary.'),
   FFPROBE_PATH: z.string().default('ffprobe').describe('ffprobe binary.'),

@@ -222,7 +222,7 @@ async function main(): Promise<void> {
             const assetId = randomUUID();
             const key = sourceKey(assetId, 'mp4');
             await storage.putFile(storage.mediaBucket, key, file, 'video/mp4');
-            const j = transcodeJob({ assetId, sourceKey: key });
+            const j = transcodeJob({ assetId, sourceKey: key }, cfg);
             let result: JobResult | undefined;
             const t = await timed(async () => {
               const job = await queues.queue(j.queue).add(j.name, j.data, j.opts);

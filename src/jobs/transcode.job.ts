@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { jobIds, queueNames } from './job-types.ts';
+import type { Config } from '../../config/config.schema.ts';
 import { transcodeJobOptions } from './transcode-options.ts';
 
 /**
@@ -22,10 +23,13 @@ export const transcodePayloadSchema = z
   .refine((p) => (p.sourceKey.startsWith(`sources/${p.assetId}/`) || /^live\/[0-9a-f-]{36}\/source\/recording\.ts$/.test(p.sourceKey)) && !p.sourceKey.includes('..'), { message: 'sourceKey must lie under sources/{assetId}/ or be a live capture', path: ['sourceKey'] });
 export type TranscodePayload = z.infer<typeof transcodePayloadSchema>;
 
-/** Queue, name, data and options of one transcode; the job id is derived from the asset (a re-queue is a no-op). */
-export function transcodeJob(payload: TranscodePayload): { queue: typeof queueNames.transcode; name: string; data: TranscodePayload; opts: JobsOptions } {
+/**
+ * Queue, name, data and options of one transcode; the job id is derived from the asset (a re-queue is a
+ * no-op); attempts and backoff from the configuration.
+ */
+export function transcodeJob(payload: TranscodePayload, config: Parameters<typeof transcodeJobOptions>[0]): { queue: typeof queueNames.transcode; name: string; data: TranscodePayload; opts: JobsOptions } {
   const data = transcodePayloadSchema.parse(payload);
-  return { queue: queueNames.transcode, name: transcodeJobName, data, opts: { ...transcodeJobOptions, jobId: jobIds.transcode(data.assetId) } };
+  return { queue: queueNames.transcode, name: transcodeJobName, data, opts: { ...transcodeJobOptions(config), jobId: jobIds.transcode(data.assetId) } };
 }
 
 /** Idempotency key of a transcode result: the catalog applies it once. */

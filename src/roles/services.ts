@@ -1,8 +1,7 @@
 import type { Config } from '../../config/config.schema.ts';
 import type { Logger } from '../infra/logger.ts';
 import { jobIds, queueNames } from '../jobs/job-types.ts';
-import { transcodeJob } from '../jobs/transcode.job.ts';
-import { transcodeJobOptions } from '../jobs/transcode-options.ts';
+import { transcodeJob, type TranscodePayload } from '../jobs/transcode.job.ts';
 import { liveJobOptions } from '../jobs/live.job.ts';
 import { cableJob, cableProfileFromConfig, cableProviderFromConfig } from '../jobs/cable.job.ts';
 import { KeyAnnouncements } from '../infra/key-announcements.ts';
@@ -85,6 +84,10 @@ export async function createServices(config: Config, log: Logger, parts: Parts):
     else await cable.onPublicationChange(c).catch((err) => log.error({ err, lessonId: c.lessonId }, 'cable package could not be queued'));
   };
   const transcodeQueue = queues.queue(queueNames.transcode);
+  const enqueueTranscode = async (payload: TranscodePayload) => {
+    const t = transcodeJob(payload, config);
+    await queues.add(t.queue, t.name, t.data, t.opts);
+  };
   const announcements = new KeyAnnouncements(redis, pubsub, config.QUEUE_PREFIX);
   const announceKeys = (lessonId: string) => announcements.announce(lessonId);
   const services: Services = {
@@ -102,9 +105,7 @@ export async function createServices(config: Config, log: Logger, parts: Parts):
       if (!(await announceKeys(lessonId))) log.warn({ lessonId }, 'an ingest did not confirm a live plan decision in time; its periodic refresh will');
     }),
     publications: new PublicationService(db, [onPublication]),
-    uploads: new UploadsService(db, storage, async (j) => {
-      await queues.add(queueNames.transcode, 'transcode', j, { ...transcodeJobOptions, jobId: jobIds.transcode(j.assetId) });
-    }, { maxBytes: config.UPLOAD_MAX_BYTES, chunkBytes: config.UPLOAD_CHUNK_MB * 1024 * 1024 }),
+    uploads: new UploadsService(db, storage, enqueueTranscode, { maxBytes: config.UPLOAD_MAX_BYTES, chunkBytes: config.UPLOAD_CHUNK_MB * 1024 * 1024 }),
     results: new JobResultsService(db, log),
     access,
     preview,
@@ -130,10 +131,7 @@ export async function createServices(config: Config, log: Logger, parts: Parts):
       await announceKeys(lessonId);
     }),
   };
-  services.results.register('live', liveResultApplier(async (j) => {
-    const t = transcodeJob(j);
-    await queues.add(t.queue, t.name, t.data, t.opts);
-  }));
+  services.results.register('live', liveResultApplier(enqueueTranscode));
   services.results.register('cable', applyCableResult);
   return { services, announcements };
 }

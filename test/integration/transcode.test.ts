@@ -56,7 +56,7 @@ async function upload(r: Rig, media: GeneratedMedia): Promise<{ assetId: string;
 }
 
 async function enqueue(r: Rig, assetId: string, key: string): Promise<Job> {
-  const j = transcodeJob({ assetId, sourceKey: key, lessonId: randomUUID() });
+  const j = transcodeJob({ assetId, sourceKey: key, lessonId: randomUUID() }, r.cfg);
   return r.queues.queue(j.queue).add(j.name, j.data, j.opts);
 }
 
