@@ -98,10 +98,45 @@ export class LiveControl {
     return true;
   }
 
+  /**
+   * The transcoder's beat after each slot it lists: the end of its newest slot (wall clock, ms), and
+   * the ladder generation its playlists belong to, read back (src/pipeline/live-ladder-fallback.ts).
+   */
+  async ladderBeat(endMs: number): Promise<number> {
+    const gen = Number(await this.redis.get(this.ladderKey('gen'))) || 0;
+    await this.redis.multi().set(this.ladderKey('beat'), String(endMs), 'EX', ttlS).set(this.ladderKey('used'), String(gen), 'EX', ttlS).exec();
+    return gen;
+  }
+
+  /** The ladder as the capture sees it: the end of the transcoder's newest slot (null: none yet), the generation, the newest one a transcoder wrote playlists for (-1: none). */
+  async ladderState(): Promise<{ beatEndMs: number | null; generation: number; used: number }> {
+    const [beat, gen, used] = await this.redis.mget(this.ladderKey('beat'), this.ladderKey('gen'), this.ladderKey('used'));
+    return { beatEndMs: beat === null ? null : Number(beat), generation: Number(gen) || 0, used: used === null ? -1 : Number(used) };
+  }
+
+  /** Records the freeze of generation `g` (once) and starts generation g + 1; false when it was frozen already. */
+  async freezeLadder(g: number, freeze: string): Promise<boolean> {
+    const set = await this.redis.set(this.ladderKey(`freeze:${g}`), freeze, 'EX', ttlS, 'NX');
+    if (set !== 'OK') return false;
+    await this.redis.set(this.ladderKey('gen'), String(g + 1), 'EX', ttlS);
+    return true;
+  }
+
+  /** The recorded freezes of generations below `generation`, in order (missing ones skipped). */
+  async ladderFreezes(generation: number): Promise<string[]> {
+    if (generation <= 0) return [];
+    const raw = await this.redis.mget(...Array.from({ length: generation }, (_, g) => this.ladderKey(`freeze:${g}`)));
+    return raw.filter((x): x is string => x !== null);
+  }
+
   async close(): Promise<void> {
     for (const w of [...this.waiters]) w();
     this.sub?.disconnect();
     this.sub = undefined;
+  }
+
+  private ladderKey(what: string): string {
+    return `${this.prefix}:live:${this.sessionId}:ladder:${what}`;
   }
 
   private wake(): void {

@@ -137,8 +137,18 @@ export function capBandwidth(r: { kind: 'video'; maxrateKbps: number; audioKbps:
   return Math.round(r.kind === 'video' ? (r.maxrateKbps + r.audioKbps) * 1000 * tsOverhead.video : r.audioKbps * 1000 * tsOverhead.audio);
 }
 
+/**
+ * Name of a rendition's live media playlist in ladder generation `generation`. A generation ends when
+ * its transcoder dies (src/pipeline/live-ladder-fallback.ts): players that hold its playlists are then
+ * served the captured source under the same names, and the ladder comes back under new names, so the
+ * sequence numbers behind one playlist URI only ever grow (RFC 8216 6.2.1, 6.3.4).
+ */
+export function liveMediaPlaylistName(generation = 0): string {
+  return generation > 0 ? `index-g${generation}.m3u8` : 'index.m3u8';
+}
+
 /** Variant attributes of every rendition that has codecs, from the ledger. */
-export function liveVariants(ledger: LiveLedger, o: { phase: 'live' | 'recording' }): VariantEntry[] {
+export function liveVariants(ledger: LiveLedger, o: { phase: 'live' | 'recording'; generation?: number }): VariantEntry[] {
   const lastRun = ledger.runs[ledger.runs.length - 1];
   const out: VariantEntry[] = [];
   ledger.renditions.forEach((r, i) => {
@@ -147,7 +157,7 @@ export function liveVariants(ledger: LiveLedger, o: { phase: 'live' | 'recording
     // Live: the cap until the encoder has shown more (a still slide measures far below what motion costs).
     const bandwidth = o.phase === 'live' ? Math.max(r.capBps, m.peakBps) : m.peakBps;
     const averageBandwidth = m.averageBps > 0 ? m.averageBps : r.capBps / 2;
-    const v: VariantEntry = { uri: `${r.name}/index.m3u8`, bandwidth: Math.ceil(bandwidth), averageBandwidth: Math.ceil(Math.min(averageBandwidth, bandwidth)), codecs: r.codecs };
+    const v: VariantEntry = { uri: `${r.name}/${o.phase === 'live' ? liveMediaPlaylistName(o.generation) : 'index.m3u8'}`, bandwidth: Math.ceil(bandwidth), averageBandwidth: Math.ceil(Math.min(averageBandwidth, bandwidth)), codecs: r.codecs };
     if (r.kind === 'video') {
       // Live: the current run's size; the recording: the largest (a reconnect may have brought a smaller source).
       const sizes = (o.phase === 'live' ? [lastRun] : ledger.runs).map((x) => x?.sizes[r.name]).filter((s): s is { width: number; height: number } => !!s);
@@ -162,8 +172,61 @@ export function liveVariants(ledger: LiveLedger, o: { phase: 'live' | 'recording
 }
 
 /** The multivariant playlist of the session (live or recording): the variant nearest 2 Mb/s first. */
-export function writeLiveMaster(ledger: LiveLedger, o: { phase: 'live' | 'recording' }): string {
+export function writeLiveMaster(ledger: LiveLedger, o: { phase: 'live' | 'recording'; generation?: number }): string {
   const variants = liveVariants(ledger, o);
   if (!variants.length) throw new Error('no rendition has segments yet');
   return writeMasterPlaylist(orderVariants(variants), { version: requiredVersion({ decimalDurations: true, map: false }), independentSegments: true });
+}
+
+/**
+ * Where a dead transcoder's ladder generation stopped (src/pipeline/live-ladder-fallback.ts): the last
+ * slot players may have seen, the discontinuities up to it, its end, and the first captured source slot
+ * that follows it.
+ */
+export interface LadderFreeze {
+  generation: number;
+  /** The frozen renditions (their playlists are served from the source from then on). */
+  rungs: string[];
+  /** The transcoder's last slot (its media sequence number). */
+  lastMsn: number;
+  /** Discontinuities among the transcoder's slots up to lastMsn. */
+  discontinuities: number;
+  endPdtMs: number;
+  /** The capture's slot that continues the frozen rungs. */
+  fromSourceMsn: number;
+  targetDurationS: number;
+}
+
+/** The freeze of a transcoder ledger's current state, continued by the capture's slots. */
+export function freezeLadder(transcoded: LiveLedger, captured: readonly LiveSlot[], generation: number): LadderFreeze | null {
+  const last = transcoded.slots[transcoded.slots.length - 1];
+  if (!last) return null;
+  const endPdtMs = last.pdtMs + Math.round(last.parts[0].durationS * 1000);
+  // the captured slot whose middle comes after the rungs' end (two clocks: the nearest fit, not an exact one)
+  const from = captured.find((s) => s.pdtMs + (s.parts[0].durationS * 1000) / 2 >= endPdtMs);
+  if (!from) return null;
+  return { generation, rungs: transcoded.renditions.map((r) => r.name), lastMsn: last.msn, discontinuities: transcoded.slots.filter((s) => s.discontinuity).length, endPdtMs, fromSourceMsn: from.msn, targetDurationS: transcoded.targetDurationS };
+}
+
+/**
+ * The playlist served under a frozen rung's name: the captured source from where the rung stopped,
+ * numbered on from the rung's last sequence number, a discontinuity where it changes encoder, segment
+ * URIs up into the source rendition's folder. A player that loaded the ladder before its transcoder died
+ * keeps playing (at source quality) without reloading anything.
+ */
+export function writeSubstitutePlaylist(captured: readonly LiveSlot[], f: LadderFreeze, o: { sourceFolder: string; windowSegments: number; targetDurationS: number }): string | null {
+  const shift = f.lastMsn + 1 - f.fromSourceMsn;
+  const served: LiveSlot[] = captured.filter((s) => s.msn >= f.fromSourceMsn).map((s) => ({ ...s, msn: s.msn + shift, discontinuity: s.msn === f.fromSourceMsn || s.discontinuity }));
+  if (!served.length) return null;
+  const target = Math.max(o.targetDurationS, f.targetDurationS);
+  const start = liveWindowStart(served, o.windowSegments, target);
+  return writeMediaPlaylist({
+    version: requiredVersion({ decimalDurations: true, map: false }),
+    targetDurationS: target,
+    mediaSequence: served[start].msn,
+    discontinuitySequence: f.discontinuities + served.slice(0, start).filter((s) => s.discontinuity).length,
+    independentSegments: true,
+    segments: slotSegments(served.slice(start), 0).map((s) => ({ ...s, uri: `../${o.sourceFolder}/${s.uri}` })),
+    endlist: false,
+  });
 }

@@ -1,4 +1,4 @@
-import { liveSegmentFile } from './live-playlists.ts';
+import { liveMediaPlaylistName, liveSegmentFile } from './live-playlists.ts';
 import { adiFileNames } from './adi-xml.ts';
 
 /**
@@ -103,8 +103,9 @@ export function liveRenditionPrefix(sessionId: string, name: string): string {
   return `${livePrefix(sessionId)}${rendition(name)}/`;
 }
 
-export function liveMediaPlaylistKey(sessionId: string, name: string): string {
-  return `${liveRenditionPrefix(sessionId, name)}index.m3u8`;
+/** A rendition's media playlist: the live one of ladder generation `generation` (0: also the recording's). */
+export function liveMediaPlaylistKey(sessionId: string, name: string, generation = 0): string {
+  return `${liveRenditionPrefix(sessionId, name)}${liveMediaPlaylistName(generation)}`;
 }
 
 export function liveSegmentKey(sessionId: string, name: string, file: string): string {

@@ -36,8 +36,14 @@ export interface LiveSessionContext {
   signal: AbortSignal;
   /** Why the last probe found the source unusable for the ladder (a probe failure reason); unset once a plan is made. */
   sourceProblem?: string;
-  /** Whether this writer may (re)write the live master now; absent: always (the transcoder). */
-  mayWriteMaster?: () => Promise<boolean>;
+  /** Ladder generation of the live master this worker wrote last (src/pipeline/live-ladder-fallback.ts). */
+  masterGeneration?: number;
+  /**
+   * The capture's step after each slot's playlists: the source-only master while no transcoder is
+   * alive, the fallback of a dead transcoder's rungs (src/pipeline/live-ladder-fallback.ts). Absent:
+   * the transcoder, which writes its ladder's master itself.
+   */
+  afterSlot?: () => Promise<void>;
 }
 
 /** Another worker took the session over (its run number is newer): this one stops writing. */

@@ -9,9 +9,8 @@ import { appendSlot, mergeCodecs, nextSlot } from '../media/live-ledger.ts';
 import { livePlaylistReady, readFfmpegLivePlaylist, readySlots, writeLiveMaster, writeLiveMediaPlaylist, type FfmpegLivePlaylist, type ReadySlots } from '../media/live-playlists.ts';
 import { inspectTsSegment } from '../media/ts-segment.ts';
 import { RunTakenOverError, stallS, type LiveSessionContext } from './live-context.ts';
+import { ladderMasterDue, transcoderBeat } from './live-ladder-fallback.ts';
 
-/** The live master is rewritten with measured rates this often (slots), and whenever a run starts. */
-const masterEverySlots = 15;
 
 /**
  * Takes the slots a run has finished, in order: wakes on file events in the rendition folders and
@@ -159,15 +158,18 @@ export class SegmentWatcher {
     this.lastProgress = Date.now();
     // 3. Playlists: every rendition's window, then the master when due.
     if (livePlaylistReady(ledger.slots, ledger.targetDurationS)) {
+      // the transcoder says it is alive and learns its ladder generation (the capture's is always 0)
+      const generation = ctx.afterSlot ? 0 : await transcoderBeat(ctx);
       await Promise.all(
         ledger.renditions.map((r, i) =>
-          retry(() => storage.putBuffer(bucket, liveMediaPlaylistKey(p.sessionId, r.name), writeLiveMediaPlaylist(ledger.slots, i, { windowSegments: ctx.config.LIVE_WINDOW_SEGMENTS, targetDurationS: ledger.targetDurationS }), contentTypeOf('index.m3u8'))),
+          retry(() => storage.putBuffer(bucket, liveMediaPlaylistKey(p.sessionId, r.name, generation), writeLiveMediaPlaylist(ledger.slots, i, { windowSegments: ctx.config.LIVE_WINDOW_SEGMENTS, targetDurationS: ledger.targetDurationS }), contentTypeOf('index.m3u8'))),
         ),
       );
-      const due = ctx.masterAt < 0 || this.slotsThisRun === 1 || ledger.slots.length - ctx.masterAt >= masterEverySlots;
-      if (due && (!ctx.mayWriteMaster || (await ctx.mayWriteMaster()))) {
-        await retry(() => storage.putBuffer(bucket, liveMasterKey(p.sessionId), writeLiveMaster(ledger, { phase: 'live' }), contentTypeOf('master.m3u8')));
+      if (ctx.afterSlot) await ctx.afterSlot();
+      else if (ladderMasterDue(ctx, this.slotsThisRun, generation)) {
+        await retry(() => storage.putBuffer(bucket, liveMasterKey(p.sessionId), writeLiveMaster(ledger, { phase: 'live', generation }), contentTypeOf('master.m3u8')));
         ctx.masterAt = ledger.slots.length;
+        ctx.masterGeneration = generation;
       }
     }
     await Promise.all(files.map((f) => rm(f, { force: true })));

@@ -6,9 +6,10 @@ import { LiveLedgerStore } from '../infra/live-ledger.store.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
 import { liveLadderSpec } from '../media/live-args.ts';
-import { liveLedgerHeadKey } from '../media/storage-keys.ts';
 import { newLedger } from '../media/live-ledger.ts';
 import { runCapture } from '../pipeline/live-capture.ts';
+import type { LiveSessionContext } from '../pipeline/live-context.ts';
+import { LadderFallback } from '../pipeline/live-ladder-fallback.ts';
 
 /**
  * The ingest role's captures: one per live session whose publisher is on this ingest, started when
@@ -54,12 +55,11 @@ export class LiveCaptureService {
         const ledger = (await ledgerStore.load()) ?? newLedger({ sessionId: s.sessionId, lessonId: s.lessonId, segmentSeconds: ladder.segmentSeconds });
         const bucket = storage.mediaBucket;
         log.info({ slots: ledger.slots.length }, 'live capture started');
-        await runCapture({
-          p: s, config, storage, bucket, log, control, pullUrl: this.o.pullUrl(s.lessonId), ladder, ledger, ledgerStore, masterAt: -1, dir,
-          signal: this.closing.signal,
-          // the source-only master serves students until a transcoder writes its ladder's
-          mayWriteMaster: async () => !(await storage.stat(bucket, liveLedgerHeadKey(s.sessionId))),
-        });
+        const ctx: LiveSessionContext = { p: s, config, storage, bucket, log, control, pullUrl: this.o.pullUrl(s.lessonId), ladder, ledger, ledgerStore, masterAt: -1, dir, signal: this.closing.signal };
+        // the source-only master while no transcoder is alive, and the fallback of a dead one's rungs
+        const fallback = new LadderFallback(ctx);
+        ctx.afterSlot = () => fallback.afterSlot();
+        await runCapture(ctx);
         if (!this.closing.signal.aborted) await control.markCaptureEnded();
         log.info({ slots: ledger.slots.length }, 'live capture ended');
       }, log);
