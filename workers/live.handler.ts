@@ -6,8 +6,7 @@ import { liveJobSchema, liveWorkerLock, type LiveJob } from '../src/jobs/live.jo
 import { parseJobPayload } from '../src/jobs/permanent-error.ts';
 import { liveLadderSpec } from '../src/media/live-args.ts';
 import { newLedger } from '../src/media/live-ledger.ts';
-import { finishRecording } from '../src/pipeline/live-recording.ts';
-import { captureRecording, recordFromCapture } from '../src/pipeline/live-capture-recording.ts';
+import { recordSession } from '../src/pipeline/live-capture-recording.ts';
 import { runLiveSession } from '../src/pipeline/live-run.ts';
 import { rwTimeoutS, type LiveSessionContext } from '../src/pipeline/live-context.ts';
 import type { JobHandler } from './handler-types.ts';
@@ -22,9 +21,10 @@ const captureEndWaitMs = (rwTimeoutS + 10) * 1000;
  * Steps: load the session's ledger from storage (a worker taking a stalled session over continues
  * it); the run loop (src/pipeline/live-run.ts) pulls the lesson through the live ladder while the
  * catalog says it is on air, its segment watcher uploading segments, ledger and playlists; when the
- * session ends, the recording (src/pipeline/live-recording.ts) is made and returned as a `live` result,
- * or, when the transcoder's segments miss part of what the ingest captured, the capture is handed back
- * for a VOD transcode (src/pipeline/live-capture-recording.ts).
+ * session ends, the recording (src/pipeline/live-recording.ts) is made and returned as a `live` result;
+ * when the transcoder's segments miss part of what the ingest captured, the missing stretches are
+ * refilled from the capture, or the whole capture is handed back for a VOD transcode
+ * (src/pipeline/live-capture-recording.ts).
  * Idempotent: every key is derived from the session, run numbers only grow, and finishing twice
  * writes the same objects.
  */
@@ -55,7 +55,7 @@ export const liveHandler: JobHandler<LiveJob> = async (job, deps, signal) => {
         // the ingest captured every second; the transcoder may have missed some (busy, late, killed)
         if (!(await control.waitCaptureEnded(captureEndWaitMs, signal))) log.warn('the capture did not report its end; recording from what it uploaded');
         const captured = await new LiveLedgerStore(storage, p.sessionId, 'capture').load();
-        return recordFromCapture(ledger, captured, config.LIVE_RECORDING_MAX_GAP_S) ? await captureRecording(ctx, captured!) : await finishRecording(ctx);
+        return await recordSession(ctx, captured);
       },
       log,
     );

@@ -1,22 +1,36 @@
 /**
- * A recording made from the capture (issue 11 item 1): when no transcoder covered the whole session
- * (every worker was busy for part or all of it, or one died mid-session), the captured source is
- * joined into one MPEG-TS with continuous timestamps and handed to the catalog, which turns it into
- * the asset's full ladder with an ordinary VOD transcode. So the recording that goes to review is a
- * complete, aligned ladder of every second the ingest accepted, however busy the transcoders were.
+ * The recording when the transcoder did not cover the whole session (issue 11 item 1: every worker
+ * was busy for part of it, or one died mid-session). Domain rule: the recording that goes to review
+ * is a complete, aligned ladder of every second the ingest accepted, however busy the transcoders were.
+ *
+ * Gap-only refill first: only the captured stretches no transcoder slot covers are transcoded (a VOD
+ * encode of that stretch of source with the session's ladder, its fixed keyframes and 2 s segments)
+ * and spliced into the transcoder's recording behind discontinuities. A transcoder that missed 20 s of
+ * an hour costs 20 s of encoding, not an hour's: live transcoding is the fleet's scarce capacity
+ * (0.7 of a core per lesson), and the busier the fleet, the more recordings miss a part.
+ *
+ * The whole capture is transcoded instead (joined into one MPEG-TS with continuous timestamps, handed
+ * to the catalog for an ordinary VOD transcode) when splicing is not possible: no transcoder slot or no
+ * picture in the transcoder's renditions, or a refill failed (an unreadable stretch, ffmpeg refusing it).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pMap from 'p-map';
-import { runFfmpeg } from '../infra/ffmpeg.runner.ts';
+import { runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
 import { retry } from '../infra/retry.ts';
 import type { JobResult } from '../jobs/job-types.ts';
-import { buildConcatList, buildConcatRemuxArgs } from '../media/live-args.ts';
+import { buildTranscodeArgs, planTranscode, type VideoRendition } from '../media/ffmpeg-args.ts';
+import { buildConcatList, buildConcatRemuxArgs, sessionRenditions } from '../media/live-args.ts';
+import { readFfmpegLivePlaylist, readySlots } from '../media/live-playlists.ts';
+import { missingStretches, slotSeconds, spliceRefill, type RefilledStretch } from '../media/live-refill.ts';
+import { rationalValue } from '../media/media-info.ts';
+import { parseProbe } from '../media/probe.ts';
 import { captureRendition, liveCaptureRecordingKey, liveSlotKey } from '../media/storage-keys.ts';
-import type { LiveLedger } from '../media/live-ledger.ts';
+import type { LiveLedger, LiveSlot } from '../media/live-ledger.ts';
 import type { LiveSessionContext } from './live-context.ts';
+import { finishRecording } from './live-recording.ts';
 
-const seconds = (ledger: LiveLedger | null): number => (ledger ? ledger.slots.reduce((s, x) => s + x.parts[0].durationS, 0) : 0);
+const seconds = (ledger: LiveLedger | null): number => (ledger ? slotSeconds(ledger.slots) : 0);
 
 /**
  * Whether the recording must come from the capture: the transcoder's segments miss more than
@@ -29,24 +43,123 @@ export function recordFromCapture(transcoded: LiveLedger, captured: LiveLedger |
   return !transcoded.slots.length || !hasVideo || seconds(captured) - seconds(transcoded) > maxGapS;
 }
 
-/** Joins the captured segments into `live/{sessionId}/source/recording.ts` and returns the `live` result asking for a VOD transcode of it. */
-export async function captureRecording(ctx: LiveSessionContext, captured: LiveLedger): Promise<JobResult> {
-  const { storage, bucket, p, log, config } = ctx;
-  const sid = p.sessionId;
-  const dir = path.join(ctx.dir, 'capture-recording');
+/** What the refill did, in the recording's result (`data.refill`). */
+export interface RefillReport {
+  stretches: { fromS: number; seconds: number; segments: number }[];
+  /** Seconds transcoded by the refill (the missing ones only). */
+  seconds: number;
+  /** Seconds of the transcoder's own slots kept. */
+  keptS: number;
+}
+
+/**
+ * The session's recording: the transcoder's own when it covered (nearly) everything, else its own with
+ * the missing stretches refilled from the capture, else a VOD transcode of the whole capture.
+ */
+export async function recordSession(ctx: LiveSessionContext, captured: LiveLedger | null): Promise<JobResult> {
+  const { ledger, config, log } = ctx;
+  if (!recordFromCapture(ledger, captured, config.LIVE_RECORDING_MAX_GAP_S)) return finishRecording(ctx);
+  const capture = captured!;
+  if (ledger.slots.length && ledger.renditions.some((r) => r.kind === 'video') && ledger.renditions.every((r) => r.codecs)) {
+    const kept = ledger.slots;
+    const keptRuns = ledger.runs;
+    const keptTarget = ledger.targetDurationS;
+    try {
+      const gaps = missingStretches(kept, capture.slots);
+      const refills: RefilledStretch[] = [];
+      for (const [k, gap] of gaps.entries()) refills.push(await refillStretch(ctx, capture, gap, k));
+      const sessionStart = Math.min(kept[0].pdtMs, capture.slots[0].pdtMs);
+      const report: RefillReport = {
+        stretches: gaps.map((g, k) => ({ fromS: round3((g[0].pdtMs - sessionStart) / 1000), seconds: round3(refills[k].positions.reduce((t, p) => t + p.parts[0].durationS, 0)), segments: refills[k].positions.length })),
+        seconds: 0,
+        keptS: round3(slotSeconds(kept)),
+      };
+      report.seconds = round3(report.stretches.reduce((t, x) => t + x.seconds, 0));
+      ledger.slots = spliceRefill({ slots: kept }, refills);
+      ledger.targetDurationS = Math.max(ledger.targetDurationS, ...ledger.slots.flatMap((x) => x.parts.map((part) => Math.round(part.durationS))));
+      log.info({ ...report, capturedS: round3(slotSeconds(capture.slots)) }, 'the missing stretches were refilled from the capture');
+      return await finishRecording(ctx, { refill: report });
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      ledger.slots = kept;
+      ledger.runs = keptRuns;
+      ledger.targetDurationS = keptTarget;
+      log.warn({ err }, 'the gap refill failed: the whole capture is transcoded instead');
+    }
+  }
+  return captureRecording(ctx, capture);
+}
+
+/**
+ * One missing stretch: its captured segments joined, probed and transcoded with the session's
+ * renditions (the live encoder settings, keyframes every segment, 2 s segments), uploaded as a new run.
+ */
+async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap: LiveSlot[], k: number): Promise<RefilledStretch> {
+  const { ledger, config, storage, bucket, p, log } = ctx;
+  const dir = path.join(ctx.dir, `refill-${k}`);
+  const input = await joinCaptured(ctx, gap, dir);
+  const probe = await runFfprobe(config.FFPROBE_PATH, input, { signal: ctx.signal, timeoutMs: 60_000 });
+  const outcome = parseProbe(probe);
+  if (!outcome.ok) throw new Error(`the captured stretch cannot be read: ${outcome.failure.reason}`);
+  const info = outcome.info;
+  const planned = planTranscode(info, ctx.ladder, { live: true });
+  const names = ledger.renditions.map((r) => r.name);
+  const plan = { ...planned, renditions: sessionRenditions(planned.renditions, names, ctx.ladder, { width: info.video.displayWidth, height: info.video.displayHeight }) };
+  const out = path.join(dir, 'out');
+  for (const name of names) await mkdir(path.join(out, name), { recursive: true });
+  await runFfmpeg(buildTranscodeArgs({
+    input, outDir: out, plan, preset: config.LIVE_X264_PRESET, segmentFormat: 'mpegts',
+    // the live rungs' encoder settings, every segment kept in the local list
+    live: { listSize: 0, programDateTime: false, deleteSegments: false, playlistType: 'event' },
+  }), { ffmpegPath: config.FFMPEG_PATH, signal: ctx.signal, log });
+  const lists = await Promise.all(names.map(async (n) => readFfmpegLivePlaylist(await readFile(path.join(out, n, 'index.m3u8'), 'utf8'))));
+  const { ready } = readySlots(lists, 0);
+  if (!ready.length) throw new Error('the refill transcode wrote no segment');
+  const run = await ctx.control.claimRun();
+  const epoch = captured.runs.find((r) => r.run === gap[0].run)?.epoch ?? 0;
+  ledger.runs = [...ledger.runs, {
+    run, epoch, startedAtMs: Date.now(),
+    sizes: Object.fromEntries(plan.renditions.filter((r): r is VideoRendition => r.kind === 'video').map((r) => [r.name, { width: r.width, height: r.height }])),
+    frameRate: Math.round(rationalValue(plan.fps) * 1000) / 1000,
+    plan,
+  }];
+  const positions = await pMap(ready, async (pos) => ({
+    seq: pos.seq,
+    parts: await Promise.all(pos.parts.map(async (part, i) => {
+      const file = path.join(out, names[i], part.uri);
+      await retry(() => storage.putFile(bucket, liveSlotKey(p.sessionId, names[i], run, pos.seq), file, 'video/mp2t'));
+      return { durationS: part.durationS, bytes: (await stat(file)).size };
+    })),
+  }), { concurrency: 2 });
+  return { run, startPdtMs: gap[0].pdtMs, positions };
+}
+
+/** Downloads captured slots and joins them into one MPEG-TS with continuous timestamps (no re-encode). */
+async function joinCaptured(ctx: LiveSessionContext, slots: readonly LiveSlot[], dir: string): Promise<string> {
+  const { storage, bucket, p, config, log } = ctx;
   await mkdir(dir, { recursive: true });
-  const files = await pMap(captured.slots, async (s) => {
+  const files = await pMap(slots, async (s) => {
     const file = path.join(dir, `${s.msn}.ts`);
-    await writeFile(file, await retry(() => storage.getBuffer(bucket, liveSlotKey(sid, captureRendition, s.run, s.seq))));
+    await writeFile(file, await retry(() => storage.getBuffer(bucket, liveSlotKey(p.sessionId, captureRendition, s.run, s.seq))));
     return { path: file, durationS: s.parts[0].durationS };
   }, { concurrency: 4 });
   const list = path.join(dir, 'capture.ffconcat');
   await writeFile(list, buildConcatList(files));
-  const output = path.join(dir, 'recording.ts');
+  const output = path.join(dir, 'joined.ts');
   await runFfmpeg(buildConcatRemuxArgs({ list, output, allTracks: true }), { ffmpegPath: config.FFMPEG_PATH, signal: ctx.signal, log });
+  return output;
+}
+
+/** Joins the captured segments into `live/{sessionId}/source/recording.ts` and returns the `live` result asking for a VOD transcode of it. */
+export async function captureRecording(ctx: LiveSessionContext, captured: LiveLedger): Promise<JobResult> {
+  const { storage, bucket, p, log } = ctx;
+  const sid = p.sessionId;
+  const output = await joinCaptured(ctx, captured.slots, path.join(ctx.dir, 'capture-recording'));
   const sourceKey = liveCaptureRecordingKey(sid);
   await retry(() => storage.putFile(bucket, sourceKey, output, 'video/mp2t'));
-  const durationS = Math.round(seconds(captured) * 1000) / 1000;
-  log.info({ durationS, segments: captured.slots.length, transcodedS: Math.round(seconds(ctx.ledger) * 1000) / 1000 }, 'the recording is made from the capture (no transcoder covered the whole session)');
+  const durationS = round3(seconds(captured));
+  log.info({ durationS, segments: captured.slots.length, transcodedS: round3(seconds(ctx.ledger)) }, 'the recording is made from the capture (no transcoder covered the whole session)');
   return { kind: 'live', key: `live:${sid}`, subjectId: sid, ok: true, data: { fromCapture: { sourceKey, durationS, segments: captured.slots.length } } };
 }
+
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;

@@ -20,8 +20,8 @@ import { liveSegmentFile, liveVariants, writeLiveMaster, writeRecordingPlaylist 
 import { validateLiveRecording } from '../media/live-recording-check.ts';
 import type { LiveSessionContext } from './live-context.ts';
 
-/** Turns the ledger of an ended session into the recording and its `live` result. */
-export async function finishRecording(ctx: LiveSessionContext): Promise<JobResult> {
+/** Turns the ledger of an ended session into the recording and its `live` result (`extra` joins its data). */
+export async function finishRecording(ctx: LiveSessionContext, extra: Record<string, unknown> = {}): Promise<JobResult> {
   const { ledger, storage, bucket, p, log } = ctx;
   if (!ledger.slots.length) throw noMedia();
   const sid = p.sessionId;
@@ -67,6 +67,7 @@ export async function finishRecording(ctx: LiveSessionContext): Promise<JobResul
     runs: ledger.runs.length,
     discontinuities: slots.filter((s) => s.discontinuity).length,
     validation: { violations: check.violations, relaxed: check.warnings },
+    ...extra,
   };
   log.info({ durationS, segments: slots.length, discontinuities: data.discontinuities, violations: check.violations.length }, 'live recording ready');
   return { kind: 'live', key: `live:${sid}`, subjectId: sid, ok: true, data };
