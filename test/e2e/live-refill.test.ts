@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
+
+/**
+ * Gap-only refill (issue 11 item 1) with one live slot in the whole system (LIVE_CONCURRENCY=1): the
+ * second lesson goes on air while the only transcoder is busy with the first, which it takes only
+ * when the first lesson's job is done. Its recording keeps what the transcoder made and transcodes
+ * from the capture only the seconds it missed, and reaches review as one valid ladder as long as what
+ * was sent. Sources are 320x240 (the 360p fallback rung and audio) to keep two shared cores free.
+ */
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch((err: Error) => err as unknown as T);
+    if (!(v instanceof Error) && ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${v instanceof Error ? v.message : JSON.stringify(v).slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+interface Refill {
+  stretches: { fromS: number; seconds: number; segments: number }[];
+  seconds: number;
+  keptS: number;
+}
+
+describe('gap-only refill of a live recording', () => {
+  let ts: TestSystem;
+  beforeAll(async () => {
+    ts = await startTestSystem({ api: true, ingest: true, worker: true }, {
+      LIVE_CONCURRENCY: '1', LIVE_RECONNECT_WINDOW_S: '4', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', LIVE_X264_PRESET: 'ultrafast', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}),
+    });
+  });
+  afterAll(async () => {
+    await stopAllFfmpeg();
+    await ts?.stop();
+  });
+
+  const liveLesson = async (title: string): Promise<{ id: string; url: string }> => {
+    const start = Date.now() - 5 * 60_000;
+    const c = await ts.api('POST', '/api/v1/lessons', {
+      token: ts.users.teacherA.token,
+      body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 45 * 60_000).toISOString() }),
+    });
+    expect(c.status).toBe(201);
+    expect((await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).body.status).toBe('approved_for_air');
+    const k = await ts.api('POST', `/api/v1/lessons/${c.body.id}/live`, { token: ts.users.teacherA.token });
+    return { id: c.body.id, url: `${(k.body.rtmpUrl as string).replace(/:\d+\//, `:${ts.sys.ingest!.port}/`)}/${k.body.streamKey}` };
+  };
+  const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
+  const master = async (id: string) => {
+    const r = await fetch(`${ts.url}/live/${id}/master.m3u8`);
+    return r.status === 200 ? r.text() : '';
+  };
+  const assetOf = async (id: string) => (await ts.sys.db.query<{ id: string; state: string; duration_s: number | null; hls_root: string | null; media: { refill?: Refill; validation?: { violations: unknown[] } } | null }>(
+    'SELECT a.id, a.state, a.duration_s, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.current_asset_id WHERE l.id = $1', [id]))[0];
+
+  it('when the only transcoder takes a lesson late, then its recording keeps the transcoded part, refills only the missing seconds from the capture, and is one valid ladder as long as what was sent', async () => {
+    const first = await liveLesson('直播一：占用转码');
+    const late = await liveLesson('直播二：晚到的转码');
+    const sent = { first: 24, late: 70 };
+    startPublisher(first.url, { durationS: sent.first });
+    await eventually(() => master(first.id), (m) => m.includes('360p/index.m3u8'), 90_000, 'the first lesson\'s ladder');
+    startPublisher(late.url, { durationS: sent.late });
+    await eventually(() => master(late.id), (m) => m.includes('source/index.m3u8'), 60_000, 'the second lesson at source quality');
+    // the transcoder comes to the second lesson once the first lesson's job is done
+    await eventually(() => master(late.id), (m) => m.includes('360p/index.m3u8'), 120_000, 'the second lesson\'s ladder');
+
+    for (const l of [first, late]) await eventually(() => status(l.id), (s) => s === 'in_review' || s === 'failed', 300_000, `the recording of ${l.id}`);
+    const asset = await assetOf(late.id);
+    expect(await status(late.id)).toBe('in_review');
+    expect(asset.state).toBe('ready');
+    expect(asset.hls_root, 'spliced into the live ladder, not a VOD transcode of the whole capture').toMatch(/^live\//);
+    expect(asset.media?.validation?.violations).toEqual([]);
+    const refill = asset.media!.refill!;
+    process.stderr.write(`[late transcoder] recording ${asset.duration_s} s of ${sent.late} s sent; refill ${JSON.stringify(refill)}\n`);
+    expect(Math.abs(asset.duration_s! - sent.late), `duration ${asset.duration_s}`).toBeLessThanOrEqual(2);
+    // only the missing seconds were transcoded again: the start the transcoder missed, not what it made
+    expect(refill.keptS).toBeGreaterThan(6);
+    expect(refill.stretches[0].fromS).toBe(0);
+    expect(refill.seconds).toBeGreaterThan(10);
+    expect(Math.abs(refill.seconds + refill.keptS - asset.duration_s!)).toBeLessThan(0.1);
+    expect((await assetOf(first.id)).state).toBe('ready');
+  }, 600_000);
+});
