@@ -179,9 +179,14 @@ async function removeOrphans(ctx: LiveSessionContext): Promise<void> {
   const keep = new Set(ledger.slots.flatMap((s) => ledger.renditions.map((r) => liveSlotKey(ledger.sessionId, r.name, s.run, s.seq))));
   const prefix = livePrefix(ledger.sessionId);
   // the capture's segments (source/) are its own; only the transcoder's orphans go
-  const orphans = (await storage.list(bucket, prefix)).map((o) => o.key).filter((k) => /\/r\d+-\d+\.ts$/.test(k) && !keep.has(k) && !k.startsWith(`${prefix}${captureRendition}/`));
+  const keys = (await storage.list(bucket, prefix)).map((o) => o.key);
+  const orphans = [
+    ...keys.filter((k) => /\/r\d+-\d+\.ts$/.test(k) && !keep.has(k) && !k.startsWith(`${prefix}${captureRendition}/`)),
+    // the live playlists of later ladder generations (live-ladder-fallback.ts): the recording names none
+    ...keys.filter((k) => /\/index-g\d+\.m3u8$/.test(k)),
+  ];
   for (const k of orphans) await storage.remove(bucket, k).catch(() => undefined);
-  if (orphans.length) ctx.log.info({ orphans: orphans.length }, 'removed segments no playlist ever named');
+  if (orphans.length) ctx.log.info({ orphans: orphans.length }, 'removed segments no playlist ever named and later generations\' live playlists');
 }
 
 const noMedia = (): PermanentJobError => new PermanentJobError('live_no_media', 'the live lesson ended before any video arrived');
