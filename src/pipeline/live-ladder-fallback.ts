@@ -1,21 +1,28 @@
 /**
  * What students get when a live session's transcoder dies (issue 11 item 1): the captured source.
  *
- * The transcoder beats after every slot it lists (the end of its newest slot, in Redis). When the
- * capture's newest slot ends more than `ladderStaleSegments` target durations after the transcoder's
- * (or no transcoder ever beat), the capture (ingest role) writes the source-only master, so new viewers
- * and players that reload the master get the source. Ahead of, not a timer: while a publisher is away
- * neither advances, and a transcoder that comes back with the publisher within a few seconds is not
- * taken for dead. A player that loaded the ladder's
- * master before keeps polling its rung playlists, which would stop growing; it would stall for good
- * (hls.js and native players wait on a live playlist that does not change; RFC 8216 6.3.4). So the
- * capture freezes that ladder generation: from then on the rung playlists of that generation are
- * the captured source, numbered on from the rung's last sequence number behind a discontinuity
- * (writeSubstitutePlaylist), and stay so for the rest of the session. A worker that takes the session
- * again writes its rungs under the next generation's names (`index-g1.m3u8`) and its ladder's master
- * lists those: a rung playlist URI never goes back in sequence numbers, which players cannot follow
- * (hls.js maps segments by sequence number). Players holding the frozen generation stay at source
- * quality until they load the master again (a page reload); new viewers get the ladder again.
+ * The transcoder beats after every slot it lists (the end of its newest slot, in Redis). The capture
+ * (ingest role) compares it with its own newest slot: ahead by, not a timer, so while a publisher is
+ * away neither advances and a transcoder that comes back with the publisher is not taken for dead.
+ *
+ * 1. Ahead by more than `ladderStaleSegments` target durations (or no transcoder ever beat): the capture
+ *    writes the source-only master, so new viewers and players that reload the master get the source.
+ *    A transcoder that beats again takes the master back on its first slots (nothing sticks).
+ * 2. Ahead by more than `ladderFreezeSegments`: the transcoder is not coming back soon (a standby worker
+ *    takes a SIGKILLed one's session over within about 12 s: lock 6 s, stall check 2 s, restart). A
+ *    player that loaded the ladder's master keeps polling its rung playlists, which no longer grow; it
+ *    would wait for good (hls.js and native players keep reloading a live playlist that does not change;
+ *    RFC 8216 6.3.4). So the capture freezes that ladder generation: from then on, for the rest of the
+ *    session, its rung playlists are the captured source, numbered on from the rung's last sequence
+ *    number behind a discontinuity (writeSubstitutePlaylist). A worker that takes the session again
+ *    writes its rungs under the next generation's names (`index-g1.m3u8`) and its master lists those:
+ *    the sequence numbers behind one playlist URI never go back, which players cannot follow (hls.js
+ *    maps segments by sequence number). Players holding the frozen generation stay at source quality
+ *    until they load the master again (a page reload); new viewers get the ladder again.
+ *
+ * Decided here: a player stalls at most about `ladderFreezeSegments` target durations minus its buffer
+ * (about 18 s) when no worker comes back, rather than every short failover sending all its viewers to
+ * the source (a heavier stream than a weak link may carry) for the rest of the lesson.
  */
 import { LiveLedgerStore } from '../infra/live-ledger.store.ts';
 import { retry } from '../infra/retry.ts';
@@ -24,8 +31,10 @@ import { captureRendition, contentTypeOf, liveMasterKey, liveMediaPlaylistKey } 
 import type { LiveSlot } from '../media/live-ledger.ts';
 import type { LiveSessionContext } from './live-context.ts';
 
-/** Target durations the capture may run ahead of the transcoder before its ladder counts as dead (a player holds about three: it may stall a few seconds rather than a slow transcoder be taken for dead). */
+/** Target durations the capture may run ahead of the transcoder before new viewers get the source-only master (a player holds about three). */
 export const ladderStaleSegments = 5;
+/** Target durations ahead after which the transcoder's ladder generation is frozen and served from the source (longer than a failover). */
+export const ladderFreezeSegments = 12;
 /** The live master is rewritten with measured rates this often (slots), and whenever a run starts. */
 const masterEverySlots = 15;
 
@@ -61,10 +70,11 @@ export class LadderFallback {
       this.freezes = (await control.ladderFreezes(st.generation)).map((x) => JSON.parse(x) as LadderFreeze);
       this.freezesOf = st.generation;
     }
-    const alive = st.beatEndMs !== null && endOf(ledger.slots[ledger.slots.length - 1]) - st.beatEndMs <= ladderStaleSegments * ledger.targetDurationS * 1000;
-    if (!alive) {
-      // a transcoder wrote this generation's rungs and stopped beating: freeze them (once)
-      if (st.used === st.generation) {
+    const aheadMs = st.beatEndMs === null ? Infinity : endOf(ledger.slots[ledger.slots.length - 1]) - st.beatEndMs;
+    const targetMs = ledger.targetDurationS * 1000;
+    if (aheadMs > ladderStaleSegments * targetMs) {
+      // a transcoder wrote this generation's rungs and is not coming back soon: freeze them (once)
+      if (st.used === st.generation && aheadMs > ladderFreezeSegments * targetMs) {
         const transcoded = await new LiveLedgerStore(storage, p.sessionId).load();
         const f = transcoded && freezeLadder(transcoded, ledger.slots, st.generation);
         if (f && (await control.freezeLadder(st.generation, JSON.stringify(f)))) {
