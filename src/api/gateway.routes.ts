@@ -130,6 +130,7 @@ export function gatewayHandler(d: GatewayDeps): (req: IncomingMessage, res: Serv
   };
   const record = gatewayMetrics(d.metrics);
   const cors = gatewayCors(d.corsOrigins);
+  const lastGood: LastGoodPlaylists = new LRUCache({ max: 10_000 });
   const debug = d.log.isLevelEnabled('debug');
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
@@ -141,7 +142,7 @@ export function gatewayHandler(d: GatewayDeps): (req: IncomingMessage, res: Serv
     const route = `/${hit[1]}/*`;
     res.setHeader('X-Content-Type-Options', 'nosniff');
     cors(req, res);
-    serve(d, req, res, resolve, url.slice(hit[0].length))
+    serve(d, lastGood, req, res, resolve, url.slice(hit[0].length))
       .catch((err: unknown) => {
         if (res.headersSent) return void res.destroy();
         if (isUnavailableError(err)) {
@@ -162,7 +163,7 @@ export function gatewayHandler(d: GatewayDeps): (req: IncomingMessage, res: Serv
   };
 }
 
-async function serve(d: GatewayDeps, req: IncomingMessage, res: ServerResponse, resolve: (id: string) => Promise<GatewayTarget | undefined>, rest: string): Promise<void> {
+async function serve(d: GatewayDeps, lastGood: LastGoodPlaylists, req: IncomingMessage, res: ServerResponse, resolve: (id: string) => Promise<GatewayTarget | undefined>, rest: string): Promise<void> {
   const q = rest.indexOf('?');
   const parts = (q < 0 ? rest : rest.slice(0, q)).split('/');
   let id: string;
@@ -177,7 +178,7 @@ async function serve(d: GatewayDeps, req: IncomingMessage, res: ServerResponse, 
   const target = await resolve(id);
   const key = target?.keyFor(rel);
   if (!target || !key) return notFound(res);
-  await sendObject(d, req, res, key, target.profile, rel);
+  await sendObject(d, lastGood, req, res, key, target.profile, rel);
 }
 
 /**
@@ -221,7 +222,70 @@ function gatewayMetrics(m: Metrics | undefined): (method: string, route: string,
   };
 }
 
-async function sendObject(d: GatewayDeps, req: IncomingMessage, res: ServerResponse, key: string, profile: CacheProfile, rel: string): Promise<void> {
+/**
+ * The last whole copy of each live playlist read from storage, and until when it may stand in: storage
+ * that rewrites objects in place (the local S3 server) answers a read landing mid-rewrite with nothing,
+ * a cut playlist or not-found. Such a read is answered with this copy while it is at most one target
+ * duration old (a player polling then sees the window it saw a moment ago, never an error).
+ */
+type LastGoodPlaylists = LRUCache<string, { hit: CachedObject; until: number }>;
+
+/** A playlist as written: never empty; a live one starts with #EXTM3U and ends its last line. */
+function wholePlaylist(body: Buffer, live: boolean): boolean {
+  if (body.length === 0) return false;
+  if (!live) return true;
+  return body.subarray(0, 7).toString('latin1') === '#EXTM3U' && body[body.length - 1] === 0x0a;
+}
+
+/** How long a live playlist's copy may stand in: its target duration (2 s for a master, which has none). */
+function standInMs(body: Buffer): number {
+  const m = /#EXT-X-TARGETDURATION:(\d+)/.exec(body.subarray(0, 512).toString('latin1'));
+  return (m ? Number(m[1]) : 2) * 1000;
+}
+
+/** Compressed and tagged once per read from storage, not per request. */
+function playlistEntry(body: Buffer): CachedObject {
+  const gz = body.length > 256 ? gzipSync(body, { level: 6 }) : undefined;
+  return { body, etag: strongEtag(body), gz, gzEtag: gz && strongEtag(body, '.gz') };
+}
+
+/**
+ * A playlist from storage, checked whole: when a read lands while storage rewrites it, a live
+ * playlist's last whole copy (if young enough) answers, otherwise the read is tried once more after a
+ * moment; still nothing whole is a 503 that players retry. Undefined: the answer was sent.
+ * What is read whole goes into the object cache for `ttl`.
+ */
+async function readPlaylist(d: GatewayDeps, lastGood: LastGoodPlaylists, res: ServerResponse, key: string, live: boolean, ttl: number): Promise<CachedObject | undefined> {
+  const bucket = d.storage.mediaBucket;
+  const standIn = () => {
+    const last = live ? lastGood.get(key) : undefined;
+    return last && last.until > Date.now() ? last.hit : undefined;
+  };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let body: Buffer;
+    try {
+      body = await d.storage.getBuffer(bucket, key);
+    } catch (err) {
+      const last = standIn();
+      if (last) return last;
+      return void missing(d, res, err);
+    }
+    if (wholePlaylist(body, live)) {
+      const hit = playlistEntry(body);
+      // only what was read now is kept (a stand-in is not: its age stays bounded)
+      d.cache?.set(key, hit, { ttl });
+      if (live) lastGood.set(key, { hit, until: Date.now() + standInMs(body) });
+      return hit;
+    }
+    const last = standIn();
+    if (last) return last;
+    if (attempt === 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  res.setHeader('Retry-After', String(unavailableRetryAfterS));
+  return void problem(res, 503, 'storage_unavailable', 'the playlist is being updated; try again');
+}
+
+async function sendObject(d: GatewayDeps, lastGood: LastGoodPlaylists, req: IncomingMessage, res: ServerResponse, key: string, profile: CacheProfile, rel: string): Promise<void> {
   const ext = rel.slice(rel.lastIndexOf('.') + 1);
   const type = contentTypeOf(rel);
   const bucket = d.storage.mediaBucket;
@@ -232,25 +296,8 @@ async function sendObject(d: GatewayDeps, req: IncomingMessage, res: ServerRespo
   if (edge !== undefined) res.setHeader('X-Accel-Expires', edge);
   const ttl = profile === 'live' ? (playlist ? 500 : 60_000) : 60_000;
   if (playlist) {
-    let hit = d.cache?.get(key);
-    if (!hit) {
-      let body: Buffer;
-      try {
-        body = await d.storage.getBuffer(bucket, key);
-      } catch (err) {
-        return missing(d, res, err);
-      }
-      // a playlist is never empty: this is one being replaced under a reader (the local S3 server
-      // writes in place); players retry a 503, and nothing is kept
-      if (body.length === 0) {
-        res.setHeader('Retry-After', String(unavailableRetryAfterS));
-        return problem(res, 503, 'storage_unavailable', 'the playlist is being updated; try again');
-      }
-      // compressed and tagged once per cache fill, not per request
-      const gz = body.length > 256 ? gzipSync(body, { level: 6 }) : undefined;
-      hit = { body, etag: strongEtag(body), gz, gzEtag: gz && strongEtag(body, '.gz') };
-      d.cache?.set(key, hit, { ttl });
-    }
+    const hit = d.cache?.get(key) ?? await readPlaylist(d, lastGood, res, key, profile === 'live', ttl);
+    if (!hit) return;
     const gzip = hit.gz !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
     const etag = gzip ? hit.gzEtag! : hit.etag!;
     res.setHeader('Vary', res.hasHeader('Vary') ? `${String(res.getHeader('Vary'))}, Accept-Encoding` : 'Accept-Encoding');

@@ -1,8 +1,12 @@
 import { gunzipSync } from 'node:zlib';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { lessonBody, startTestSystem, uploadAndProcess, type TestSystem } from '../helpers/system.ts';
 import { startSystem, type System } from '../../src/system.ts';
 import { hlsObjectKey, masterKey, posterKey } from '../../src/media/storage-keys.ts';
+import { gatewayHandler, liveTarget } from '../../src/api/gateway.routes.ts';
+import { createLogger } from '../../src/infra/logger.ts';
 
 /**
  * The playback gateway over real storage: the gate on every path, ranges, compression, CORS, cache
@@ -172,5 +176,66 @@ describe('playback gateway', () => {
     }
     expect(status).toBe(404);
     expect((await fetch(`${url2}/play/${lessonId}/master.m3u8`)).status).toBe(404);
+  });
+});
+
+describe('live playlists read while storage rewrites them', () => {
+  const root = `live/rewrite-${Date.now().toString(36)}/`;
+  const lessonId = '00000000-0000-4000-8000-00000000abcd';
+  const live = (seq: number, target = 2) => `#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:${target}\n#EXT-X-MEDIA-SEQUENCE:${seq}\n#EXTINF:2.000000,\nseg-${seq}.m4s\n`;
+  let url: string;
+  let server: http.Server;
+  let open = true;
+  beforeAll(async () => {
+    // the gateway over the real storage, without its object cache (every request reads storage); the
+    // gate is tested above, here it admits the one lesson while `open`
+    const handle = gatewayHandler({
+      storage: ts.sys.storage, log: createLogger('silent'), corsOrigins: ['*'],
+      play: async () => undefined, preview: async () => undefined,
+      live: async (id) => (open && id === lessonId ? liveTarget(root) : undefined),
+    });
+    server = http.createServer((req, res) => {
+      if (!handle(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live/${lessonId}/720p/index.m3u8`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+  });
+  const put = (body: string) => ts.sys.storage.putBuffer(ts.sys.storage.mediaBucket, `${root}720p/index.m3u8`, Buffer.from(body), 'application/vnd.apple.mpegurl');
+
+  it('when a read finds the playlist empty, cut or gone mid-rewrite, then the viewer gets the last whole copy, not an error', async () => {
+    await put(live(7));
+    const first = await fetch(url);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toBe(live(7));
+    for (const during of ['', '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARG', 'seg-7.m4s\n']) {
+      await put(during);
+      const r = await fetch(url);
+      expect({ during, status: r.status }).toEqual({ during, status: 200 });
+      expect(await r.text()).toBe(live(7));
+      expect(r.headers.get('cache-control')).toBe('public, max-age=1');
+    }
+    await ts.sys.storage.remove(ts.sys.storage.mediaBucket, `${root}720p/index.m3u8`);
+    expect(await (await fetch(url)).text()).toBe(live(7));
+    // the rewrite lands: the new window at once
+    await put(live(8));
+    expect(await (await fetch(url)).text()).toBe(live(8));
+    // the gate still comes first: a stopped lesson is 404 even with a copy in memory
+    open = false;
+    expect((await fetch(url)).status).toBe(404);
+    open = true;
+  });
+
+  it('when the last whole copy is older than a target duration, then it no longer stands in: a 503 players retry', async () => {
+    await put(live(20, 1));
+    expect((await fetch(url)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1200));
+    await put('');
+    const r = await fetch(url);
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).not.toBeNull();
+    expect(r.headers.get('cache-control')).toBe('no-store');
   });
 });
