@@ -44,3 +44,8 @@ export async function markAssetQueued(q: Queryable, assetId: string, sourceKey: 
 export async function failPendingAsset(q: Queryable, assetId: string, error: string): Promise<void> {
   await q.query("UPDATE assets SET state = 'failed', error = $2, updated_at = now() WHERE id = $1 AND state IN ('queued', 'processing')", [assetId, error]);
 }
+
+/** A live recording to be made from the captured source by a VOD transcode (its live HLS no longer counts). */
+export async function markAssetQueuedFromCapture(q: Queryable, assetId: string, sourceKey: string): Promise<void> {
+  await q.query("UPDATE assets SET state = 'queued', source_key = $2, hls_root = NULL, updated_at = now() WHERE id = $1", [assetId, sourceKey]);
+}

@@ -100,3 +100,8 @@ export function matchingFacetCells(db: Db, where: string[], params: unknown[]): 
 export async function writeCurrentAsset(q: Queryable, lessonId: string, assetId: string): Promise<void> {
   await q.query('UPDATE lessons SET current_asset_id = $2 WHERE id = $1', [lessonId, assetId]);
 }
+
+/** A live lesson was cut off by whom, now: it refuses publishers from then on. */
+export async function markLiveStopped(q: Queryable, lessonId: string, userId: string): Promise<void> {
+  await q.query('UPDATE lessons SET live_stopped_at = now(), live_stopped_by = $2 WHERE id = $1', [lessonId, userId]);
+}

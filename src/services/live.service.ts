@@ -10,8 +10,11 @@ import { liveControlKeys, type LiveSessionState } from '../jobs/live.job.ts';
 import { livePrefix } from '../media/storage-keys.ts';
 import type { JobResult } from '../jobs/job-types.ts';
 import { changeStatus } from './lesson-store.ts';
-import { lockLesson } from '../infra/lessons.repo.ts';
+import { findLesson, lockLesson, markLiveStopped, writeCurrentAsset } from '../infra/lessons.repo.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
+import { insertAsset, markAssetFailed, markAssetQueuedFromCapture, markAssetReady, nextAssetVersion } from '../infra/assets.repo.ts';
+import * as liveRepo from '../infra/live.repo.ts';
+import type { LiveSession } from '../infra/live.repo.ts';
 import { failureCodeOf } from '../domain/processing-failures.ts';
 import type { SecretBox } from './secret-box.ts';
 
@@ -35,17 +38,6 @@ export interface LiveKeyEntry {
   allowedFrom: number;
   allowedUntil: number;
   stopped: boolean;
-}
-
-interface SessionRow {
-  id: string;
-  lesson_id: string;
-  state: LiveSessionState;
-  epoch: number;
-  started_at: Date;
-  disconnected_at: Date | null;
-  ended_at: Date | null;
-  asset_id: string | null;
 }
 
 /** Pub/sub channels between the catalog and the ingest role. */
@@ -72,16 +64,16 @@ export class LiveService {
   async credentials(actor: Principal, lessonId: string): Promise<{ rtmpUrl: string; streamKey: string; status: string; approvedForAir: boolean; allowedFrom: string; allowedUntil: string }> {
     const l = await this.ownLiveLesson(actor, lessonId);
     let secret: string;
-    const rows = await this.db.query<{ key_cipher: string }>('SELECT key_cipher FROM live_keys WHERE lesson_id = $1', [l.id]);
-    if (rows[0]) secret = this.box.open(rows[0].key_cipher);
+    const sealed = await liveRepo.findSealedKey(this.db, l.id);
+    if (sealed) secret = this.box.open(sealed);
     else {
       secret = newSecret();
       await this.db.tx(async (q) => {
-        await q.query('INSERT INTO live_keys (lesson_id, key_hash, key_cipher) VALUES ($1, $2, $3) ON CONFLICT (lesson_id) DO NOTHING', [l.id, hashKey(secret), this.box.seal(secret)]);
+        await liveRepo.insertKeyIfAbsent(q, l.id, hashKey(secret), this.box.seal(secret));
         await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'live_key_created' });
       });
-      const again = await this.db.query<{ key_cipher: string }>('SELECT key_cipher FROM live_keys WHERE lesson_id = $1', [l.id]);
-      secret = this.box.open(again[0].key_cipher);
+      // another request may have made the first key meanwhile: the stored one is the key
+      secret = this.box.open((await liveRepo.findSealedKey(this.db, l.id))!);
       await this.keysChanged(l.id);
     }
     const w = this.window(l);
@@ -93,11 +85,7 @@ export class LiveService {
     const l = await this.ownLiveLesson(actor, lessonId);
     const secret = newSecret();
     await this.db.tx(async (q) => {
-      await q.query(
-        `INSERT INTO live_keys (lesson_id, key_hash, key_cipher) VALUES ($1, $2, $3)
-         ON CONFLICT (lesson_id) DO UPDATE SET key_hash = EXCLUDED.key_hash, key_cipher = EXCLUDED.key_cipher, rotated_at = now()`,
-        [l.id, hashKey(secret), this.box.seal(secret)],
-      );
+      await liveRepo.writeRotatedKey(q, l.id, hashKey(secret), this.box.seal(secret));
       await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'live_key_rotated' });
     });
     await this.keysChanged(l.id);
@@ -107,19 +95,19 @@ export class LiveService {
   /** Cuts the stream off now, ends the session and refuses reconnects (reviewer of the school, operator). */
   async stop(actor: Principal, lessonId: string, reason?: string): Promise<{ status: string; sessionId: string | null }> {
     if (!['reviewer', 'operator', 'admin'].includes(actor.role)) throw new ForbiddenError('stop_not_allowed', 'only a reviewer of the school or an operator stops a live lesson');
-    const l = (await this.db.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [lessonId]))[0];
+    const l = await findLesson(this.db, lessonId);
     if (!l || (actor.role === 'reviewer' && l.school_id !== actor.schoolId)) throw new NotFoundError('lesson_not_found', 'lesson not found');
     if (l.kind !== 'live') throw new ConflictError('not_a_live_lesson', 'not a live lesson', { status: l.status });
     if (l.live_stopped_at) throw new ConflictError('live_already_stopped', 'this live lesson was already stopped', { status: l.status });
     await this.db.tx(async (q) => {
-      await q.query('UPDATE lessons SET live_stopped_at = now(), live_stopped_by = $2 WHERE id = $1', [l.id, actor.userId]);
+      await markLiveStopped(q, l.id, actor.userId);
       await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'live_stopped', from: l.status, to: l.status, reason: reason ?? null });
     });
     await this.pubsub.publish(liveChannels.kick, l.id);
     await this.keysChanged(l.id);
     const open = await this.openSession(l.id);
     if (open) await this.endSession(open.id, 'stopped');
-    const after = (await this.db.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [l.id]))[0];
+    const after = (await findLesson(this.db, l.id))!;
     return { status: after.status, sessionId: open?.id ?? null };
   }
 
@@ -134,14 +122,10 @@ export class LiveService {
   }
 
   private async keyRows(lessonId?: string): Promise<LiveKeyEntry[]> {
-    const rows = await this.db.query<LessonRow & { key_hash: string; live_stopped_at: Date | null }>(
-      `SELECT l.*, k.key_hash FROM lessons l JOIN live_keys k ON k.lesson_id = l.id
-       WHERE l.kind = 'live' AND l.status IN ('approved_for_air', 'on_air')${lessonId ? ' AND l.id::text = $1' : ''}`,
-      lessonId ? [lessonId] : [],
-    );
+    const rows = await liveRepo.publishableLessons(this.db, lessonId);
     return rows.map((l) => {
       const w = this.window(l);
-      return { lessonId: l.id, keyHash: l.key_hash, allowedFrom: w.from, allowedUntil: w.until, stopped: Boolean(l.live_stopped_at) };
+      return { lessonId: l.id, keyHash: l.keyHash, allowedFrom: w.from, allowedUntil: w.until, stopped: Boolean(l.live_stopped_at) };
     });
   }
 
@@ -150,15 +134,15 @@ export class LiveService {
     const out = await this.db.tx(async (q) => {
       const l = await lockLesson(q, lessonId);
       if (l.kind !== 'live' || l.live_stopped_at) return undefined;
-      const open = (await q.query<SessionRow>("SELECT * FROM live_sessions WHERE lesson_id = $1 AND state <> 'ended'", [lessonId]))[0];
+      const open = await liveRepo.findOpenSession(q, lessonId);
       if (open) {
-        await q.query("UPDATE live_sessions SET state = 'on_air', epoch = epoch + 1, disconnected_at = NULL, publisher_addr = $2, updated_at = now() WHERE id = $1", [open.id, addr ?? null]);
+        await liveRepo.markSessionResumed(q, open.id, addr ?? null);
         await writeAudit(q, { actor: 'ingest', entity: 'live_session', entityId: open.id, action: 'publisher_reconnected', from: open.state, to: 'on_air' });
-        return { sessionId: open.id, resumed: true, epoch: open.epoch + 1, startedAt: open.started_at.getTime() };
+        return { sessionId: open.id, resumed: true, epoch: open.epoch + 1, startedAt: open.startedAt.getTime() };
       }
       if (l.status !== 'approved_for_air') return undefined;
       const id = randomUUID();
-      await q.query("INSERT INTO live_sessions (id, lesson_id, state, publisher_addr) VALUES ($1, $2, 'on_air', $3)", [id, lessonId, addr ?? null]);
+      await liveRepo.insertSession(q, id, lessonId, addr ?? null);
       await changeStatus(q, l, 'go_live', 'ingest', null, { sessionId: id });
       return { sessionId: id, resumed: false, epoch: 1, startedAt: Date.now() };
     });
@@ -174,9 +158,8 @@ export class LiveService {
   async onPublisherLost(lessonId: string): Promise<void> {
     const open = await this.openSession(lessonId);
     if (!open || open.state !== 'on_air') return;
-    const changed = await this.db.query("UPDATE live_sessions SET state = 'reconnecting', disconnected_at = now(), updated_at = now() WHERE id = $1 AND state = 'on_air' RETURNING id", [open.id]);
     // the session may have ended meanwhile (a stop races the drop it causes): nothing to wait for then
-    if (!changed.length) return;
+    if (!(await liveRepo.markSessionReconnecting(this.db, open.id))) return;
     await this.setControl(open.id, 'reconnecting');
     await this.pubsub.publish(liveChannels.sessions, lessonId);
     this.log.info({ lessonId, sessionId: open.id }, 'publisher lost; waiting for a reconnect');
@@ -184,16 +167,14 @@ export class LiveService {
 
   /** Ends sessions whose publisher did not come back within the window, and those past their time. */
   async sweep(now = Date.now()): Promise<number> {
-    const rows = await this.db.query<SessionRow & { scheduled_end: Date | null }>(
-      `SELECT s.*, l.scheduled_end FROM live_sessions s JOIN lessons l ON l.id = s.lesson_id WHERE s.state <> 'ended'`,
-    );
+    const rows = await liveRepo.openSessionsWithScheduledEnd(this.db);
     let ended = 0;
     for (const s of rows) {
-      if (s.state === 'reconnecting' && s.disconnected_at && now - s.disconnected_at.getTime() >= this.opts.reconnectWindowS * 1000) {
+      if (s.state === 'reconnecting' && s.disconnectedAt && now - s.disconnectedAt.getTime() >= this.opts.reconnectWindowS * 1000) {
         await this.endSession(s.id, 'publisher did not reconnect');
         ended++;
-      } else if (s.scheduled_end && now > s.scheduled_end.getTime() + this.opts.lateMarginMin * 60_000) {
-        await this.pubsub.publish(liveChannels.kick, s.lesson_id);
+      } else if (s.scheduledEnd && now > s.scheduledEnd.getTime() + this.opts.lateMarginMin * 60_000) {
+        await this.pubsub.publish(liveChannels.kick, s.lessonId);
         await this.endSession(s.id, 'scheduled time is over');
         ended++;
       }
@@ -204,15 +185,14 @@ export class LiveService {
   /** Ends a session: the lesson goes to processing while the worker turns the segments into the recording. */
   async endSession(sessionId: string, reason: string): Promise<void> {
     const done = await this.db.tx(async (q) => {
-      const s = (await q.query<SessionRow>('SELECT * FROM live_sessions WHERE id = $1 FOR UPDATE', [sessionId]))[0];
+      const s = await liveRepo.findSession(q, sessionId, true);
       if (!s || s.state === 'ended') return false;
-      const l = await lockLesson(q, s.lesson_id);
+      const l = await lockLesson(q, s.lessonId);
       const assetId = randomUUID();
-      const v = await q.query<{ v: number | null }>('SELECT max(version) v FROM assets WHERE lesson_id = $1', [l.id]);
-      await q.query("INSERT INTO assets (id, lesson_id, version, origin, state, hls_root) VALUES ($1, $2, $3, 'live', 'processing', $4)", [assetId, l.id, (v[0]?.v ?? 0) + 1, livePrefix(sessionId)]);
-      await q.query("UPDATE live_sessions SET state = 'ended', ended_at = now(), end_reason = $2, asset_id = $3, updated_at = now() WHERE id = $1", [sessionId, reason, assetId]);
+      await insertAsset(q, { id: assetId, lessonId: l.id, version: await nextAssetVersion(q, l.id), origin: 'live', state: 'processing', hlsRoot: livePrefix(sessionId) });
+      await liveRepo.markSessionEnded(q, sessionId, reason, assetId);
       await writeAudit(q, { actor: 'ingest', entity: 'live_session', entityId: sessionId, action: 'ended', from: s.state, to: 'ended', reason });
-      await q.query('UPDATE lessons SET current_asset_id = $2 WHERE id = $1', [l.id, assetId]);
+      await writeCurrentAsset(q, l.id, assetId);
       if (l.status === 'on_air') await changeStatus(q, l, 'live_ended', 'ingest', reason, { sessionId, assetId });
       return { lessonId: l.id };
     });
@@ -223,19 +203,15 @@ export class LiveService {
   }
 
   /** The open session of a lesson (on air or waiting for a reconnect). */
-  async openSession(lessonId: string): Promise<SessionRow | undefined> {
-    return (await this.db.query<SessionRow>("SELECT * FROM live_sessions WHERE lesson_id = $1 AND state <> 'ended'", [lessonId]))[0];
+  async openSession(lessonId: string): Promise<LiveSession | undefined> {
+    return liveRepo.findOpenSession(this.db, lessonId);
   }
 
   /** What students can watch now: approved live lessons with an open session. */
   async onAir(baseUrl: string): Promise<{ items: { id: string; title: string; school: string; teacher: string; stage: string; grade: string; subject: string; startedAt: string; reconnecting: boolean; playback: { hls: string } }[] }> {
-    const rows = await this.db.query<{ id: string; title: string; school_name: string; teacher_name: string; stage: string; grade: string; subject: string; started_at: Date; state: string }>(
-      `SELECT l.id, l.title, sc.name school_name, u.display_name teacher_name, l.stage, l.grade, l.subject, s.started_at, s.state
-       FROM live_sessions s JOIN lessons l ON l.id = s.lesson_id JOIN schools sc ON sc.id = l.school_id JOIN users u ON u.id = l.teacher_id
-       WHERE s.state <> 'ended' AND l.status = 'on_air' AND l.live_stopped_at IS NULL ORDER BY s.started_at DESC`,
-    );
+    const rows = await liveRepo.lessonsOnAir(this.db);
     return {
-      items: rows.map((r) => ({ id: r.id, title: r.title, school: r.school_name, teacher: r.teacher_name, stage: r.stage, grade: r.grade, subject: r.subject, startedAt: r.started_at.toISOString(), reconnecting: r.state === 'reconnecting', playback: { hls: `${baseUrl}/live/${r.id}/master.m3u8` } })),
+      items: rows.map((r) => ({ id: r.id, title: r.title, school: r.schoolName, teacher: r.teacherName, stage: r.stage, grade: r.grade, subject: r.subject, startedAt: r.startedAt.toISOString(), reconnecting: r.state === 'reconnecting', playback: { hls: `${baseUrl}/live/${r.id}/master.m3u8` } })),
     };
   }
 
@@ -245,15 +221,8 @@ export class LiveService {
    * by a reviewer or operator is closed at once.
    */
   async liveRoot(lessonId: string): Promise<string | undefined> {
-    const rows = await this.db.query<{ id: string }>(
-      `SELECT s.id FROM live_sessions s JOIN lessons l ON l.id = s.lesson_id
-       WHERE s.lesson_id = $1 AND l.live_stopped_at IS NULL AND (
-         (s.state <> 'ended' AND l.status = 'on_air')
-         OR (s.state = 'ended' AND s.ended_at > now() - interval '120 seconds' AND s.end_reason <> 'stopped'))
-       ORDER BY s.started_at DESC LIMIT 1`,
-      [lessonId],
-    );
-    return rows[0] ? livePrefix(rows[0].id) : undefined;
+    const id = await liveRepo.watchableSessionId(this.db, lessonId, 120);
+    return id ? livePrefix(id) : undefined;
   }
 
   private async setControl(sessionId: string, state: LiveSessionState, epoch?: number): Promise<void> {
@@ -282,9 +251,9 @@ export class LiveService {
     };
   }
 
-  private async ownLiveLesson(actor: Principal, lessonId: string): Promise<LessonRow & { live_stopped_at: Date | null }> {
+  private async ownLiveLesson(actor: Principal, lessonId: string): Promise<LessonRow> {
     if (actor.role !== 'teacher') throw new ForbiddenError('teacher_only', 'only the lesson\'s teacher gets its stream key');
-    const l = (await this.db.query<LessonRow & { live_stopped_at: Date | null }>('SELECT * FROM lessons WHERE id = $1', [lessonId]))[0];
+    const l = await findLesson(this.db, lessonId);
     if (!l || l.teacher_id !== actor.userId) throw new NotFoundError('lesson_not_found', 'lesson not found');
     if (l.kind !== 'live') throw new ConflictError('not_a_live_lesson', 'a recorded lesson has no stream key', { status: l.status });
     if (!['scheduled', 'approved_for_air', 'on_air', 'rejected'].includes(l.status)) throw new ConflictError('stream_key_unavailable', `no stream key for a live lesson in state "${l.status}"`, { status: l.status });
@@ -306,30 +275,31 @@ export function liveResultApplier(enqueueTranscode: EnqueueCaptureTranscode): (q
   return async (q, r) => {
     const capture = r.ok ? fromCaptureSchema.safeParse(r.data.fromCapture) : undefined;
     if (!capture?.success) return applyLiveResult(q, r);
-    const s = (await q.query<SessionRow>('SELECT * FROM live_sessions WHERE id = $1', [r.subjectId]))[0];
-    if (!s?.asset_id) return;
-    await q.query("UPDATE assets SET state = 'queued', source_key = $2, hls_root = NULL, updated_at = now() WHERE id = $1", [s.asset_id, capture.data.sourceKey]);
-    await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: s.asset_id, action: 'recording_from_capture', data: { durationS: capture.data.durationS } });
-    await enqueueTranscode({ assetId: s.asset_id, lessonId: s.lesson_id, sourceKey: capture.data.sourceKey });
+    const s = await liveRepo.findSession(q, r.subjectId);
+    if (!s?.assetId) return;
+    await markAssetQueuedFromCapture(q, s.assetId, capture.data.sourceKey);
+    await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: s.assetId, action: 'recording_from_capture', data: { durationS: capture.data.durationS } });
+    await enqueueTranscode({ assetId: s.assetId, lessonId: s.lessonId, sourceKey: capture.data.sourceKey });
   };
 }
 
 /** A finished live session's recording (or the reason it could not be made). */
 export async function applyLiveResult(q: Queryable, r: JobResult): Promise<void> {
-  const s = (await q.query<SessionRow>('SELECT * FROM live_sessions WHERE id = $1', [r.subjectId]))[0];
-  if (!s?.asset_id) return;
-  const lesson = await lockLesson(q, s.lesson_id);
-  const current = lesson.current_asset_id === s.asset_id;
+  const s = await liveRepo.findSession(q, r.subjectId);
+  if (!s?.assetId) return;
+  const assetId = s.assetId;
+  const lesson = await lockLesson(q, s.lessonId);
+  const current = lesson.current_asset_id === assetId;
   if (r.ok) {
     const durationS = typeof r.data.durationS === 'number' ? r.data.durationS : null;
-    await q.query("UPDATE assets SET state = 'ready', progress = 100, error = NULL, error_code = NULL, duration_s = $2, media = $3, updated_at = now() WHERE id = $1", [s.asset_id, durationS, JSON.stringify(r.data)]);
-    await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: s.asset_id, action: 'recording_ready', to: 'ready' });
-    if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_succeeded', 'worker', null, { assetId: s.asset_id });
+    await markAssetReady(q, assetId, durationS, r.data);
+    await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: assetId, action: 'recording_ready', to: 'ready' });
+    if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_succeeded', 'worker', null, { assetId });
   } else {
     const error = r.error ?? 'the recording could not be made';
-    await q.query("UPDATE assets SET state = 'failed', error = $2, error_code = $3, updated_at = now() WHERE id = $1", [s.asset_id, error, failureCodeOf(r)]);
-    await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: s.asset_id, action: 'recording_failed', to: 'failed', reason: error });
-    if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_failed', 'worker', error, { assetId: s.asset_id });
+    await markAssetFailed(q, assetId, error, failureCodeOf(r));
+    await writeAudit(q, { actor: 'worker', entity: 'asset', entityId: assetId, action: 'recording_failed', to: 'failed', reason: error });
+    if (current && lesson.status === 'processing') await changeStatus(q, lesson, 'processing_failed', 'worker', error, { assetId });
   }
 }
 
