@@ -14,7 +14,10 @@
  *    argv, default ladder, 720p30 input), N = 1.. until one falls behind; CPU per ladder against a
  *    single 720p rendition encoded with the same settings (same run).
  *
- * Bounded: BENCH_LIVE_SECONDS (default 40) for part 1, 15 s windows for parts 2 and 3, at most 4 of
+ * 4. Part 1's delay with one lesson on air, then while a second lesson is on air too
+ *    (scripts/lib/bench-live-second-lesson.ts).
+ *
+ * Bounded: BENCH_LIVE_SECONDS (default 40) for parts 1 and 4 (each phase), 15 s windows for parts 2 and 3, at most 4 of
  * anything. Runs with embedded Redis/S3/PGlite in a temp dir; everything is removed afterwards.
  */
 import { startWorkerRole } from '../workers/role.ts';
@@ -29,12 +32,13 @@ import { buildTranscodeArgs, planTranscode, type TranscodePlan } from '../src/me
 import { liveLadderSpec } from '../src/media/live-args.ts';
 import { parseProbe } from '../src/media/probe.ts';
 import { startSystem, type System } from '../src/system.ts';
+import { partSecondLesson } from './lib/bench-live-second-lesson.ts';
 
 const SECONDS = Number(process.env.BENCH_LIVE_SECONDS ?? 40);
 /** x264 preset of part 3 (the worker's default unless set). */
 const PRESET = process.env.BENCH_LIVE_PRESET ?? 'veryfast';
-/** Parts to run (1, 2, 3), e.g. BENCH_LIVE_PARTS=1,3. */
-const PARTS = (process.env.BENCH_LIVE_PARTS ?? '1,2,3').split(',').map(Number);
+/** Parts to run (1, 2, 3, 4), e.g. BENCH_LIVE_PARTS=1,3. */
+const PARTS = (process.env.BENCH_LIVE_PARTS ?? '1,2,3,4').split(',').map(Number);
 const W = 1280;
 const H = 720;
 const FPS = 30;
@@ -482,6 +486,7 @@ try {
     // machine can carry shows the delay the design itself adds.
     if (growth > 1 || process.env.BENCH_LIVE_HEADROOM) await partLatency(dir, '360p', 'b');
   }
+  if (PARTS.includes(4)) await partSecondLesson(dir, { startRig, url: (r) => r.url, stopRig: (r) => r.sys.stop(), liveLesson, startBarcodePublisher, watchPlaylist, measure }, { seconds: SECONDS, ladder: '720p,480p,360p' });
   const clip = await makeClip(dir);
   if (PARTS.includes(2)) await partIngest(dir, clip);
   if (PARTS.includes(3)) await partLadders(dir, clip);
