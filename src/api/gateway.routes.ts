@@ -91,13 +91,20 @@ function cacheControl(profile: CacheProfile, playlist: boolean): string {
 
 /**
  * Seconds the caching edge (deploy/nginx.conf) keeps an answer: short, so a withdrawn or stopped lesson
- * leaves the edge soon after it leaves the gateway, while players keep Cache-Control's lifetimes.
- * Undefined: not for a shared cache (previews are private).
+ * leaves the edge soon after it leaves the gateway, while players keep Cache-Control's lifetimes. A live
+ * playlist: half its target duration (1 s for 2 s segments; a master has none: 1 s). Undefined: not
+ * for a shared cache (previews are private).
  */
-export function edgeLifetimeS(profile: CacheProfile, playlist: boolean): number | undefined {
+export function edgeLifetimeS(profile: CacheProfile, playlist: boolean, targetDurationS?: number): number | undefined {
   if (profile === 'preview') return undefined;
-  if (playlist) return profile === 'live' ? 1 : 5;
+  if (playlist) return profile === 'live' ? Math.max(1, Math.floor((targetDurationS ?? 2) / 2)) : 5;
   return 60;
+}
+
+/** A playlist's EXT-X-TARGETDURATION, from its head; undefined for a master. */
+function targetDurationS(body: Buffer): number | undefined {
+  const m = /#EXT-X-TARGETDURATION:(\d+)/.exec(body.subarray(0, 512).toString('latin1'));
+  return m ? Number(m[1]) : undefined;
 }
 
 /** A problem answer from the gateway: never kept by the edge or a player, whatever was set before. */
@@ -238,10 +245,7 @@ function wholePlaylist(body: Buffer, live: boolean): boolean {
 }
 
 /** How long a live playlist's copy may stand in: its target duration (2 s for a master, which has none). */
-function standInMs(body: Buffer): number {
-  const m = /#EXT-X-TARGETDURATION:(\d+)/.exec(body.subarray(0, 512).toString('latin1'));
-  return (m ? Number(m[1]) : 2) * 1000;
-}
+const standInMs = (body: Buffer): number => (targetDurationS(body) ?? 2) * 1000;
 
 /** Compressed and tagged once per read from storage, not per request. */
 function playlistEntry(body: Buffer): CachedObject {
@@ -298,6 +302,7 @@ async function sendObject(d: GatewayDeps, lastGood: LastGoodPlaylists, req: Inco
   if (playlist) {
     const hit = d.cache?.get(key) ?? await readPlaylist(d, lastGood, res, key, profile === 'live', ttl);
     if (!hit) return;
+    if (profile === 'live') res.setHeader('X-Accel-Expires', edgeLifetimeS(profile, true, targetDurationS(hit.body))!);
     const gzip = hit.gz !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
     const etag = gzip ? hit.gzEtag! : hit.etag!;
     res.setHeader('Vary', res.hasHeader('Vary') ? `${String(res.getHeader('Vary'))}, Accept-Encoding` : 'Accept-Encoding');

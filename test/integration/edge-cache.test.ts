@@ -8,6 +8,8 @@ import { Part, renderNginxConf } from '../../scripts/lib/fleet.ts';
 import { freePort } from '../../src/infra/embedded.ts';
 import { hlsObjectKey, masterKey } from '../../src/media/storage-keys.ts';
 import { lessonBody, startTestSystem, uploadAndProcess, type TestSystem } from '../helpers/system.ts';
+import { gatewayHandler, liveTarget } from '../../src/api/gateway.routes.ts';
+import { createLogger } from '../../src/infra/logger.ts';
 
 /**
  * The shipped edge (deploy/nginx.conf, rendered as the fleet renders it) run by Debian's nginx in
@@ -130,6 +132,92 @@ describe('the caching edge (deploy/nginx.conf on nginx)', () => {
       expect(r.status).toBe(200);
       expect(status(r)).not.toBe('HIT');
       await r.arrayBuffer();
+    }
+  });
+});
+
+describe('live playlists at the edge', () => {
+  const root = `live/edge-${Date.now().toString(36)}/`;
+  const lessonId = '00000000-0000-4000-8000-000000ed9e01';
+  const playlist = (seq: number) => `#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:${seq}\n#EXTINF:2.000000,\nseg-${seq}.m4s\n`;
+  const put = (rel: string, body: string) => ts.sys.storage.putBuffer(ts.sys.storage.mediaBucket, `${root}${rel}`, Buffer.from(body), 'application/vnd.apple.mpegurl');
+  let liveEdge: string;
+  let onAir = true;
+  const originRequests: string[] = [];
+  // nginx counts lifetimes in whole seconds: a 1 s lifetime ends within 2 s
+  const pastLifetime = () => new Promise((r) => setTimeout(r, 2200));
+
+  beforeAll(async () => {
+    // the real gateway over the real storage as the origin (its gate admits the one lesson while on
+    // air), counting what reaches it; the shipped edge in front
+    const handle = gatewayHandler({
+      storage: ts.sys.storage, log: createLogger('silent'), corsOrigins: ['*'],
+      play: async () => undefined, preview: async () => undefined,
+      live: async (id) => (onAir && id === lessonId ? liveTarget(root) : undefined),
+    });
+    const origin = http.createServer((req, res) => {
+      originRequests.push(req.url ?? '');
+      if (!handle(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => origin.close(() => r())));
+    liveEdge = await startEdge([(origin.address() as import('node:net').AddressInfo).port]);
+  });
+
+  it('when many viewers ask for a live playlist the edge does not have, then one request reaches the origin, and the answer is public for a second with no edge header passed on', async () => {
+    await put('720p/index.m3u8', playlist(1));
+    const url = `${liveEdge}/live/${lessonId}/720p/index.m3u8`;
+    const answers = await Promise.all(Array.from({ length: 20 }, async () => {
+      const r = await fetch(url);
+      return { status: r.status, body: await r.text(), cc: r.headers.get('cache-control'), accel: r.headers.get('x-accel-expires') };
+    }));
+    expect(new Set(answers.map((a) => JSON.stringify(a)))).toEqual(new Set([JSON.stringify({ status: 200, body: playlist(1), cc: 'public, max-age=1', accel: null })]));
+    expect(originRequests.filter((u) => u.endsWith('/720p/index.m3u8'))).toHaveLength(1);
+    // made as someone: past the cache, whatever it holds
+    for (const headers of [{ authorization: 'Bearer x' }, { cookie: 'cc_session=x' }] as Record<string, string>[]) {
+      const r = await fetch(url, { headers });
+      expect(status(r)).toBe('BYPASS');
+      await r.arrayBuffer();
+    }
+  });
+
+  it('when a live playlist expires at the edge, then the next viewer gets the expired copy at once while one background request fetches the new window', async () => {
+    const url = `${liveEdge}/live/${lessonId}/360p/index.m3u8`;
+    await put('360p/index.m3u8', playlist(5));
+    expect(await (await fetch(url)).text()).toBe(playlist(5));
+    await put('360p/index.m3u8', playlist(6));
+    await pastLifetime();
+    const stale = await fetch(url);
+    expect(status(stale)).toBe('STALE');
+    expect(await stale.text()).toBe(playlist(5));
+    // the background update lands: the new window, from the edge's cache
+    const until = Date.now() + 5000;
+    let body = '';
+    while (body !== playlist(6) && Date.now() < until) body = await (await fetch(url)).text();
+    expect(body).toBe(playlist(6));
+  });
+
+  it('when the lesson stops, then the gateway\'s 404 replaces the edge\'s copy instead of the copy being served on', async () => {
+    const url = `${liveEdge}/live/${lessonId}/480p/index.m3u8`;
+    await put('480p/index.m3u8', playlist(9));
+    expect((await fetch(url)).status).toBe(200);
+    onAir = false;
+    try {
+      await pastLifetime();
+      const until = Date.now() + 5000;
+      let last = 200;
+      while (last !== 404 && Date.now() < until) {
+        const r = await fetch(url);
+        last = r.status;
+        await r.arrayBuffer();
+      }
+      expect(last).toBe(404);
+      const again = await fetch(url);
+      expect(again.status).toBe(404);
+      expect(again.headers.get('cache-control')).toBe('no-store');
+      expect(again.headers.get('x-accel-expires')).toBeNull();
+    } finally {
+      onAir = true;
     }
   });
 });
