@@ -5,6 +5,8 @@ import type { Principal } from '../domain/types.ts';
 import { streamAdvice, type StreamAdvice } from '../media/stream-meter.ts';
 import type { LessonsService } from './lessons.service.ts';
 import type { CaptureOnlyReason } from '../domain/live-capacity.ts';
+import { findOpenSession } from '../infra/live.repo.ts';
+import { findLesson } from '../infra/lessons.repo.ts';
 
 export interface LiveStatus {
   status: string;
@@ -34,11 +36,8 @@ export class LiveStatusService {
   async status(actor: Principal, lessonId: string): Promise<LiveStatus> {
     const l = await this.lessons.rowForStaff(actor, lessonId);
     if (l.kind !== 'live') throw new ConflictError('not_a_live_lesson', 'not a live lesson', { status: l.status });
-    const s = (await this.db.query<{ id: string; state: string; started_at: Date; disconnected_at: Date | null }>(
-      "SELECT id, state, started_at, disconnected_at FROM live_sessions WHERE lesson_id = $1 AND state <> 'ended' ORDER BY started_at DESC LIMIT 1",
-      [l.id],
-    ))[0];
-    const stopped = Boolean((await this.db.query<{ stopped: boolean }>('SELECT live_stopped_at IS NOT NULL stopped FROM lessons WHERE id = $1', [l.id]))[0]?.stopped);
+    const s = await findOpenSession(this.db, l.id);
+    const stopped = Boolean((await findLesson(this.db, l.id))?.live_stopped_at);
     const figures = s ? await this.stats.read(l.id) : undefined;
     const t = s && this.transcode ? await this.transcode.forLesson(l.id) : null;
     const now = Date.now();
@@ -48,7 +47,7 @@ export class LiveStatusService {
     return {
       status: l.status,
       connected: Boolean(s && s.state === 'on_air' && (fresh ? idle < 6000 : true)),
-      session: s ? { id: s.id, state: s.state, startedAt: s.started_at.toISOString(), disconnectedAt: s.disconnected_at?.toISOString() ?? null } : null,
+      session: s ? { id: s.id, state: s.state, startedAt: s.startedAt.toISOString(), disconnectedAt: s.disconnectedAt?.toISOString() ?? null } : null,
       stream: fresh ? {
         bitrateKbps: fresh.bitrateKbps, videoKbps: fresh.videoKbps, fps: fresh.fps, keyframeIntervalS: fresh.keyframeIntervalS,
         width: fresh.width, height: fresh.height, hasVideo: fresh.hasVideo, hasAudio: fresh.hasAudio, measuredAt: new Date(fresh.at).toISOString(),
