@@ -486,7 +486,7 @@ try {
     // machine can carry shows the delay the design itself adds.
     if (growth > 1 || process.env.BENCH_LIVE_HEADROOM) await partLatency(dir, '360p', 'b');
   }
-  if (PARTS.includes(4)) await partSecondLesson(dir, { startRig, url: (r) => r.url, stopRig: (r) => r.sys.stop(), liveLesson, startBarcodePublisher, watchPlaylist, measure }, { seconds: SECONDS, ladder: '720p,480p,360p' });
+  if (PARTS.includes(4)) await partSecondLesson(dir, { startRig, url: (r) => r.url, stopRig: (r) => r.sys.stop(), liveLesson, startBarcodePublisher, watchPlaylist, measure, pct, fmtS }, { seconds: SECONDS, ladder: '720p,480p,360p' });
   const clip = await makeClip(dir);
   if (PARTS.includes(2)) await partIngest(dir, clip);
   if (PARTS.includes(3)) await partLadders(dir, clip);

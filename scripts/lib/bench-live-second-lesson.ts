@@ -23,15 +23,13 @@ export interface LatencyKit<R, A extends Arrivals> {
   startBarcodePublisher(url: string): { stop: () => Promise<void> };
   watchPlaylist(list: () => Promise<string | null>, fetchSeg: (uri: string) => Promise<Buffer | null>, until: () => boolean): Promise<A>;
   measure(arrivals: A): Promise<{ delays: number[] }>;
+  /** Percentile and the seconds format of part 1's lines. */
+  pct(xs: number[], p: number): number;
+  fmtS(ms: number): string;
 }
 
 const goalMs = 2500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-};
-const fmtS = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 /**
@@ -76,7 +74,8 @@ async function watchLesson<R, A extends Arrivals>(kit: LatencyKit<R, A>, base: s
   return { delays: (await kit.measure(arrivals)).delays, segments: arrivals.length };
 }
 
-function row(name: string, m: { delays: number[]; segments: number }): void {
+function row(kit: Pick<LatencyKit<unknown, Arrivals>, 'pct' | 'fmtS'>, name: string, m: { delays: number[]; segments: number }): void {
+  const { pct, fmtS } = kit;
   if (!m.delays.length) return console.log(`   ${name.padEnd(56)} no frames measured (${m.segments} segments)`);
   const med = pct(m.delays, 50);
   console.log(`   ${name.padEnd(56)} median ${fmtS(med)}  p95 ${fmtS(pct(m.delays, 95))}  (${m.delays.length} frames, ${m.segments} segments) -> goal ${fmtS(goalMs)} ${med < goalMs ? 'met' : 'NOT met'}`);
@@ -95,7 +94,7 @@ export async function partSecondLesson<R, A extends Arrivals>(dir: string, kit: 
     const va = await topVariant(base, a.id, 90_000, true);
     console.log(`   lesson 1 on air, measuring ${va} (load ${load()})`);
     const alone = await watchLesson(kit, base, a.id, va, Date.now() + o.seconds * 1000);
-    row(`one lesson on air: lesson 1 (${what(va)})`, alone);
+    row(kit, `one lesson on air: lesson 1 (${what(va)})`, alone);
 
     const b = await kit.liveLesson(r);
     pubs.push(kit.startBarcodePublisher(b.publishUrl));
@@ -105,8 +104,8 @@ export async function partSecondLesson<R, A extends Arrivals>(dir: string, kit: 
     console.log(`   lesson 2 on air, measuring ${vb} (lesson 1: ${va2}; load ${load()})`);
     const end = Date.now() + o.seconds * 1000;
     const [one, two] = await Promise.all([watchLesson(kit, base, a.id, va2, end), watchLesson(kit, base, b.id, vb, end)]);
-    row(`two lessons on air: lesson 1 (${what(va2)})`, one);
-    row(`two lessons on air: lesson 2 (${what(vb)})`, two);
+    row(kit, `two lessons on air: lesson 1 (${what(va2)})`, one);
+    row(kit, `two lessons on air: lesson 2 (${what(vb)})`, two);
     console.log(`   load average at the end: ${load()} (${os.cpus().length} cores)`);
   } finally {
     await Promise.all(pubs.map((p) => p.stop()));
