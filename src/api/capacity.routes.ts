@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RouteRegistry } from './route-registry.ts';
 import type { Metrics } from './metrics.ts';
 import { captureOnlyReasons } from '../domain/live-capacity.ts';
-import type { CapacitySnapshot, LiveCapacityService } from '../services/live-capacity.service.ts';
+import type { CapacityReport, CapacitySnapshot, LiveCapacityService } from '../services/live-capacity.service.ts';
 
 const reason = z.enum(captureOnlyReasons);
 const snapshotResponse = z.object({
@@ -23,6 +23,7 @@ const snapshotResponse = z.object({
 const reportResponse = z.object({
   from: z.string(), to: z.string(),
   capacity: z.object({ slots: z.number(), source: z.enum(['workers', 'configured']) }),
+  over: z.object({ windows: z.number(), maxShortfall: z.number(), firstAt: z.string().nullable() }),
   windows: z.array(z.object({
     from: z.string(), to: z.string(), demand: z.number(), capacity: z.number(), shortfall: z.number(),
     lessons: z.array(z.object({ lessonId: z.string(), title: z.string(), school: z.string(), teacher: z.string(), start: z.string(), end: z.string() })),
@@ -50,11 +51,11 @@ export function registerCapacityRoutes(r: RouteRegistry, capacity: LiveCapacityS
       return capacity.report();
     },
   });
-  if (metrics) registerCapacityGauges(metrics, () => capacity.snapshot());
+  if (metrics) registerCapacityGauges(metrics, () => capacity.snapshot(), () => capacity.cachedReport());
 }
 
 /** Gauges of the fleet's live capacity, read at each scrape from Redis and the database (the same in every API process). */
-function registerCapacityGauges(m: Metrics, snapshot: () => Promise<CapacitySnapshot>): void {
+function registerCapacityGauges(m: Metrics, snapshot: () => Promise<CapacitySnapshot>, report: () => Promise<CapacityReport>): void {
   const gauges: [string, string, (s: CapacitySnapshot) => number][] = [
     ['classcast_live_sessions_on_air', 'Live sessions on air or waiting for their publisher to reconnect (fleet-wide: take max() across API processes)', (s) => s.sessions.onAir],
     ['classcast_live_sessions_transcoded', 'Live sessions on air a transcoder carries (the ladder)', (s) => s.sessions.transcoded],
@@ -70,6 +71,12 @@ function registerCapacityGauges(m: Metrics, snapshot: () => Promise<CapacitySnap
       g.set(value(await snapshot()));
     });
   }
+  m.gauge('classcast_live_capacity_windows_over', 'Quarter hours of the next 3 days whose approved live lessons exceed the fleet\'s live slots (GET /api/v1/reports/live-capacity; refreshed every minute)', [], async (g) => {
+    g.set((await report()).over.windows);
+  });
+  m.gauge('classcast_live_capacity_shortfall_max', 'Largest shortfall of live slots in a quarter hour of the next 3 days', [], async (g) => {
+    g.set((await report()).over.maxShortfall);
+  });
   m.gauge('classcast_live_sessions_capture_only_by_reason', 'Live sessions on air captured only, by the reason no transcoder carries them', ['reason'], async (g) => {
     const s = await snapshot();
     for (const r of captureOnlyReasons) g.set({ reason: r }, s.sessions.byReason[r]);

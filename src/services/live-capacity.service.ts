@@ -3,7 +3,7 @@ import type { LiveWorkerBeat, LiveWorkersStore, TranscoderSessionState } from '.
 import { openLiveSessions, openSessionOf, plannedLiveLessons } from '../infra/live-capacity.repo.ts';
 import type { UnfinishedJob } from '../infra/queue.ts';
 import { jobIds } from '../jobs/job-types.ts';
-import { captureOnlyReasons, classifySession, overCapacityWindows, type CaptureOnlyReason, type LiveJobState, type SessionTranscode } from '../domain/live-capacity.ts';
+import { captureOnlyReasons, classifySession, overCapacityWindows, windowMs, type CaptureOnlyReason, type LiveJobState, type SessionTranscode } from '../domain/live-capacity.ts';
 import { toShanghaiIso } from '../domain/shanghai-time.ts';
 
 /** One open session as operators see it: who transcodes it, or why nobody does. */
@@ -35,6 +35,8 @@ export interface CapacityReport {
   from: string;
   to: string;
   capacity: { slots: number; source: 'workers' | 'configured' };
+  /** 15-minute windows over capacity, the largest shortfall among them, and when the first begins. */
+  over: { windows: number; maxShortfall: number; firstAt: string | null };
   windows: { from: string; to: string; demand: number; capacity: number; shortfall: number; lessons: { lessonId: string; title: string; school: string; teacher: string; start: string; end: string }[] }[];
 }
 
@@ -56,6 +58,7 @@ const queueingGraceMs = 5000;
  */
 export class LiveCapacityService {
   private cached: { at: number; snap: Promise<CapacitySnapshot> } | undefined;
+  private reportCache: { at: number; report: Promise<CapacityReport> } | undefined;
 
   constructor(
     private readonly db: Db,
@@ -75,6 +78,19 @@ export class LiveCapacityService {
       });
     }
     return this.cached.snap;
+  }
+
+  /** The report, shared for `maxAgeMs` (the gauges read it at every scrape; plans change slowly). */
+  cachedReport(maxAgeMs = 60_000): Promise<CapacityReport> {
+    const now = Date.now();
+    if (!this.reportCache || now - this.reportCache.at > maxAgeMs) {
+      const report = this.report(new Date(now));
+      this.reportCache = { at: now, report };
+      report.catch(() => {
+        if (this.reportCache?.report === report) this.reportCache = undefined;
+      });
+    }
+    return this.reportCache.report;
   }
 
   /** How a lesson's open session is transcoded (the teacher's live panel); null without one. */
@@ -145,6 +161,11 @@ export class LiveCapacityService {
       from: toShanghaiIso(now),
       to: toShanghaiIso(to),
       capacity,
+      over: {
+        windows: spans.reduce((n, w) => n + Math.round((w.to.getTime() - w.from.getTime()) / windowMs), 0),
+        maxShortfall: spans.reduce((m, w) => Math.max(m, w.shortfall), 0),
+        firstAt: spans[0] ? toShanghaiIso(spans[0].from) : null,
+      },
       windows: spans.map((w) => ({
         from: toShanghaiIso(w.from), to: toShanghaiIso(w.to), demand: w.demand, capacity: w.capacity, shortfall: w.shortfall,
         lessons: w.lessonIds.map((id) => byId.get(id)!).sort((a, b) => a.scheduled_start.getTime() - b.scheduled_start.getTime() || a.title.localeCompare(b.title, 'zh-CN')).map((l) => ({ lessonId: l.id, title: l.title, school: l.school_name, teacher: l.teacher_name, start: toShanghaiIso(l.scheduled_start), end: toShanghaiIso(l.scheduled_end) })),

@@ -47,6 +47,8 @@ const capacity = async () => {
   return r.body;
 };
 const itemOf = (snap: any, sessionId: string) => snap.items.find((i: any) => i.sessionId === sessionId);
+const metricsOf = async (url: string) => (await fetch(`${url}/metrics`)).text();
+const gaugeIn = (metrics: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
 const teacherStatus = async (lessonId: string) => (await ts.api('GET', `/api/v1/lessons/${lessonId}/live/status`, { token: ts.users.teacherA.token })).body;
 
 describe('live workers\' heartbeats', () => {
@@ -96,8 +98,8 @@ describe('sessions on air without a transcoder', () => {
       expect((await teacherStatus(c.lessonId)).transcode).toEqual({ transcoded: false, reason: 'slots_busy', ahead: 1, sourceProblem: null });
 
       // the gauges say the same (read from Redis and the database, not this process's memory)
-      const metrics = await (await fetch(`${ts.url}/metrics`)).text();
-      const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      const metrics = await metricsOf(ts.url);
+      const gauge = (name: string) => gaugeIn(metrics, name);
       expect(gauge('classcast_live_sessions_on_air')).toBe(3);
       expect(gauge('classcast_live_sessions_transcoded')).toBe(1);
       expect(gauge('classcast_live_sessions_capture_only')).toBe(2);
@@ -155,6 +157,8 @@ describe('the live capacity report', () => {
     // no live worker alive: the configured figure (LIVE_FLEET_SLOTS=1)
     const r1 = (await ts.api('GET', '/api/v1/reports/live-capacity', { token: ts.users.operator.token })).body;
     expect(r1.capacity).toEqual({ slots: 1, source: 'configured' });
+    expect(r1.over.maxShortfall).toBeGreaterThanOrEqual(2);
+    expect(r1.over.windows).toBeGreaterThanOrEqual(3);
     const spans = r1.windows.filter((w: any) => w.lessons.some((l: any) => [x, y, z].includes(l.lessonId)));
     // 10:00-10:30 two lessons (two quarters, one span), 10:30-10:45 three, from 10:45 the third alone fits
     expect(spans.map((w: any) => [w.from, w.to, w.demand, w.capacity, w.shortfall])).toEqual([
@@ -178,6 +182,28 @@ describe('the live capacity report', () => {
 function iso(ms: number): string {
   return new Date(ms + 8 * 3600_000).toISOString().replace(/\.\d{3}Z$/, '+08:00');
 }
+
+describe('several API processes', () => {
+  it('when two API processes answer, then their capacity gauges agree with each other and with /ops/capacity (read from Redis and PostgreSQL, not process memory)', async () => {
+    const other = await startTestSystem({ api: true }, { DATABASE_SCHEMA: ts.sys.config.DATABASE_SCHEMA, QUEUE_PREFIX: ts.sys.config.QUEUE_PREFIX, LIVE_FLEET_SLOTS: '1' });
+    try {
+      const snap = await capacity();
+      const [m1, m2] = await Promise.all([metricsOf(ts.url), metricsOf(other.url)]);
+      const names = ['classcast_live_sessions_on_air', 'classcast_live_sessions_transcoded', 'classcast_live_sessions_capture_only', 'classcast_live_jobs_waiting', 'classcast_live_slots_total', 'classcast_live_slots_used', 'classcast_live_workers_alive'];
+      for (const name of names) expect(gaugeIn(m2, name), name).toBe(gaugeIn(m1, name));
+      expect(snap.sessions.onAir).toBeGreaterThan(0);
+      expect(gaugeIn(m2, 'classcast_live_sessions_on_air')).toBe(snap.sessions.onAir);
+      expect(gaugeIn(m2, 'classcast_live_sessions_capture_only')).toBe(snap.sessions.captureOnly);
+      // the report's gauges, in the process that had never made the report
+      const report = (await other.api('GET', '/api/v1/reports/live-capacity', { token: other.users.operator.token })).body;
+      expect(report.over.maxShortfall).toBeGreaterThanOrEqual(2);
+      expect(gaugeIn(m2, 'classcast_live_capacity_shortfall_max')).toBe(report.over.maxShortfall);
+      expect(gaugeIn(m2, 'classcast_live_capacity_windows_over')).toBeGreaterThan(0);
+    } finally {
+      await other.sys.stop();
+    }
+  }, 60_000);
+});
 
 describe('a worker process', () => {
   it('when the worker role runs, then it advertises LIVE_CONCURRENCY live slots, and leaves the fleet when it stops', async () => {
