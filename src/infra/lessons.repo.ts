@@ -105,3 +105,8 @@ export async function writeCurrentAsset(q: Queryable, lessonId: string, assetId:
 export async function markLiveStopped(q: Queryable, lessonId: string, userId: string): Promise<void> {
   await q.query('UPDATE lessons SET live_stopped_at = now(), live_stopped_by = $2 WHERE id = $1', [lessonId, userId]);
 }
+
+/** Moves a live lesson's schedule. */
+export async function writeLessonSchedule(q: Queryable, lessonId: string, start: Date, end: Date): Promise<void> {
+  await q.query('UPDATE lessons SET scheduled_start = $2, scheduled_end = $3, updated_at = now() WHERE id = $1', [lessonId, start, end]);
+}

@@ -1,10 +1,10 @@
 import type { Queryable } from './db.ts';
 import type { Stage } from '../domain/types.ts';
 
-/** A school's id and its district, by its code. */
-export async function findSchoolByCode(q: Queryable, code: string): Promise<{ id: string; districtId: string } | undefined> {
-  const rows = await q.query<{ id: string; district_id: string }>('SELECT id, district_id FROM schools WHERE code = $1', [code]);
-  return rows[0] && { id: rows[0].id, districtId: rows[0].district_id };
+/** A school's id, name and district, by its code. */
+export async function findSchoolByCode(q: Queryable, code: string): Promise<{ id: string; name: string; districtId: string } | undefined> {
+  const rows = await q.query<{ id: string; name: string; district_id: string }>('SELECT id, name, district_id FROM schools WHERE code = $1', [code]);
+  return rows[0] && { id: rows[0].id, name: rows[0].name, districtId: rows[0].district_id };
 }
 
 /** A district by its code. */

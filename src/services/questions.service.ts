@@ -4,17 +4,19 @@ import type { Db, Queryable } from '../infra/db.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
 import { addressBucket, type AttemptLimiter } from '../infra/rate-limit.ts';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError, TooManyRequestsError, UnavailableError } from '../domain/errors.ts';
-import type { LessonStatus } from '../domain/lesson-state.ts';
 import type { Principal } from '../domain/types.ts';
 import { defaultImageLimits, ImageRejectedError, reencodeImage, type EncodedImage, type ImageLimits, type ImageType } from '../media/question-image.ts';
 import { toShanghaiIso } from '../domain/shanghai-time.ts';
 import { questionImageKey } from '../media/storage-keys.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
-import { searchBigrams, textSearchWhere } from '../infra/text-search.ts';
-import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
+import {
+  answersOf, findAnswer, findQuestion, insertAnswer, insertQuestion, lessonForQuestion, lockAnswer, lockQuestion, pageQuestions, questionCreatedAt,
+  questionImages, questionStage, refreshQuestion, schoolStage, setHidden, taughtSubjects, updateAnswerText,
+  type AnswerRow, type LockedAnswer, type QuestionRow,
+} from '../infra/questions.repo.ts';
 import { isUuid } from '../domain/ids.ts';
 import { UrlSigner } from './url-signer.ts';
-import { isApprovedLive, planDecisionSql } from './schedule.service.ts';
+import { isApprovedLive } from './schedule.service.ts';
 import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
 
 export interface AskInput {
@@ -35,36 +37,6 @@ export interface QuestionFilters {
 }
 
 export type StaffQuestionState = 'open' | 'answered' | 'hidden' | 'all';
-
-interface QuestionRow {
-  id: string;
-  stage: string;
-  subject: string;
-  lesson_id: string | null;
-  lesson_title: string | null;
-  text: string;
-  display_name: string;
-  images: { type: ImageType; width: number; height: number; bytes: number }[];
-  answer_count: number;
-  answered_at: Date | null;
-  hidden_at: Date | null;
-  hidden_reason: string | null;
-  created_at: Date;
-}
-
-interface AnswerRow {
-  id: string;
-  question_id: string;
-  teacher_id: string;
-  text: string;
-  edits: number;
-  hidden_at: Date | null;
-  hidden_reason: string | null;
-  created_at: Date;
-  updated_at: Date;
-  teacher_name: string;
-  school_name: string | null;
-}
 
 export interface AnswerView {
   id: string;
@@ -106,9 +78,6 @@ export interface QuestionsOptions {
   imageUrlTtlS: number;
   now?: () => number;
 }
-
-const questionCols = `q.id, q.stage, q.subject, q.lesson_id, q.text, q.display_name, q.images, q.answer_count, q.answered_at, q.hidden_at, q.hidden_reason, q.created_at,
-  CASE WHEN l.portal_published_at IS NOT NULL OR (l.kind = 'live' AND l.status IN ('approved_for_air', 'on_air')) THEN l.title END lesson_title`;
 
 /**
  * Online Q&A (在线答疑): anyone asks (rate limited per address in Redis), teachers of the stage answer,
@@ -154,10 +123,7 @@ export class QuestionsService {
     let stage = input.stage;
     let subject = input.subject;
     if (input.lessonId) {
-      const l = (await this.db.query<{ kind: 'live' | 'recorded'; status: LessonStatus; stage: string; subject: string; portal_published_at: Date | null; plan_decision: 'approve' | 'reject' | null }>(
-        `SELECT l.kind, l.status, l.stage, l.subject, l.portal_published_at, ${planDecisionSql} plan_decision FROM lessons l WHERE l.id = $1`,
-        [input.lessonId],
-      ))[0];
+      const l = await lessonForQuestion(this.db, input.lessonId);
       if (!l || !(l.portal_published_at || isApprovedLive(l.kind, l.status, l.plan_decision))) {
         throw new InvalidError('lesson_not_found', 'no public lesson with that id', [{ field: 'lessonId', message: 'unknown lesson' }]);
       }
@@ -187,30 +153,25 @@ export class QuestionsService {
         await this.storage.putBuffer(this.storage.mediaBucket, key, img.data, img.type);
         stored.push(key);
       }
-      const text = input.text;
       await this.db.tx(async (q) => {
-        await q.query(
-          `INSERT INTO questions (id, stage, subject, lesson_id, text, display_name, images, client_key, search_text, search_bigrams)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [id, stage, subject, input.lessonId ?? null, text, input.displayName, JSON.stringify(images.map((i) => ({ type: i.type, width: i.width, height: i.height, bytes: i.data.length }))), clientKey, text.toLowerCase(), searchBigrams(text)],
-        );
+        await insertQuestion(q, {
+          id, stage: stage!, subject: subject!, lessonId: input.lessonId ?? null, text: input.text, displayName: input.displayName, clientKey,
+          images: images.map((i) => ({ type: i.type, width: i.width, height: i.height, bytes: i.data.length })),
+        });
         await writeAudit(q, { actor: 'public', entity: 'question', entityId: id, action: 'ask', to: 'open', data: { stage, subject, lessonId: input.lessonId ?? null, images: images.length, client: clientKey } });
       });
     } catch (err) {
       for (const key of stored) await this.storage.remove(this.storage.mediaBucket, key).catch(() => undefined);
       throw err;
     }
-    const row = (await this.db.query<{ created_at: Date }>('SELECT created_at FROM questions WHERE id = $1', [id]))[0];
-    return { id, status: 'open', text: input.text, displayName: input.displayName, stage: stage!, subject: subject!, lessonId: input.lessonId ?? null, images: images.length, createdAt: toShanghaiIso(row.created_at) };
+    const createdAt = await questionCreatedAt(this.db, id);
+    return { id, status: 'open', text: input.text, displayName: input.displayName, stage: stage!, subject: subject!, lessonId: input.lessonId ?? null, images: images.length, createdAt: toShanghaiIso(createdAt) };
   }
 
   /** Answered, visible questions with their visible answers, newest first; search works on Chinese text. */
   async listPublic(f: QuestionFilters, cursor: string | undefined, limit: number, baseUrl: string): Promise<{ items: QuestionView[]; nextCursor: string | null }> {
-    const where = ['q.hidden_at IS NULL', 'q.answer_count > 0'];
-    const params: unknown[] = [];
-    this.filterSql(f, where, params);
-    const page = await this.page(where, params, cursor, limit, 'desc');
-    const answers = await this.answersOf(page.rows.map((r) => r.id), false);
+    const page = await pageQuestions(this.db, { visibility: 'public', ...f }, cursor, limit, 'desc');
+    const answers = await answersOf(this.db, page.rows.map((r) => r.id), false);
     const tax = await this.taxonomy.get();
     return {
       items: page.rows.map((r) => this.publicView(r, answers.get(r.id) ?? [], tax, baseUrl)),
@@ -220,9 +181,9 @@ export class QuestionsService {
 
   /** One public question (answered and visible), else NotFound. */
   async getPublic(id: string, baseUrl: string): Promise<QuestionView> {
-    const r = isUuid(id) ? (await this.db.query<QuestionRow>(`SELECT ${questionCols} FROM questions q LEFT JOIN lessons l ON l.id = q.lesson_id WHERE q.id = $1 AND q.hidden_at IS NULL AND q.answer_count > 0`, [id]))[0] : undefined;
+    const r = isUuid(id) ? await findQuestion(this.db, id, true) : undefined;
     if (!r) throw new NotFoundError('question_not_found', 'question not found');
-    const answers = await this.answersOf([r.id], false);
+    const answers = await answersOf(this.db, [r.id], false);
     return this.publicView(r, answers.get(r.id) ?? [], await this.taxonomy.get(), baseUrl);
   }
 
@@ -232,30 +193,16 @@ export class QuestionsService {
    * Open questions come oldest first (the longest waiting), the others newest first.
    */
   async listForStaff(actor: Principal, f: QuestionFilters & { state: StaffQuestionState; subject?: string }, cursor: string | undefined, limit: number, baseUrl: string): Promise<{ items: StaffQuestionView[]; nextCursor: string | null; scope: { stage: string | null; subjects: string[] | null } }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
     const scopeStage = await this.stageOf(actor);
+    if (scopeStage && f.stage && f.stage !== scopeStage) throw new ForbiddenError('question_stage_forbidden', `you answer questions of stage ${scopeStage}`);
     let subjects: string[] | null = null;
-    if (scopeStage) {
-      if (f.stage && f.stage !== scopeStage) throw new ForbiddenError('question_stage_forbidden', `you answer questions of stage ${scopeStage}`);
-      params.push(scopeStage);
-      where.push(`q.stage = $${params.length}`);
-    }
     if (actor.role === 'teacher' && !f.subject && f.state === 'open') {
-      const taught = await this.db.query<{ subject: string }>('SELECT DISTINCT subject FROM lessons WHERE teacher_id = $1 ORDER BY subject', [actor.userId]);
-      if (taught.length) {
-        subjects = taught.map((t) => t.subject);
-        params.push(subjects);
-        where.push(`q.subject = ANY($${params.length})`);
-      }
+      const taught = await taughtSubjects(this.db, actor.userId);
+      if (taught.length) subjects = taught;
     }
-    if (f.state === 'open') where.push('q.hidden_at IS NULL', 'q.answer_count = 0');
-    else if (f.state === 'answered') where.push('q.hidden_at IS NULL', 'q.answer_count > 0');
-    else if (f.state === 'hidden') where.push('q.hidden_at IS NOT NULL');
-    this.filterSql(f, where, params);
-    if (!where.length) where.push('true');
-    const page = await this.page(where, params, cursor, limit, f.state === 'open' ? 'asc' : 'desc');
-    const answers = await this.answersOf(page.rows.map((r) => r.id), true);
+    const { state, ...filters } = f;
+    const page = await pageQuestions(this.db, { ...filters, visibility: state, stage: scopeStage ?? f.stage, subjects: subjects ?? undefined }, cursor, limit, state === 'open' ? 'asc' : 'desc');
+    const answers = await answersOf(this.db, page.rows.map((r) => r.id), true);
     const tax = await this.taxonomy.get();
     return {
       items: page.rows.map((r) => this.staffView(r, answers.get(r.id) ?? [], tax, baseUrl, actor)),
@@ -273,7 +220,7 @@ export class QuestionsService {
       const question = await this.lockQuestion(q, questionId);
       if (question.stage !== stage) throw new NotFoundError('question_not_found', 'question not found');
       if (question.hidden_at) throw new ConflictError('question_hidden', 'the question was hidden by a moderator');
-      await q.query('INSERT INTO answers (id, question_id, teacher_id, text) VALUES ($1, $2, $3, $4)', [id, question.id, actor.userId, text]);
+      await insertAnswer(q, { id, questionId: question.id, teacherId: actor.userId, text });
       await refreshQuestion(q, question.id);
       await writeAudit(q, { actor, entity: 'answer', entityId: id, action: 'create', data: { questionId: question.id } });
     });
@@ -287,7 +234,7 @@ export class QuestionsService {
       if (a.teacher_id !== actor.userId) throw new ForbiddenError('answer_author_only', 'only its author edits an answer');
       if (a.hidden_at) throw new ConflictError('answer_hidden', 'the answer was hidden by a moderator');
       if (a.text === text) return;
-      await q.query('UPDATE answers SET text = $2, edits = edits + 1, updated_at = now() WHERE id = $1', [a.id, text]);
+      await updateAnswerText(q, a.id, text);
       await refreshQuestion(q, a.question_id);
       await writeAudit(q, { actor, entity: 'answer', entityId: a.id, action: 'edit', data: { questionId: a.question_id, before: a.text } });
     });
@@ -301,7 +248,7 @@ export class QuestionsService {
       const question = await this.lockQuestion(q, questionId);
       if (stage && question.stage !== stage) throw new NotFoundError('question_not_found', 'question not found');
       if (Boolean(question.hidden_at) === hidden) throw new ConflictError('hidden_state_unchanged', hidden ? 'the question is already hidden' : 'the question is not hidden');
-      await q.query('UPDATE questions SET hidden_at = $2, hidden_by = $3, hidden_reason = $4, updated_at = now() WHERE id = $1', [question.id, hidden ? new Date() : null, hidden ? actor.userId : null, hidden ? reason : null]);
+      await setHidden(q, 'questions', question.id, hidden ? { by: actor.userId, reason: reason ?? null } : null);
       await writeAudit(q, { actor, entity: 'question', entityId: question.id, action: hidden ? 'hide' : 'unhide', from: hidden ? 'visible' : 'hidden', to: hidden ? 'hidden' : 'visible', reason: reason ?? null });
     });
     return this.staffQuestion(actor, questionId, baseUrl);
@@ -312,10 +259,9 @@ export class QuestionsService {
     const stage = await this.moderatorStage(actor);
     await this.db.tx(async (q) => {
       const a = await this.lockAnswer(q, answerId);
-      const question = (await q.query<{ stage: string }>('SELECT stage FROM questions WHERE id = $1', [a.question_id]))[0];
-      if (stage && question.stage !== stage) throw new NotFoundError('answer_not_found', 'answer not found');
+      if (stage && (await questionStage(q, a.question_id)) !== stage) throw new NotFoundError('answer_not_found', 'answer not found');
       if (Boolean(a.hidden_at) === hidden) throw new ConflictError('hidden_state_unchanged', hidden ? 'the answer is already hidden' : 'the answer is not hidden');
-      await q.query('UPDATE answers SET hidden_at = $2, hidden_by = $3, hidden_reason = $4, updated_at = now() WHERE id = $1', [a.id, hidden ? new Date() : null, hidden ? actor.userId : null, hidden ? reason : null]);
+      await setHidden(q, 'answers', a.id, hidden ? { by: actor.userId, reason: reason ?? null } : null);
       await refreshQuestion(q, a.question_id);
       await writeAudit(q, { actor, entity: 'answer', entityId: a.id, action: hidden ? 'hide' : 'unhide', from: hidden ? 'visible' : 'hidden', to: hidden ? 'hidden' : 'visible', reason: reason ?? null, data: { questionId: a.question_id } });
     });
@@ -329,10 +275,7 @@ export class QuestionsService {
   async image(questionId: string, n: number, sig?: { exp: number; sig: string }): Promise<{ body: Readable; type: ImageType; bytes: number; signed: boolean }> {
     if (!isUuid(questionId)) throw new NotFoundError('image_not_found', 'image not found');
     const signed = sig ? this.verifySig(questionId, n, sig.exp, sig.sig) : false;
-    const r = (await this.db.query<{ images: QuestionRow['images']; public: boolean }>(
-      'SELECT images, (hidden_at IS NULL AND answer_count > 0) public FROM questions WHERE id = $1',
-      [questionId],
-    ))[0];
+    const r = await questionImages(this.db, questionId);
     const img = r?.images[n];
     if (!r || !img || !(r.public || signed)) throw new NotFoundError('image_not_found', 'image not found');
     const body = await this.storage.get(this.storage.mediaBucket, questionImageKey(questionId, n));
@@ -357,41 +300,6 @@ export class QuestionsService {
 
   private verifySig(questionId: string, n: number, exp: number, sig: string): boolean {
     return this.signer.verifyLink('qa-image', `${questionId}:${n}`, exp, sig, this.opts.now?.() ?? Date.now());
-  }
-
-  private filterSql(f: QuestionFilters, where: string[], params: unknown[]): void {
-    if (f.stage) { params.push(f.stage); where.push(`q.stage = $${params.length}`); }
-    if (f.subject) { params.push(f.subject); where.push(`q.subject = $${params.length}`); }
-    if (f.lesson) { params.push(f.lesson); where.push(`q.lesson_id = $${params.length}`); }
-    textSearchWhere('q', f.q, where, params);
-  }
-
-  private async page(where: string[], params: unknown[], cursor: string | undefined, limit: number, dir: 'asc' | 'desc'): Promise<{ rows: QuestionRow[]; nextCursor: string | null }> {
-    afterCursorWhere(cursor, { at: 'q.created_at', id: 'q.id' }, dir, where, params);
-    params.push(limit + 1);
-    const order = dir === 'desc' ? 'DESC' : 'ASC';
-    const rows = await this.db.query<QuestionRow>(
-      `SELECT ${questionCols} FROM questions q LEFT JOIN lessons l ON l.id = q.lesson_id
-       WHERE ${where.join(' AND ')} ORDER BY q.created_at ${order}, q.id ${order} LIMIT $${params.length}`,
-      params,
-    );
-    const more = rows.length > limit;
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return { rows: page, nextCursor: more && last ? encodeCursor(last.created_at, last.id) : null };
-  }
-
-  private async answersOf(questionIds: string[], includeHidden: boolean): Promise<Map<string, AnswerRow[]>> {
-    const out = new Map<string, AnswerRow[]>();
-    if (!questionIds.length) return out;
-    const rows = await this.db.query<AnswerRow>(
-      `SELECT a.id, a.question_id, a.teacher_id, a.text, a.edits, a.hidden_at, a.hidden_reason, a.created_at, a.updated_at, u.display_name teacher_name, s.name school_name
-       FROM answers a JOIN users u ON u.id = a.teacher_id LEFT JOIN schools s ON s.id = u.school_id
-       WHERE a.question_id = ANY($1) ${includeHidden ? '' : 'AND a.hidden_at IS NULL'} ORDER BY a.created_at, a.id`,
-      [questionIds],
-    );
-    for (const r of rows) out.set(r.question_id, [...(out.get(r.question_id) ?? []), r]);
-    return out;
   }
 
   private base(r: QuestionRow, tax: Taxonomy, baseUrl: string, signed: boolean): Omit<QuestionView, 'answers'> {
@@ -423,26 +331,21 @@ export class QuestionsService {
   }
 
   private async staffQuestion(actor: Principal, id: string, baseUrl: string): Promise<StaffQuestionView> {
-    const r = (await this.db.query<QuestionRow>(`SELECT ${questionCols} FROM questions q LEFT JOIN lessons l ON l.id = q.lesson_id WHERE q.id = $1`, [id]))[0];
-    const answers = await this.answersOf([id], true);
+    const r = (await findQuestion(this.db, id, false))!;
+    const answers = await answersOf(this.db, [id], true);
     return this.staffView(r, answers.get(id) ?? [], await this.taxonomy.get(), baseUrl, actor);
   }
 
   private async staffAnswer(actor: Principal, id: string): Promise<StaffAnswerView> {
-    const rows = await this.db.query<AnswerRow>(
-      `SELECT a.id, a.question_id, a.teacher_id, a.text, a.edits, a.hidden_at, a.hidden_reason, a.created_at, a.updated_at, u.display_name teacher_name, s.name school_name
-       FROM answers a JOIN users u ON u.id = a.teacher_id LEFT JOIN schools s ON s.id = u.school_id WHERE a.id = $1`,
-      [id],
-    );
-    return staffAnswer(rows[0], actor);
+    return staffAnswer((await findAnswer(this.db, id))!, actor);
   }
 
   /** The stage a school-bound staff member works in (their school's); null for city-wide roles. */
   private async stageOf(actor: Principal): Promise<string | null> {
     if (actor.role !== 'teacher' && actor.role !== 'reviewer') return null;
-    const s = (await this.db.query<{ stage: string }>('SELECT stage FROM schools WHERE id = $1', [actor.schoolId]))[0];
-    if (!s) throw new ForbiddenError('no_school', 'your account has no school');
-    return s.stage;
+    const stage = await schoolStage(this.db, actor.schoolId);
+    if (!stage) throw new ForbiddenError('no_school', 'your account has no school');
+    return stage;
   }
 
   private async moderatorStage(actor: Principal): Promise<string | null> {
@@ -452,29 +355,16 @@ export class QuestionsService {
   }
 
   private async lockQuestion(q: Queryable, id: string): Promise<{ id: string; stage: string; hidden_at: Date | null }> {
-    const r = isUuid(id) ? (await q.query<{ id: string; stage: string; hidden_at: Date | null }>('SELECT id, stage, hidden_at FROM questions WHERE id = $1 FOR UPDATE', [id]))[0] : undefined;
+    const r = isUuid(id) ? await lockQuestion(q, id) : undefined;
     if (!r) throw new NotFoundError('question_not_found', 'question not found');
     return r;
   }
 
-  private async lockAnswer(q: Queryable, id: string): Promise<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }> {
-    const a = isUuid(id) ? (await q.query<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }>('SELECT id, question_id, teacher_id, text, hidden_at FROM answers WHERE id = $1', [id]))[0] : undefined;
+  private async lockAnswer(q: Queryable, id: string): Promise<LockedAnswer> {
+    const a = isUuid(id) ? await lockAnswer(q, id) : undefined;
     if (!a) throw new NotFoundError('answer_not_found', 'answer not found');
-    // lock the question first, then the answer: every writer takes them in this order
-    await q.query('SELECT 1 FROM questions WHERE id = $1 FOR UPDATE', [a.question_id]);
-    return (await q.query<{ id: string; question_id: string; teacher_id: string; text: string; hidden_at: Date | null }>('SELECT id, question_id, teacher_id, text, hidden_at FROM answers WHERE id = $1 FOR UPDATE', [id]))[0];
+    return a;
   }
-}
-
-/** Recomputes a question's visible-answer count, first-answer time and search text. */
-async function refreshQuestion(q: Queryable, questionId: string): Promise<void> {
-  const question = (await q.query<{ text: string }>('SELECT text FROM questions WHERE id = $1', [questionId]))[0];
-  const visible = await q.query<{ text: string; created_at: Date }>('SELECT text, created_at FROM answers WHERE question_id = $1 AND hidden_at IS NULL ORDER BY created_at, id', [questionId]);
-  const search = [question.text, ...visible.map((a) => a.text)].join('\n').slice(0, 20_000).toLowerCase();
-  await q.query(
-    'UPDATE questions SET answer_count = $2, answered_at = $3, search_text = $4, search_bigrams = $5, updated_at = now() WHERE id = $1',
-    [questionId, visible.length, visible[0]?.created_at ?? null, search, searchBigrams(search)],
-  );
 }
 
 function publicAnswer(a: AnswerRow): AnswerView {

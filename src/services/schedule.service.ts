@@ -5,7 +5,9 @@ import type { LessonStatus } from '../domain/lesson-state.ts';
 import { icalCalendar, type IcalEvent } from '../formats/ical.ts';
 import { addDays, shanghaiMidnight, startOfShanghaiDay, toShanghaiIso } from '../domain/shanghai-time.ts';
 import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
-import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
+import { encodeCursor } from '../infra/cursor.ts';
+import { findSchoolByCode } from '../infra/schools.repo.ts';
+import { listApprovedLive, liveLessonsWithFeedState, recordScheduleEvent, type ScheduleRow, type ScheduleScope } from '../infra/schedule.repo.ts';
 
 /**
  * Whether a live lesson belongs on the public schedule: its live plan was approved and not taken
@@ -21,10 +23,6 @@ export function isApprovedLive(kind: 'live' | 'recorded', status: LessonStatus, 
   if (status === 'draft' || status === 'scheduled') return false;
   return latestPlanDecision === 'approve';
 }
-
-/** SQL for the latest live-plan decision of lesson `l` (the same rule as isApprovedLive). */
-export const planDecisionSql = `(SELECT r.decision FROM reviews r WHERE r.lesson_id = l.id AND r.target = 'live_plan' ORDER BY r.created_at DESC, r.id DESC LIMIT 1)`;
-const approvedLiveSql = `(l.kind = 'live' AND (l.status IN ('approved_for_air', 'on_air') OR (l.status NOT IN ('draft', 'scheduled') AND ${planDecisionSql} = 'approve')))`;
 
 export interface ScheduleFilters {
   school?: string;
@@ -47,33 +45,6 @@ export interface ScheduleItem {
   end: string;
   state: 'upcoming' | 'on_air' | 'ended';
   watchUrl: string;
-}
-
-interface Row {
-  id: string;
-  title: string;
-  description: string;
-  kind: 'live' | 'recorded';
-  status: LessonStatus;
-  stage: string;
-  grade: string;
-  subject: string;
-  scheduled_start: Date;
-  scheduled_end: Date;
-  portal_published_at: Date | null;
-  school_code: string;
-  school_name: string;
-  teacher_name: string;
-  audience: string[] | null;
-  plan_decision: 'approve' | 'reject' | null;
-}
-
-interface EventRow extends Row {
-  ev_sequence: number | null;
-  ev_fingerprint: string | null;
-  ev_status: 'confirmed' | 'cancelled' | null;
-  ev_created_at: Date | null;
-  ev_changed_at: Date | null;
 }
 
 export interface ScheduleOptions {
@@ -115,13 +86,8 @@ export class ScheduleService {
     if (to.getTime() - from.getTime() > this.opts.maxRangeDays * 86_400_000) {
       throw new InvalidError('range_too_long', `at most ${this.opts.maxRangeDays} days at once`, [{ field: 'to', message: `range longer than ${this.opts.maxRangeDays} days` }]);
     }
-    const { where, params } = await this.filterSql(f);
-    params.push(from, to);
-    where.push(`l.scheduled_start >= $${params.length - 1}`, `l.scheduled_start < $${params.length}`);
-    where.push(approvedLiveSql);
-    afterCursorWhere(f.cursor, { at: 'l.scheduled_start', id: 'l.id' }, 'asc', where, params);
-    params.push(f.limit + 1);
-    const rows = await this.db.query<Row>(`${this.selectSql()} WHERE ${where.join(' AND ')} ORDER BY l.scheduled_start, l.id LIMIT $${params.length}`, params);
+    const { scope } = await this.scopeOf(f);
+    const rows = await listApprovedLive(this.db, scope, from, to, f.cursor, f.limit + 1);
     const more = rows.length > f.limit;
     const page = rows.slice(0, f.limit);
     const tax = await this.taxonomy.get();
@@ -144,14 +110,8 @@ export class ScheduleService {
   async ics(f: ScheduleFilters, baseUrl: string): Promise<{ body: string; etag: string; name: string }> {
     if (!f.school && !f.grade) throw new InvalidError('school_or_grade_required', 'name a school or a grade (or both)', [{ field: 'school', message: 'school or grade required' }]);
     const now = this.now();
-    const { where, params, schoolName, gradeLabel } = await this.filterSql(f);
-    params.push(addDays(startOfShanghaiDay(now), -this.opts.feedPastDays), addDays(now, this.opts.feedFutureDays));
-    where.push("l.kind = 'live'", `l.scheduled_start >= $${params.length - 1}`, `l.scheduled_start < $${params.length}`);
-    const rows = await this.db.query<EventRow>(
-      `${this.selectSql(', se.sequence ev_sequence, se.fingerprint ev_fingerprint, se.status ev_status, se.created_at ev_created_at, se.changed_at ev_changed_at', 'LEFT JOIN schedule_events se ON se.lesson_id = l.id')}
-       WHERE ${where.join(' AND ')} ORDER BY l.scheduled_start, l.id LIMIT 5000`,
-      params,
-    );
+    const { scope, schoolName, gradeLabel } = await this.scopeOf(f);
+    const rows = await liveLessonsWithFeedState(this.db, scope, addDays(startOfShanghaiDay(now), -this.opts.feedPastDays), addDays(now, this.opts.feedFutureDays));
     const tax = await this.taxonomy.get();
     const events: IcalEvent[] = [];
     for (const r of rows) {
@@ -163,7 +123,7 @@ export class ScheduleService {
         .update(JSON.stringify([item.title, item.description, item.start, item.end, item.teacher.name, item.school.name, item.grade.code, item.subject.code, item.audience, Boolean(r.portal_published_at)]))
         .digest('base64url');
       let ev = { sequence: r.ev_sequence ?? 0, created: r.ev_created_at ?? now, changed: r.ev_changed_at ?? now };
-      if (r.ev_fingerprint !== fingerprint || r.ev_status !== status) ev = await this.recordEvent(r.id, fingerprint, status);
+      if (r.ev_fingerprint !== fingerprint || r.ev_status !== status) ev = await recordScheduleEvent(this.db, r.id, fingerprint, status);
       events.push({
         uid: item.uid,
         sequence: ev.sequence,
@@ -192,52 +152,27 @@ export class ScheduleService {
     return { body, etag: `W/"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`, name };
   }
 
-  /** Stores what the feed now shows; bumps SEQUENCE only if the stored state still differs (races: once). */
-  private async recordEvent(lessonId: string, fingerprint: string, status: 'confirmed' | 'cancelled'): Promise<{ sequence: number; created: Date; changed: Date }> {
-    const rows = await this.db.query<{ sequence: number; created_at: Date; changed_at: Date }>(
-      `INSERT INTO schedule_events (lesson_id, sequence, fingerprint, status) VALUES ($1, 0, $2, $3)
-       ON CONFLICT (lesson_id) DO UPDATE SET
-         sequence = CASE WHEN schedule_events.fingerprint <> EXCLUDED.fingerprint OR schedule_events.status <> EXCLUDED.status THEN schedule_events.sequence + 1 ELSE schedule_events.sequence END,
-         changed_at = CASE WHEN schedule_events.fingerprint <> EXCLUDED.fingerprint OR schedule_events.status <> EXCLUDED.status THEN now() ELSE schedule_events.changed_at END,
-         fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status
-       RETURNING sequence, created_at, changed_at`,
-      [lessonId, fingerprint, status],
-    );
-    return { sequence: Number(rows[0].sequence), created: rows[0].created_at, changed: rows[0].changed_at };
-  }
-
-  private selectSql(extraCols = '', extraJoin = ''): string {
-    return `SELECT l.id, l.title, l.description, l.kind, l.status, l.stage, l.grade, l.subject, l.scheduled_start, l.scheduled_end, l.portal_published_at,
-        s.code school_code, s.name school_name, u.display_name teacher_name, ${planDecisionSql} plan_decision,
-        (SELECT array_agg(DISTINCT e.published_audience ORDER BY e.published_audience) FROM timetable_entries e JOIN timetables t ON t.id = e.timetable_id
-          WHERE e.lesson_id = l.id AND e.published_state = 'scheduled' AND t.status = 'published' AND e.published_audience <> '') audience
-        ${extraCols}
-      FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id ${extraJoin}`;
-  }
-
-  private async filterSql(f: ScheduleFilters): Promise<{ where: string[]; params: unknown[]; schoolName?: string; gradeLabel?: string }> {
-    const where: string[] = ['l.scheduled_start IS NOT NULL', 'l.scheduled_end IS NOT NULL'];
-    const params: unknown[] = [];
+  /** The school (by code) and grade of a filter, checked, with their names for the feed's title. */
+  private async scopeOf(f: ScheduleFilters): Promise<{ scope: ScheduleScope; schoolName?: string; gradeLabel?: string }> {
+    const scope: ScheduleScope = {};
     let schoolName: string | undefined;
     let gradeLabel: string | undefined;
     if (f.school) {
-      const s = (await this.db.query<{ id: string; name: string }>('SELECT id, name FROM schools WHERE code = $1', [f.school]))[0];
+      const s = await findSchoolByCode(this.db, f.school);
       if (!s) throw new NotFoundError('school_not_found', `school ${f.school} not found`);
-      params.push(s.id);
-      where.push(`l.school_id = $${params.length}`);
+      scope.schoolId = s.id;
       schoolName = s.name;
     }
     if (f.grade) {
       const g = (await this.taxonomy.get()).grade.find((x) => x.code === f.grade);
       if (!g) throw new InvalidError('grade_not_found', `unknown grade code "${f.grade}"`, [{ field: 'grade', message: 'unknown grade' }]);
-      params.push(f.grade);
-      where.push(`l.grade = $${params.length}`);
+      scope.grade = f.grade;
       gradeLabel = g.label;
     }
-    return { where, params, schoolName, gradeLabel };
+    return { scope, schoolName, gradeLabel };
   }
 
-  private item(r: Row, tax: Taxonomy, baseUrl: string, now: Date): ScheduleItem {
+  private item(r: ScheduleRow, tax: Taxonomy, baseUrl: string, now: Date): ScheduleItem {
     const term = (kind: 'stage' | 'grade' | 'subject', code: string) => ({ code, label: tax[kind].find((i) => i.code === code)?.label ?? code });
     return {
       lessonId: r.id,

@@ -5,129 +5,20 @@ import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../d
 import type { LessonStatus } from '../domain/lesson-state.ts';
 import type { Principal } from '../domain/types.ts';
 import { addDays, shanghaiDate, toShanghaiIso } from '../domain/shanghai-time.ts';
-import {
-  assessLead, diffEntries, earliestAffected, firstLesson, minLeadHours, weekBounds,
-  type EntrySnapshot, type TimetableChange,
-} from '../domain/timetable-rules.ts';
+import { assessLead, diffEntries, earliestAffected, firstLesson, minLeadHours, weekBounds } from '../domain/timetable-rules.ts';
+import { canEditTimetable, canReadTimetable, timetableVisibility, type TimetableScope } from '../domain/timetable-access.ts';
 import type { TimetableDocument } from '../formats/timetable-export.ts';
 import { changeStatus } from './lesson-store.ts';
-import { lockLesson } from '../infra/lessons.repo.ts';
+import { lockLesson, writeLessonSchedule } from '../infra/lessons.repo.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
-import { isApprovedLive, planDecisionSql } from './schedule.service.ts';
-import type { Taxonomy, TaxonomyService } from './taxonomy.service.ts';
-
-export type TimetableScope = 'school' | 'district';
-
-interface TimetableRow {
-  id: string;
-  scope: TimetableScope;
-  school_id: string | null;
-  district_id: string;
-  week_start: string;
-  title: string;
-  status: 'draft' | 'published';
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-  school_code: string | null;
-  school_name: string | null;
-  district_code: string;
-  district_name: string;
-}
-
-interface EntryRow {
-  id: string;
-  lesson_id: string;
-  audience: string;
-  note: string;
-  starts_at: Date | null;
-  ends_at: Date | null;
-  cancelled_at: Date | null;
-  cancel_reason: string | null;
-  published_state: 'scheduled' | 'cancelled' | null;
-  kind: 'live' | 'recorded';
-  title: string;
-  status: LessonStatus;
-  scheduled_start: Date | null;
-  scheduled_end: Date | null;
-  grade: string;
-  subject: string;
-  school_id: string;
-  school_code: string;
-  school_name: string;
-  teacher_name: string;
-  plan_decision: 'approve' | 'reject' | null;
-}
-
-interface VersionRow {
-  version: number;
-  published_at: Date;
-  published_by_name: string;
-  concerns_at: Date;
-  lead_hours: number;
-  late: boolean;
-  late_reason: string | null;
-  note: string | null;
-  entries: EntrySnapshot[];
-  changes: TimetableChange[];
-}
-
-export interface EntryView extends EntrySnapshot {
-  lessonStatus: LessonStatus;
-  /** Live lessons: whether the live plan is approved (only approved lessons reach the public schedule). */
-  approvedForAir: boolean | null;
-  /** How the latest published version shows the entry; null when not yet published. */
-  publishedState: 'scheduled' | 'cancelled' | null;
-}
-
-export interface TimetableSummary {
-  id: string;
-  scope: TimetableScope;
-  school: { code: string; name: string } | null;
-  district: { code: string; name: string };
-  weekStart: string;
-  weekEnd: string;
-  title: string;
-  status: 'draft' | 'published';
-  version: number;
-  publishedAt: string | null;
-  late: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface TimetableView extends TimetableSummary {
-  entries: EntryView[];
-  /** What publishing now would change (every entry while never published). */
-  unpublishedChanges: TimetableChange[];
-}
-
-export interface VersionView {
-  version: number;
-  publishedAt: string;
-  publishedBy: string;
-  concernsAt: string;
-  leadHours: number;
-  late: boolean;
-  lateReason: string | null;
-  note: string | null;
-  changes: TimetableChange[];
-  entryCount: number;
-}
-
-export interface LateReportItem {
-  timetableId: string;
-  scope: TimetableScope;
-  school: { code: string; name: string } | null;
-  district: { code: string; name: string };
-  weekStart: string;
-  version: number;
-  publishedAt: string;
-  publishedBy: string;
-  concernsAt: string;
-  leadHours: number;
-  lateReason: string;
-}
+import {
+  cancelTimetableEntry, deleteTimetableEntry, findTimetable, findTimetableVersion, insertTimetable, insertTimetableEntry, insertTimetableVersion,
+  lateTimetableVersions, latestTimetableVersion, lessonForEntry, lessonOnTimetable, listTimetables, lockTimetableEntry, setEntryText, setEntryTimes,
+  timetableDistrict, timetableEntries, timetableOfWeekExists, timetableSchool, timetableVersions, touchTimetable, type EntryRow, type TimetableRow,
+} from '../infra/timetables.repo.ts';
+import { isApprovedLive } from './schedule.service.ts';
+import type { TaxonomyService } from './taxonomy.service.ts';
+import { lateReportItem, snapshot, summary, versionView, type EntryView, type LateReportItem, type TimetableSummary, type TimetableView, type VersionView } from './timetable-views.ts';
 
 export interface TimetableOptions {
   minLeadHours: number;
@@ -135,10 +26,6 @@ export interface TimetableOptions {
   /** Told after a live lesson's schedule or state changed here (the ingest's key cache listens). */
   onLessonChanged?: (lessonId: string) => Promise<void>;
 }
-
-const ttCols = `t.id, t.scope, t.school_id, t.district_id, to_char(t.week_start, 'YYYY-MM-DD') week_start, t.title, t.status, t.version, t.created_at, t.updated_at,
-  s.code school_code, s.name school_name, d.code district_code, d.name district_name`;
-const ttFrom = 'timetables t JOIN districts d ON d.id = t.district_id LEFT JOIN schools s ON s.id = t.school_id';
 
 /** A timetable is a week of one school or one district; live lessons may only be rescheduled before air. */
 const reschedulable: LessonStatus[] = ['scheduled', 'approved_for_air', 'rejected'];
@@ -171,9 +58,7 @@ export class TimetablesService {
     if (input.scope === 'school') {
       if (input.district) throw new InvalidError('timetable_scope_mismatch', 'a school timetable names a school, not a district', [{ field: 'district', message: 'not allowed for scope school' }]);
       const code = input.school;
-      const s = code
-        ? (await this.db.query<{ id: string; name: string; district_id: string }>('SELECT id, name, district_id FROM schools WHERE code = $1', [code]))[0]
-        : actor.schoolId ? (await this.db.query<{ id: string; name: string; district_id: string }>('SELECT id, name, district_id FROM schools WHERE id = $1', [actor.schoolId]))[0] : undefined;
+      const s = code ? await timetableSchool(this.db, { code }) : actor.schoolId ? await timetableSchool(this.db, { id: actor.schoolId }) : undefined;
       if (!code && !s) throw new InvalidError('school_required', 'name the school', [{ field: 'school', message: 'required' }]);
       if (!s) throw new InvalidError('school_not_found', `school ${code} not found`, [{ field: 'school', message: 'unknown school' }]);
       schoolId = s.id;
@@ -181,32 +66,21 @@ export class TimetablesService {
       ownerName = s.name;
     } else {
       if (input.school) throw new InvalidError('timetable_scope_mismatch', 'a district timetable names a district, not a school', [{ field: 'school', message: 'not allowed for scope district' }]);
-      const d = input.district
-        ? (await this.db.query<{ id: string; name: string }>('SELECT id, name FROM districts WHERE code = $1', [input.district]))[0]
-        : actor.districtId ? (await this.db.query<{ id: string; name: string }>('SELECT id, name FROM districts WHERE id = $1', [actor.districtId]))[0] : undefined;
+      const d = input.district ? await timetableDistrict(this.db, { code: input.district }) : actor.districtId ? await timetableDistrict(this.db, { id: actor.districtId }) : undefined;
       if (!input.district && !d) throw new InvalidError('district_required', 'name the district', [{ field: 'district', message: 'required' }]);
       if (!d) throw new InvalidError('district_not_found', `district ${input.district} not found`, [{ field: 'district', message: 'unknown district' }]);
       districtId = d.id;
       ownerName = d.name;
     }
-    if (!canEdit(actor, { scope: input.scope, school_id: schoolId, district_id: districtId })) {
+    if (!canEditTimetable(actor, { scope: input.scope, school_id: schoolId, district_id: districtId })) {
       throw new ForbiddenError('timetable_forbidden', input.scope === 'school' ? 'you may draft timetables of your own school (district admins: of their district\'s schools)' : 'only the district\'s admin drafts its timetables');
     }
     weekBounds(input.weekStart); // the schema checked it is a Monday
     const id = randomUUID();
     const title = input.title?.trim() || `${ownerName} ${input.weekStart} 周课表`;
     await this.db.tx(async (q) => {
-      const dup = await q.query(
-        input.scope === 'school'
-          ? "SELECT 1 FROM timetables WHERE scope = 'school' AND school_id = $1 AND week_start = $2::date"
-          : "SELECT 1 FROM timetables WHERE scope = 'district' AND district_id = $1 AND week_start = $2::date",
-        [input.scope === 'school' ? schoolId : districtId, input.weekStart],
-      );
-      if (dup.length) throw new ConflictError('timetable_exists', `a timetable for the week of ${input.weekStart} already exists`);
-      await q.query(
-        "INSERT INTO timetables (id, scope, school_id, district_id, week_start, title, status, created_by) VALUES ($1, $2, $3, $4, $5::date, $6, 'draft', $7)",
-        [id, input.scope, schoolId, districtId, input.weekStart, title, actor.userId],
-      );
+      if (await timetableOfWeekExists(q, input.scope, input.scope === 'school' ? schoolId! : districtId, input.weekStart)) throw new ConflictError('timetable_exists', `a timetable for the week of ${input.weekStart} already exists`);
+      await insertTimetable(q, { id, scope: input.scope, schoolId, districtId, weekStart: input.weekStart, title, createdBy: actor.userId });
       await writeAudit(q, { actor, entity: 'timetable', entityId: id, action: 'create', to: 'draft', data: { scope: input.scope, weekStart: input.weekStart } });
     }).catch((err: unknown) => {
       // two drafts of the same week at once: the unique index decides, the loser gets the same 409
@@ -218,26 +92,15 @@ export class TimetablesService {
 
   /** Timetables this staff member may read, newest week first. */
   async list(actor: Principal, f: { school?: string; district?: string; week?: string; status?: 'draft' | 'published'; limit: number }): Promise<TimetableSummary[]> {
-    const { where, params } = visibilitySql(actor);
-    if (f.school) { params.push(f.school); where.push(`s.code = $${params.length}`); }
-    if (f.district) { params.push(f.district); where.push(`d.code = $${params.length}`); }
-    if (f.week) { params.push(f.week); where.push(`t.week_start = $${params.length}::date`); }
-    if (f.status) { params.push(f.status); where.push(`t.status = $${params.length}`); }
-    params.push(f.limit);
-    const rows = await this.db.query<TimetableRow & { published_at: Date | null; late: boolean | null }>(
-      `SELECT ${ttCols}, v.published_at, v.late FROM ${ttFrom}
-       LEFT JOIN timetable_versions v ON v.timetable_id = t.id AND v.version = t.version
-       WHERE ${where.join(' AND ')} ORDER BY t.week_start DESC, t.created_at DESC, t.id LIMIT $${params.length}`,
-      params,
-    );
+    const rows = await listTimetables(this.db, timetableVisibility(actor), f);
     return rows.map((r) => summary(r, r.published_at, Boolean(r.late)));
   }
 
   /** The timetable with its working copy of entries and what publishing would change. */
   async get(actor: Principal, id: string): Promise<TimetableView> {
     const t = await this.readable(this.db, actor, id);
-    const entries = await this.entries(this.db, t.id);
-    const latest = await this.latestVersion(this.db, t.id);
+    const entries = await timetableEntries(this.db, t.id);
+    const latest = await latestTimetableVersion(this.db, t.id);
     const tax = await this.taxonomy.get();
     const snaps = entries.map((e) => snapshot(e, tax));
     return {
@@ -253,10 +116,7 @@ export class TimetablesService {
     await this.db.tx(async (q) => {
       const t = await this.editable(q, actor, id);
       const week = weekBounds(t.week_start);
-      const l = (await q.query<{ id: string; kind: 'live' | 'recorded'; status: LessonStatus; school_id: string; district_id: string; scheduled_start: Date | null; scheduled_end: Date | null }>(
-        'SELECT l.id, l.kind, l.status, l.school_id, s.district_id, l.scheduled_start, l.scheduled_end FROM lessons l JOIN schools s ON s.id = l.school_id WHERE l.id = $1',
-        [input.lessonId],
-      ))[0];
+      const l = await lessonForEntry(q, input.lessonId);
       if (!l || (t.scope === 'school' ? l.school_id !== t.school_id : l.district_id !== t.district_id)) {
         throw new InvalidError('timetable_lesson_unknown', `lessonId: no lesson with that id belongs to ${t.scope === 'school' ? 'this school' : 'this district'}`, [{ field: 'lessonId', message: 'unknown lesson' }]);
       }
@@ -277,12 +137,9 @@ export class TimetablesService {
       if (when < week.start || when >= week.end) {
         throw new InvalidError('outside_timetable_week', `the lesson is at ${toShanghaiIso(when)}, outside the week of ${t.week_start}`, [{ field: l.kind === 'live' ? 'lessonId' : 'startsAt', message: 'outside the timetable\'s week' }]);
       }
-      if ((await q.query('SELECT 1 FROM timetable_entries WHERE timetable_id = $1 AND lesson_id = $2', [t.id, l.id])).length) throw new ConflictError('lesson_already_in_timetable', 'the lesson is already on this timetable');
-      await q.query(
-        'INSERT INTO timetable_entries (id, timetable_id, lesson_id, audience, note, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [entryId, t.id, l.id, input.audience ?? '', input.note ?? '', startsAt, endsAt],
-      );
-      await this.touch(q, t.id);
+      if (await lessonOnTimetable(q, t.id, l.id)) throw new ConflictError('lesson_already_in_timetable', 'the lesson is already on this timetable');
+      await insertTimetableEntry(q, { id: entryId, timetableId: t.id, lessonId: l.id, audience: input.audience ?? '', note: input.note ?? '', startsAt, endsAt });
+      await touchTimetable(q, t.id);
       await writeAudit(q, { actor, entity: 'timetable', entityId: t.id, action: 'add_entry', data: { entryId, lessonId: l.id } });
     });
     return this.entryView(actor, id, entryId);
@@ -315,7 +172,7 @@ export class TimetablesService {
           const end = input.endsAt ? new Date(input.endsAt) : input.startsAt ? new Date(start.getTime() + (oldEnd.getTime() - oldStart.getTime())) : oldEnd;
           checkSpan(start, end, week, t.week_start, 12);
           if (start.getTime() !== oldStart.getTime() || end.getTime() !== oldEnd.getTime()) {
-            await q.query('UPDATE lessons SET scheduled_start = $2, scheduled_end = $3, updated_at = now() WHERE id = $1', [l.id, start, end]);
+            await writeLessonSchedule(q, l.id, start, end);
             await writeAudit(q, { actor, entity: 'lesson', entityId: l.id, action: 'reschedule', data: { from: { start: toShanghaiIso(oldStart), end: toShanghaiIso(oldEnd) }, to: { start: toShanghaiIso(start), end: toShanghaiIso(end) }, timetableId: t.id } });
             changed.start = { from: toShanghaiIso(oldStart), to: toShanghaiIso(start) };
             changed.end = { from: toShanghaiIso(oldEnd), to: toShanghaiIso(end) };
@@ -325,12 +182,12 @@ export class TimetablesService {
           const start = input.startsAt ? new Date(input.startsAt) : e.starts_at!;
           const end = input.endsAt ? new Date(input.endsAt) : e.ends_at;
           checkSpan(start, end, week, t.week_start);
-          await q.query('UPDATE timetable_entries SET starts_at = $2, ends_at = $3 WHERE id = $1', [e.id, start, end]);
+          await setEntryTimes(q, e.id, start, end);
           changed.start = { from: e.starts_at ? toShanghaiIso(e.starts_at) : null, to: toShanghaiIso(start) };
         }
       }
-      await q.query('UPDATE timetable_entries SET audience = $2, note = $3, updated_at = now() WHERE id = $1', [e.id, input.audience ?? e.audience, input.note ?? e.note]);
-      await this.touch(q, t.id);
+      await setEntryText(q, e.id, input.audience ?? e.audience, input.note ?? e.note);
+      await touchTimetable(q, t.id);
       await writeAudit(q, { actor, entity: 'timetable', entityId: t.id, action: 'update_entry', data: { entryId: e.id, lessonId: e.lesson_id, changed } });
     });
     if (moved) await this.opts.onLessonChanged?.(moved);
@@ -353,8 +210,8 @@ export class TimetablesService {
           throw new ConflictError('not_cancellable', `the live lesson is "${l.status}": it can no longer be cancelled`, { status: l.status });
         }
       }
-      await q.query('UPDATE timetable_entries SET cancelled_at = now(), cancel_reason = $2, updated_at = now() WHERE id = $1', [e.id, reason]);
-      await this.touch(q, t.id);
+      await cancelTimetableEntry(q, e.id, reason);
+      await touchTimetable(q, t.id);
       await writeAudit(q, { actor, entity: 'timetable', entityId: t.id, action: 'cancel_entry', reason, data: { entryId: e.id, lessonId: e.lesson_id } });
     });
     if (cancelledLesson) await this.opts.onLessonChanged?.(cancelledLesson);
@@ -367,8 +224,8 @@ export class TimetablesService {
       const t = await this.editable(q, actor, id);
       const e = await this.lockEntry(q, t.id, entryId);
       if (e.published_state) throw new ConflictError('entry_published', 'the entry has been published: cancel it instead, so schools see the change');
-      await q.query('DELETE FROM timetable_entries WHERE id = $1', [e.id]);
-      await this.touch(q, t.id);
+      await deleteTimetableEntry(q, e.id);
+      await touchTimetable(q, t.id);
       await writeAudit(q, { actor, entity: 'timetable', entityId: t.id, action: 'remove_entry', data: { entryId: e.id, lessonId: e.lesson_id } });
     });
   }
@@ -383,9 +240,9 @@ export class TimetablesService {
     const tax = await this.taxonomy.get();
     const out = await this.db.tx(async (q) => {
       const t = await this.editable(q, actor, id);
-      const entries = await this.entries(q, t.id);
+      const entries = await timetableEntries(q, t.id);
       const snaps = entries.map((e) => snapshot(e, tax));
-      const latest = await this.latestVersion(q, t.id);
+      const latest = await latestTimetableVersion(q, t.id);
       const changes = diffEntries(latest?.entries ?? [], snaps);
       let concerns: Date | undefined;
       if (!latest) {
@@ -408,15 +265,7 @@ export class TimetablesService {
         );
       }
       const version = t.version + 1;
-      await q.query(
-        `INSERT INTO timetable_versions (timetable_id, version, published_at, published_by, concerns_at, lead_hours, late, late_reason, note, entries, changes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [t.id, version, now, actor.userId, concerns, leadHours, late, late ? reason : null, input.note ?? null, JSON.stringify(snaps), JSON.stringify(changes)],
-      );
-      await q.query("UPDATE timetables SET status = 'published', version = $2, updated_at = now() WHERE id = $1", [t.id, version]);
-      for (const s of snaps) {
-        await q.query('UPDATE timetable_entries SET published_state = $2, published_audience = $3 WHERE id = $1', [s.entryId, s.state, s.audience]);
-      }
+      await insertTimetableVersion(q, { timetableId: t.id, version, publishedAt: now, publishedBy: actor.userId, concernsAt: concerns, leadHours, late, lateReason: late ? reason ?? null : null, note: input.note ?? null, entries: snaps, changes });
       await writeAudit(q, {
         actor, entity: 'timetable', entityId: t.id, action: 'publish', from: latest ? `v${latest.version}` : 'draft', to: `v${version}`,
         reason: late ? reason : null, data: { late, leadHours, concernsAt: toShanghaiIso(concerns), changes: changes.length },
@@ -429,12 +278,7 @@ export class TimetablesService {
   /** Every published version with its changes, newest first. */
   async versions(actor: Principal, id: string): Promise<VersionView[]> {
     const t = await this.readable(this.db, actor, id);
-    const rows = await this.db.query<VersionRow>(
-      `SELECT v.version, v.published_at, u.display_name published_by_name, v.concerns_at, v.lead_hours, v.late, v.late_reason, v.note, v.entries, v.changes
-       FROM timetable_versions v JOIN users u ON u.id = v.published_by WHERE v.timetable_id = $1 ORDER BY v.version DESC`,
-      [t.id],
-    );
-    return rows.map(versionView);
+    return (await timetableVersions(this.db, t.id)).map(versionView);
   }
 
   /** The weekly filing document: a published version (latest by default) or, never published, the draft. */
@@ -453,46 +297,20 @@ export class TimetablesService {
     const wanted = version ?? (t.version || undefined);
     if (wanted === undefined) {
       const tax = await this.taxonomy.get();
-      const entries = (await this.entries(this.db, t.id)).map((e) => snapshot(e, tax));
+      const entries = (await timetableEntries(this.db, t.id)).map((e) => snapshot(e, tax));
       return { ...base, version: null, publishedAt: null, publishedBy: null, late: false, lateReason: null, leadHours: null, entries, changes: [] };
     }
-    const v = (await this.db.query<VersionRow>(
-      `SELECT v.version, v.published_at, u.display_name published_by_name, v.concerns_at, v.lead_hours, v.late, v.late_reason, v.note, v.entries, v.changes
-       FROM timetable_versions v JOIN users u ON u.id = v.published_by WHERE v.timetable_id = $1 AND v.version = $2`,
-      [t.id, wanted],
-    ))[0];
+    const v = await findTimetableVersion(this.db, t.id, wanted);
     if (!v) throw new NotFoundError('timetable_version_not_found', `version ${wanted} of this timetable does not exist`);
     return { ...base, version: v.version, publishedAt: v.published_at, publishedBy: v.published_by_name, late: v.late, lateReason: v.late_reason, leadHours: Number(v.lead_hours), entries: v.entries, changes: v.changes };
   }
 
   /** Versions published late, newest first: operators see all, a district admin their district's. */
   async lateReport(actor: Principal, f: { from?: Date; to?: Date; limit: number }): Promise<LateReportItem[]> {
-    const where = ['v.late'];
-    const params: unknown[] = [];
-    if (actor.role === 'district_admin') { params.push(actor.districtId); where.push(`t.district_id = $${params.length}`); }
+    let district: { id: string | null } | undefined;
+    if (actor.role === 'district_admin') district = { id: actor.districtId };
     else if (actor.role !== 'operator' && actor.role !== 'admin') throw new ForbiddenError('late_report_forbidden', 'the late report is for operators and district admins');
-    if (f.from) { params.push(f.from); where.push(`v.published_at >= $${params.length}`); }
-    if (f.to) { params.push(f.to); where.push(`v.published_at < $${params.length}`); }
-    params.push(f.limit);
-    const rows = await this.db.query<TimetableRow & VersionRow>(
-      `SELECT ${ttCols}, v.version, v.published_at, u.display_name published_by_name, v.concerns_at, v.lead_hours, v.late_reason
-       FROM timetable_versions v JOIN ${ttFrom} ON t.id = v.timetable_id JOIN users u ON u.id = v.published_by
-       WHERE ${where.join(' AND ')} ORDER BY v.published_at DESC, t.id, v.version DESC LIMIT $${params.length}`,
-      params,
-    );
-    return rows.map((r) => ({
-      timetableId: r.id,
-      scope: r.scope,
-      school: r.school_code ? { code: r.school_code, name: r.school_name! } : null,
-      district: { code: r.district_code, name: r.district_name },
-      weekStart: r.week_start,
-      version: r.version,
-      publishedAt: toShanghaiIso(r.published_at),
-      publishedBy: r.published_by_name,
-      concernsAt: toShanghaiIso(r.concerns_at),
-      leadHours: Number(r.lead_hours),
-      lateReason: r.late_reason ?? '',
-    }));
+    return (await lateTimetableVersions(this.db, { district, from: f.from, to: f.to, limit: f.limit })).map(lateReportItem);
   }
 
   // ---------------------------------------------------------------------------------------- helpers
@@ -505,99 +323,28 @@ export class TimetablesService {
   }
 
   private async load(q: Queryable, id: string, forUpdate: boolean): Promise<TimetableRow | undefined> {
-    if (!isUuid(id)) return undefined;
-    if (forUpdate) await q.query('SELECT 1 FROM timetables WHERE id = $1 FOR UPDATE', [id]);
-    return (await q.query<TimetableRow>(`SELECT ${ttCols} FROM ${ttFrom} WHERE t.id = $1`, [id]))[0];
+    return isUuid(id) ? findTimetable(q, id, forUpdate) : undefined;
   }
 
   /** The timetable if the actor may read it; NotFound otherwise (existence does not leak). */
   private async readable(q: Queryable, actor: Principal, id: string): Promise<TimetableRow> {
     const t = await this.load(q, id, false);
-    if (!t || !canRead(actor, t)) throw new NotFoundError('timetable_not_found', 'timetable not found');
+    if (!t || !canReadTimetable(actor, t)) throw new NotFoundError('timetable_not_found', 'timetable not found');
     return t;
   }
 
   /** The timetable locked for a change: NotFound when unreadable, Forbidden when read-only to the actor. */
   private async editable(q: Queryable, actor: Principal, id: string): Promise<TimetableRow> {
     const t = await this.load(q, id, true);
-    if (!t || !canRead(actor, t)) throw new NotFoundError('timetable_not_found', 'timetable not found');
-    if (!canEdit(actor, t)) throw new ForbiddenError('timetable_forbidden', t.scope === 'school' ? 'only the school\'s reviewers, its district admin and admins change this timetable' : 'only the district\'s admin and admins change this timetable');
+    if (!t || !canReadTimetable(actor, t)) throw new NotFoundError('timetable_not_found', 'timetable not found');
+    if (!canEditTimetable(actor, t)) throw new ForbiddenError('timetable_forbidden', t.scope === 'school' ? 'only the school\'s reviewers, its district admin and admins change this timetable' : 'only the district\'s admin and admins change this timetable');
     return t;
   }
 
   private async lockEntry(q: Queryable, timetableId: string, entryId: string): Promise<EntryRow> {
-    if (!/^[0-9a-f-]{36}$/.test(entryId)) throw new NotFoundError('entry_not_found', 'entry not found');
-    await q.query('SELECT 1 FROM timetable_entries WHERE id = $1 AND timetable_id = $2 FOR UPDATE', [entryId, timetableId]);
-    const e = (await this.entries(q, timetableId, entryId))[0];
+    const e = isUuid(entryId) ? await lockTimetableEntry(q, timetableId, entryId) : undefined;
     if (!e) throw new NotFoundError('entry_not_found', 'entry not found');
     return e;
-  }
-
-  private async entries(q: Queryable, timetableId: string, entryId?: string): Promise<EntryRow[]> {
-    const rows = await q.query<EntryRow>(
-      `SELECT e.id, e.lesson_id, e.audience, e.note, e.starts_at, e.ends_at, e.cancelled_at, e.cancel_reason, e.published_state,
-              l.kind, l.title, l.status, l.scheduled_start, l.scheduled_end, l.grade, l.subject, l.school_id,
-              s.code school_code, s.name school_name, u.display_name teacher_name, ${planDecisionSql} plan_decision
-       FROM timetable_entries e JOIN lessons l ON l.id = e.lesson_id JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id
-       WHERE e.timetable_id = $1 ${entryId ? 'AND e.id = $2' : ''}`,
-      entryId ? [timetableId, entryId] : [timetableId],
-    );
-    const start = (e: EntryRow): number => (e.kind === 'live' ? e.scheduled_start : e.starts_at)?.getTime() ?? 0;
-    return rows.sort((a, b) => start(a) - start(b) || a.school_code.localeCompare(b.school_code) || a.id.localeCompare(b.id));
-  }
-
-  private async latestVersion(q: Queryable, timetableId: string): Promise<{ version: number; published_at: Date; late: boolean; entries: EntrySnapshot[] } | undefined> {
-    return (await q.query<{ version: number; published_at: Date; late: boolean; entries: EntrySnapshot[] }>(
-      'SELECT version, published_at, late, entries FROM timetable_versions WHERE timetable_id = $1 ORDER BY version DESC LIMIT 1',
-      [timetableId],
-    ))[0];
-  }
-
-  private async touch(q: Queryable, id: string): Promise<void> {
-    await q.query('UPDATE timetables SET updated_at = now() WHERE id = $1', [id]);
-  }
-}
-
-function canRead(actor: Principal, t: Pick<TimetableRow, 'scope' | 'school_id' | 'district_id'>): boolean {
-  switch (actor.role) {
-    case 'admin':
-    case 'operator':
-      return true;
-    case 'district_admin':
-      return Boolean(actor.districtId) && actor.districtId === t.district_id;
-    case 'teacher':
-    case 'reviewer':
-      return t.scope === 'school' ? actor.schoolId === t.school_id : Boolean(actor.districtId) && actor.districtId === t.district_id;
-    default:
-      return false;
-  }
-}
-
-function canEdit(actor: Principal, t: Pick<TimetableRow, 'scope' | 'school_id' | 'district_id'>): boolean {
-  switch (actor.role) {
-    case 'admin':
-      return true;
-    case 'district_admin':
-      return Boolean(actor.districtId) && actor.districtId === t.district_id;
-    case 'reviewer':
-      return t.scope === 'school' && actor.schoolId === t.school_id;
-    default:
-      return false;
-  }
-}
-
-function visibilitySql(actor: Principal): { where: string[]; params: unknown[] } {
-  switch (actor.role) {
-    case 'admin':
-    case 'operator':
-      return { where: ['true'], params: [] };
-    case 'district_admin':
-      return { where: ['t.district_id = $1'], params: [actor.districtId] };
-    case 'teacher':
-    case 'reviewer':
-      return { where: ["((t.scope = 'school' AND t.school_id = $1) OR (t.scope = 'district' AND t.district_id = $2))"], params: [actor.schoolId, actor.districtId] };
-    default:
-      return { where: ['false'], params: [] };
   }
 }
 
@@ -605,62 +352,4 @@ function checkSpan(start: Date, end: Date | null, week: { start: Date; end: Date
   if (end && end <= start) throw new InvalidError('end_before_start', 'the end must be after the start', [{ field: 'endsAt', message: 'must be after startsAt' }]);
   if (end && maxHours && end.getTime() - start.getTime() > maxHours * 3600_000) throw new InvalidError('live_lesson_too_long', `a live lesson lasts at most ${maxHours} hours`, [{ field: 'endsAt', message: `at most ${maxHours} hours after the start` }]);
   if (start < week.start || start >= week.end) throw new InvalidError('outside_timetable_week', `${toShanghaiIso(start)} is outside the week of ${weekStart}; move the lesson to that week's timetable instead`, [{ field: 'startsAt', message: 'outside the timetable\'s week' }]);
-}
-
-function snapshot(e: EntryRow, tax: Taxonomy): EntrySnapshot {
-  const label = (kind: 'grade' | 'subject', code: string) => tax[kind].find((i) => i.code === code)?.label ?? code;
-  const start = e.kind === 'live' ? e.scheduled_start : e.starts_at;
-  const end = e.kind === 'live' ? e.scheduled_end : e.ends_at;
-  // a live lesson back in `draft` was cancelled (the state machine's `cancel`), possibly from another timetable
-  const cancelled = Boolean(e.cancelled_at) || (e.kind === 'live' && e.status === 'draft');
-  return {
-    entryId: e.id,
-    lessonId: e.lesson_id,
-    kind: e.kind,
-    title: e.title,
-    school: { code: e.school_code, name: e.school_name },
-    grade: { code: e.grade, label: label('grade', e.grade) },
-    subject: { code: e.subject, label: label('subject', e.subject) },
-    teacher: e.teacher_name,
-    audience: e.audience,
-    note: e.note,
-    start: start ? toShanghaiIso(start) : '',
-    end: end ? toShanghaiIso(end) : null,
-    state: cancelled ? 'cancelled' : 'scheduled',
-    cancelReason: e.cancel_reason ?? (cancelled ? '课程已取消' : null),
-  };
-}
-
-function summary(t: TimetableRow, publishedAt: Date | null, late: boolean): TimetableSummary {
-  const { start } = weekBounds(t.week_start);
-  return {
-    id: t.id,
-    scope: t.scope,
-    school: t.school_code ? { code: t.school_code, name: t.school_name! } : null,
-    district: { code: t.district_code, name: t.district_name },
-    weekStart: t.week_start,
-    weekEnd: shanghaiDate(addDays(start, 6)),
-    title: t.title,
-    status: t.status,
-    version: t.version,
-    publishedAt: publishedAt ? toShanghaiIso(publishedAt) : null,
-    late,
-    createdAt: toShanghaiIso(t.created_at),
-    updatedAt: toShanghaiIso(t.updated_at),
-  };
-}
-
-function versionView(v: VersionRow): VersionView {
-  return {
-    version: v.version,
-    publishedAt: toShanghaiIso(v.published_at),
-    publishedBy: v.published_by_name,
-    concernsAt: toShanghaiIso(v.concerns_at),
-    leadHours: Number(v.lead_hours),
-    late: v.late,
-    lateReason: v.late_reason,
-    note: v.note,
-    changes: v.changes,
-    entryCount: v.entries.length,
-  };
 }
