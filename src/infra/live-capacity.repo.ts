@@ -30,11 +30,6 @@ export async function openLiveSessions(q: Queryable): Promise<OpenSessionRow[]> 
   );
 }
 
-/** The open session of one lesson, if any (the teacher's live panel). */
-export async function openSessionOf(q: Queryable, lessonId: string): Promise<string | undefined> {
-  return (await q.query<{ id: string }>("SELECT id FROM live_sessions WHERE lesson_id = $1 AND state <> 'ended' ORDER BY started_at DESC LIMIT 1", [lessonId]))[0]?.id;
-}
-
 /**
  * Live lessons approved for air (or on air, not stopped) whose planned time overlaps [from, to): the
  * demand the capacity report sets against the fleet's live slots.

@@ -1,6 +1,6 @@
 import type { Db } from '../infra/db.ts';
 import type { LiveWorkerBeat, LiveWorkersStore, TranscoderSessionState } from '../infra/live-workers.store.ts';
-import { openLiveSessions, openSessionOf, plannedLiveLessons } from '../infra/live-capacity.repo.ts';
+import { openLiveSessions, plannedLiveLessons } from '../infra/live-capacity.repo.ts';
 import type { UnfinishedJob } from '../infra/queue.ts';
 import { jobIds } from '../jobs/job-types.ts';
 import { captureOnlyReasons, classifySession, overCapacityWindows, windowMs, type CaptureOnlyReason, type LiveJobState, type SessionTranscode } from '../domain/live-capacity.ts';
@@ -57,8 +57,8 @@ const queueingGraceMs = 5000;
  * API process answers the same.
  */
 export class LiveCapacityService {
-  private cached: { at: number; snap: Promise<CapacitySnapshot> } | undefined;
-  private reportCache: { at: number; report: Promise<CapacityReport> } | undefined;
+  private readonly snapshots = new Recent((now) => this.read(now));
+  private readonly reports = new Recent((now) => this.report(new Date(now)));
 
   constructor(
     private readonly db: Db,
@@ -69,34 +69,16 @@ export class LiveCapacityService {
 
   /** The snapshot, shared by the calls of one second (gauges read it once per scrape). */
   snapshot(maxAgeMs = 1000): Promise<CapacitySnapshot> {
-    const now = Date.now();
-    if (!this.cached || now - this.cached.at > maxAgeMs) {
-      const snap = this.read(now);
-      this.cached = { at: now, snap };
-      snap.catch(() => {
-        if (this.cached?.snap === snap) this.cached = undefined;
-      });
-    }
-    return this.cached.snap;
+    return this.snapshots.get(maxAgeMs);
   }
 
   /** The report, shared for `maxAgeMs` (the gauges read it at every scrape; plans change slowly). */
   cachedReport(maxAgeMs = 60_000): Promise<CapacityReport> {
-    const now = Date.now();
-    if (!this.reportCache || now - this.reportCache.at > maxAgeMs) {
-      const report = this.report(new Date(now));
-      this.reportCache = { at: now, report };
-      report.catch(() => {
-        if (this.reportCache?.report === report) this.reportCache = undefined;
-      });
-    }
-    return this.reportCache.report;
+    return this.reports.get(maxAgeMs);
   }
 
-  /** How a lesson's open session is transcoded (the teacher's live panel); null without one. */
-  async forLesson(lessonId: string): Promise<CapacitySession | null> {
-    const sessionId = await openSessionOf(this.db, lessonId);
-    if (!sessionId) return null;
+  /** How an open session is transcoded (the teacher's live panel); null when it is not open. */
+  async forSession(sessionId: string): Promise<CapacitySession | null> {
     const item = (s: CapacitySnapshot) => s.items.find((i) => i.sessionId === sessionId);
     return item(await this.snapshot()) ?? item(await this.snapshot(0)) ?? null;
   }
@@ -176,3 +158,23 @@ export class LiveCapacityService {
 
 /** The session a live job is for (its id is `live-{sessionId}`, src/jobs/job-types.ts). */
 const sessionOfJob = (jobId: string): string => jobId.replace(/^live-/, '');
+
+/** One answer of `load` shared by every caller for a while; a failed load is not kept. */
+class Recent<T> {
+  private last: { at: number; value: Promise<T> } | undefined;
+
+  constructor(private readonly load: (now: number) => Promise<T>) {}
+
+  get(maxAgeMs: number): Promise<T> {
+    const now = Date.now();
+    if (!this.last || now - this.last.at > maxAgeMs) {
+      const value = this.load(now);
+      const entry = { at: now, value };
+      this.last = entry;
+      value.catch(() => {
+        if (this.last === entry) this.last = undefined;
+      });
+    }
+    return this.last.value;
+  }
+}

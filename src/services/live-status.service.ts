@@ -26,7 +26,7 @@ export interface LiveStatus {
 
 /** How a lesson's open session is transcoded (src/services/live-capacity.service.ts). */
 export interface TranscodeView {
-  forLesson(lessonId: string): Promise<{ transcoded: boolean; reason: CaptureOnlyReason | null; ahead: number | null; sourceProblem: string | null } | null>;
+  forSession(sessionId: string): Promise<{ transcoded: boolean; reason: CaptureOnlyReason | null; ahead: number | null; sourceProblem: string | null } | null>;
 }
 
 /** The teacher's (and reviewer's) view of a live lesson's stream: the catalog's session and the ingest's figures. */
@@ -39,7 +39,7 @@ export class LiveStatusService {
     const s = await findOpenSession(this.db, l.id);
     const stopped = Boolean((await findLesson(this.db, l.id))?.live_stopped_at);
     const figures = s ? await this.stats.read(l.id) : undefined;
-    const t = s && this.transcode ? await this.transcode.forLesson(l.id) : null;
+    const t = s && this.transcode ? await this.transcode.forSession(s.id) : null;
     const now = Date.now();
     // figures older than a few seconds mean the ingest no longer carries the stream
     const fresh = figures && now - figures.at < 6000 ? figures : undefined;
