@@ -51,6 +51,9 @@ const lessonCols = ['id', 'title', 'description', 'kind', 'school_id', 'teacher_
   .map((c) => `l.${c}`)
   .join(', ');
 
+/** How many of the newest lessons a filtered search walks before asking the search index (listPublic). */
+const searchWalkRows = 2000;
+
 export const searchText = (title: string, description: string): string => `${title}\n${description}`.toLowerCase();
 
 
@@ -100,22 +103,35 @@ export class LessonsService {
   /** Public catalog list: only lessons with an approved version published on the portal. */
   async listPublic(filters: PublicFilters, cursor: string | undefined, limit: number, baseUrl: string): Promise<{ items: PublicLesson[]; nextCursor: string | null }> {
     const { where, params } = await this.publicWhere(filters);
+    const published = where.length;
     afterCursorWhere(cursor, { at: 'l.portal_published_at', id: 'l.id' }, 'desc', where, params);
+    const afterCursor = where.slice(published);
     params.push(limit + 1);
-    // With one filter (or none) the (column, date) indexes give rows in order. With several, a rare
-    // combination would make that walk the whole index: OFFSET 0 keeps the filtered set a subquery,
-    // so the planner combines indexes first and sorts only what matched.
-    const dims = facetKinds.filter((k) => filters[k]?.length).length + (filters.q?.trim() ? 1 : 0);
-    const matched = dims >= 2
-      ? `(SELECT * FROM lessons l WHERE ${where.join(' AND ')} OFFSET 0) l`
-      : 'lessons l';
-    const rows = await this.db.query<ListRow>(
+    const pageOf = (from: string, filtered: boolean) => this.db.query<ListRow>(
       `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
-       FROM ${matched} JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
-       ${dims >= 2 ? '' : `WHERE ${where.join(' AND ')}`}
+       FROM ${from} JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
+       ${filtered ? '' : `WHERE ${where.join(' AND ')}`}
        ORDER BY l.portal_published_at DESC, l.id DESC LIMIT $${params.length}`,
       params,
     );
+    // With one filter (or none) the (column, date) indexes give rows in order. With several, a rare
+    // combination would make that walk the whole index: OFFSET 0 keeps the filtered set a subquery,
+    // so the planner combines indexes first and sorts only what matched.
+    const taxonomyDims = facetKinds.filter((k) => filters[k]?.length).length;
+    const searching = Boolean(filters.q?.trim());
+    let rows: ListRow[] | undefined;
+    if (searching && taxonomyDims >= 1) {
+      // ... but a search for a common word with a filter matches thousands, and sorting those costs more
+      // than walking the newest lessons until a page is found; the planner takes a search's bigrams as
+      // independent and cannot tell the two apart. So the newest `searchWalkRows` lessons are tried
+      // first: when they hold a whole page it is the page (the first matches in order); otherwise the
+      // search index answers.
+      const stretch = ['l.portal_published_at IS NOT NULL', ...afterCursor];
+      const walked = await pageOf(`(SELECT * FROM (SELECT * FROM lessons l WHERE ${stretch.join(' AND ')} ORDER BY l.portal_published_at DESC, l.id DESC LIMIT ${searchWalkRows}) l WHERE ${where.join(' AND ')}) l`, true);
+      if (walked.length > limit) rows = walked;
+    }
+    const fenced = taxonomyDims + (searching ? 1 : 0) >= 2;
+    rows ??= await pageOf(fenced ? `(SELECT * FROM lessons l WHERE ${where.join(' AND ')} OFFSET 0) l` : 'lessons l', fenced);
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
     const tax = await this.taxonomy.get();

@@ -238,6 +238,26 @@ describe('stale answers (fresh for 2 s, then stale while one request refreshes)'
   });
 });
 
+describe('a filtered search found by walking the newest lessons', () => {
+  it('when a filtered search is paged two at a time, then the pages (from the walk) are exactly the one-page answer (from the search index), in order', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await publishedLesson(ts, { title: `逐页走查课${i}` }));
+    await publishedLesson(ts, { title: '逐页走查课（数学以外）', subject: 'chinese' });
+    const q = `q=${encodeURIComponent('逐页走查')}&subject=math`;
+    const whole = await (await get(`${ts.url}/api/v1/lessons?${q}&limit=50`)).json();
+    expect(whole.items.map((l: { id: string }) => l.id).sort()).toEqual([...ids].sort());
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    for (let n = 0; n < 5; n++) {
+      const page: { items: { id: string }[]; nextCursor: string | null } = await (await get(`${ts.url}/api/v1/lessons?${q}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).json();
+      paged.push(...page.items.map((l) => l.id));
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
+    expect(paged).toEqual(whole.items.map((l: { id: string }) => l.id));
+  });
+});
+
 describe('facet counts kept by the database', () => {
   /** The kept counts and a fresh count of the published lessons, both in the same order. */
   async function keptAndCounted(): Promise<[unknown[], unknown[]]> {
