@@ -49,3 +49,27 @@ export async function failPendingAsset(q: Queryable, assetId: string, error: str
 export async function markAssetQueuedFromCapture(q: Queryable, assetId: string, sourceKey: string): Promise<void> {
   await q.query("UPDATE assets SET state = 'queued', source_key = $2, hls_root = NULL, updated_at = now() WHERE id = $1", [assetId, sourceKey]);
 }
+
+/** What tells where a version's files are: its id, a live recording's HLS root, what the worker stored. */
+export interface AssetFiles {
+  id: string;
+  hlsRoot: string | null;
+  media: Record<string, unknown> | null;
+}
+
+type FilesRow = { id: string; hls_root: string | null; media: Record<string, unknown> | null };
+
+/** The version a lesson is published with on the portal, or undefined while it is not. */
+export async function portalAssetFiles(q: Queryable, lessonId: string): Promise<AssetFiles | undefined> {
+  const r = (await q.query<FilesRow>(
+    'SELECT a.id, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.portal_asset_id WHERE l.id = $1 AND l.portal_published_at IS NOT NULL',
+    [lessonId],
+  ))[0];
+  return r && { id: r.id, hlsRoot: r.hls_root, media: r.media };
+}
+
+/** A processed version, or undefined while it is not ready. */
+export async function readyAssetFiles(q: Queryable, assetId: string): Promise<AssetFiles | undefined> {
+  const r = (await q.query<FilesRow>("SELECT id, hls_root, media FROM assets WHERE id = $1 AND state = 'ready'", [assetId]))[0];
+  return r && { id: r.id, hlsRoot: r.hls_root, media: r.media };
+}

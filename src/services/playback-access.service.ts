@@ -3,6 +3,7 @@ import type { PubSub } from '../infra/pubsub.ts';
 import { liveChannels } from './live.service.ts';
 import { KeyAnnouncements, keysChannel } from '../infra/key-announcements.ts';
 import { hlsPrefix, posterKey, storyboardImageKey, storyboardVttKey } from '../media/storage-keys.ts';
+import { portalAssetFiles, readyAssetFiles, type AssetFiles } from '../infra/assets.repo.ts';
 
 /** Where an asset's files are in storage (uploads under assets/{id}/, live recordings under live/{session}/). */
 export interface AssetLocation {
@@ -13,21 +14,15 @@ export interface AssetLocation {
   storyboardVttKey: string;
 }
 
-interface LocationRow {
-  id: string;
-  hls_root: string | null;
-  media: Record<string, unknown> | null;
-}
-
-function location(r: LocationRow): AssetLocation {
+function location(r: AssetFiles): AssetLocation {
   const str = (k: string): string | undefined => (typeof r.media?.[k] === 'string' ? (r.media[k] as string) : undefined);
-  const root = r.hls_root ?? hlsPrefix(r.id);
+  const root = r.hlsRoot ?? hlsPrefix(r.id);
   return {
     assetId: r.id,
     hlsRoot: root,
-    posterKey: str('posterKey') ?? (r.hls_root ? `${root}poster.jpg` : posterKey(r.id)),
-    storyboardImageKey: str('storyboardImageKey') ?? (r.hls_root ? `${root}storyboard.jpg` : storyboardImageKey(r.id)),
-    storyboardVttKey: str('storyboardVttKey') ?? (r.hls_root ? `${root}storyboard.vtt` : storyboardVttKey(r.id)),
+    posterKey: str('posterKey') ?? (r.hlsRoot ? `${root}poster.jpg` : posterKey(r.id)),
+    storyboardImageKey: str('storyboardImageKey') ?? (r.hlsRoot ? `${root}storyboard.jpg` : storyboardImageKey(r.id)),
+    storyboardVttKey: str('storyboardVttKey') ?? (r.hlsRoot ? `${root}storyboard.vtt` : storyboardVttKey(r.id)),
   };
 }
 
@@ -85,11 +80,8 @@ export class PlaybackAccessService {
     const hit = this.cache.get(lessonId);
     if (hit && hit.until > now) return hit.asset;
     const epoch = this.epoch;
-    const rows = await this.db.query<LocationRow>(
-      'SELECT a.id, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.portal_asset_id WHERE l.id = $1 AND l.portal_published_at IS NOT NULL',
-      [lessonId],
-    );
-    const asset = rows[0] ? location(rows[0]) : null;
+    const files = await portalAssetFiles(this.db, lessonId);
+    const asset = files ? location(files) : null;
     if (epoch !== this.epoch) return asset;
     if (this.cache.size > 50_000) this.cache.clear();
     this.cache.set(lessonId, { asset, until: now + (this.pubsub.healthy ? this.ttlMs : 500) });
@@ -116,7 +108,7 @@ export class PlaybackAccessService {
 
   /** A processed asset's location (preview links), or null while it is not ready. */
   async readyAsset(assetId: string): Promise<AssetLocation | null> {
-    const rows = await this.db.query<LocationRow>("SELECT id, hls_root, media FROM assets WHERE id = $1 AND state = 'ready'", [assetId]);
-    return rows[0] ? location(rows[0]) : null;
+    const files = await readyAssetFiles(this.db, assetId);
+    return files ? location(files) : null;
   }
 }

@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
  */
 const pending = new Set([
   'src/services/lessons.service.ts',
-  'src/services/playback-access.service.ts',
 ]);
 
 const root = path.resolve(import.meta.dirname, '../..');
