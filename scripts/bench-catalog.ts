@@ -4,7 +4,7 @@
 // returning a fixed JSON body of the same size, then the catalog again while a change is announced every
 // second. Prints requests/s, p50/p99 and the ratios, and the latency of each query shape on a
 // response-cache miss and on a hit. `--seconds N` (or BENCH_SECONDS) sets each run's length.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import express from 'express';
 import autocannon from 'autocannon';
 import { loadConfig } from '../config/load.ts';
 import { startSystem } from '../src/system.ts';
-import { createRedis } from '../src/infra/redis.ts';
+import { dropBenchData } from './lib/bench-data.ts';
 import { searchBigrams } from '../src/infra/text-search.ts';
 
 const LESSONS = Number(process.env.BENCH_LESSONS ?? 100_000);
@@ -135,18 +135,5 @@ try {
   ].join('\n'));
 } finally {
   await sys.stop();
-  if (config.DATABASE_URL && !process.env.BENCH_KEEP) {
-    const pg = await import('pg');
-    const c = new pg.default.Client({ connectionString: config.DATABASE_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await c.end();
-  }
-  if (config.REDIS_URL) {
-    const r = createRedis(config.REDIS_URL);
-    const keys = await r.keys(`${schema}:*`);
-    if (keys.length) await r.del(...keys);
-    r.disconnect();
-  }
-  await rm(dataDir, { recursive: true, force: true });
+  await dropBenchData(config, schema, dataDir, Boolean(process.env.BENCH_KEEP));
 }

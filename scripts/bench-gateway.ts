@@ -1,7 +1,7 @@
 // npm run bench:gateway: the playback gateway serving a published lesson (master playlist, media
 // playlist, 1 MB segment) next to a bare node:http server serving the same bytes from memory, in the
 // same run. 50 connections, bounded in time. Prints requests/s, p99 and the ratios.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
@@ -10,8 +10,8 @@ import { gzipSync } from 'node:zlib';
 import autocannon from 'autocannon';
 import { loadConfig } from '../config/load.ts';
 import { startSystem } from '../src/system.ts';
+import { dropBenchData } from './lib/bench-data.ts';
 import { hlsObjectKey, masterKey } from '../src/media/storage-keys.ts';
-import { createRedis } from '../src/infra/redis.ts';
 import type { PublicUser } from '../src/services/auth.service.ts';
 import type { Principal } from '../src/domain/types.ts';
 
@@ -95,18 +95,5 @@ try {
   process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION_S} s each, load generator ${clientThread ? 'in its own thread' : 'on the servers\' event loop'}; storage: ${config.S3_ENDPOINT ? 'S3 endpoint' : 'embedded s3rver'}\n${rows.join('\n')}\n`);
 } finally {
   await sys.stop();
-  if (config.DATABASE_URL) {
-    const pg = await import('pg');
-    const c = new pg.default.Client({ connectionString: config.DATABASE_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await c.end();
-  }
-  if (config.REDIS_URL) {
-    const r = createRedis(config.REDIS_URL);
-    const keys = await r.keys(`${schema}:*`);
-    if (keys.length) await r.del(...keys);
-    r.disconnect();
-  }
-  await rm(dataDir, { recursive: true, force: true });
+  await dropBenchData(config, schema, dataDir);
 }
