@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'bullmq';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
@@ -203,6 +205,42 @@ describe('several API processes', () => {
       await other.sys.stop();
     }
   }, 60_000);
+});
+
+describe('a SIGKILLed worker process', () => {
+  it('when a live worker process is killed without a word, then it is listed until its heartbeat expires, then no longer counted, and the session it carried says its worker was lost', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const [k, v] of Object.entries(ts.sys.config)) env[k] = String(v);
+    Object.assign(env, { LOG_LEVEL: 'silent', LIVE_WORKER_TTL_S: '3', LIVE_CONCURRENCY: '2', HTTP_PORT: '0' });
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../helpers/live-worker.entry.ts', import.meta.url))], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('ready')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+      });
+      // it takes the live jobs the sessions above left waiting
+      const seen = await eventually(() => capacity().then((s) => {
+        const w = s.workers.find((x: any) => x.pid === child.pid);
+        const onAir = w?.sessions.find((x: any) => itemOf(s, x.sessionId));
+        return onAir && { w, held: onAir.sessionId as string, s };
+      }), 15_000, 'the child worker\'s heartbeat with a session on air');
+      expect(seen.w).toMatchObject({ slots: 2 });
+      const held = seen.held;
+      expect(itemOf(seen.s, held)).toMatchObject({ transcoded: true });
+      await beat('standby', 1, [], 60);
+      child.kill('SIGKILL');
+      const after = await eventually(() => capacity().then((s) => !s.workers.some((w: any) => w.pid === child.pid) && s), 20_000, 'the killed worker to drop out');
+      // its session waits for stall recovery: the true reason, not "busy"
+      expect(itemOf(after, held)).toMatchObject({ transcoded: false, reason: 'worker_lost' });
+      await store.remove('standby');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
 });
 
 describe('a worker process', () => {
