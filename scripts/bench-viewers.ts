@@ -20,6 +20,7 @@ import { startFleet } from './lib/fleet.ts';
 import { loadConfig } from '../config/load.ts';
 import { startSystem } from '../src/system.ts';
 import { livePrefix } from '../src/media/storage-keys.ts';
+import { edgeLifetimeS } from '../src/api/gateway.routes.ts';
 import type { PublicUser } from '../src/services/auth.service.ts';
 import type { Principal } from '../src/domain/types.ts';
 
@@ -38,7 +39,7 @@ const SEGMENT_KB = Number(args['segment-kb']);
 const TARGET_S = 2;
 const WINDOW = 6;
 const rungs = [{ name: '720p', bw: 2_800_000, kb: SEGMENT_KB }, { name: '360p', bw: 900_000, kb: Math.max(1, Math.round(SEGMENT_KB / 3)) }];
-const edgeLifetimes = 'live playlists 1 s, segments 60 s (X-Accel-Expires from the gateway)';
+const edgeLifetimes = `live playlists ${edgeLifetimeS('live', true, TARGET_S)} s (half the ${TARGET_S} s target duration, background updates), segments ${edgeLifetimeS('live', false)} s (X-Accel-Expires from the gateway)`;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 interface Got { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
@@ -271,7 +272,7 @@ try {
   process.stdout.write([
     `API CPU per 1000 viewers: ${perK(direct).toFixed(3)} core without the edge, ${perK(viaEdge).toFixed(3)} core with it`,
     `  less the idle API processes' ${idleCores.toFixed(3)} core: ${netPerK(direct).toFixed(3)} without the edge, ${netPerK(viaEdge).toFixed(3)} with it`,
-    `stopped while playing: 404 at both API gateways after ${w.gw} ms, at the edge after ${w.edgeGone} ms (edge lifetime of a live playlist: 1 s)`,
+    `stopped while playing: 404 at both API gateways after ${w.gw} ms, at the edge after ${w.edgeGone} ms (edge lifetime of a live playlist: ${edgeLifetimeS('live', true, TARGET_S)} s; nginx counts whole seconds)`,
     '',
   ].join('\n'));
 } finally {
