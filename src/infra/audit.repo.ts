@@ -50,6 +50,8 @@ export interface AuditRecord {
   to: string | null;
   reason: string | null;
   data: unknown;
+  /** the lesson's title when the record is about a lesson or one of its publications */
+  lessonTitle: string | null;
 }
 
 /** The audit log, newest first, filtered by what, which entity, who, and when; paged by id. */
@@ -58,7 +60,11 @@ export async function readAudit(q: Queryable, f: AuditFilter): Promise<{ items: 
   const params: unknown[] = [];
   const add = (sql: string, v: unknown) => { params.push(v); where.push(sql.replace('?', `$${params.length}`)); };
   if (f.entity) add('entity = ?', f.entity);
-  if (f.entityId) add('entity_id = ?', f.entityId);
+  // a lesson's id also finds its publications (`lessonId:channel`)
+  if (f.entityId) {
+    params.push(f.entityId, `${likeEscape(f.entityId)}:%`);
+    where.push(`(entity_id = $${params.length - 1} OR entity_id LIKE $${params.length})`);
+  }
   if (f.actor) add('actor ILIKE ?', `%${likeEscape(f.actor)}%`);
   if (f.action) add('action = ?', f.action);
   if (f.from) add('at >= ?', new Date(f.from));
@@ -67,11 +73,14 @@ export async function readAudit(q: Queryable, f: AuditFilter): Promise<{ items: 
   if (f.actorId) add('actor_id = ?', f.actorId);
   if (f.actions) add('action = ANY(?::text[])', f.actions);
   params.push(f.limit + 1);
-  const rows = await q.query<{ id: number; at: Date; actor: string; entity: string; entity_id: string; action: string; from_state: string | null; to_state: string | null; reason: string | null; data: unknown }>(
-    `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`, params);
+  const rows = await q.query<{ id: number; at: Date; actor: string; entity: string; entity_id: string; action: string; from_state: string | null; to_state: string | null; reason: string | null; data: unknown; lesson_title: string | null }>(
+    `SELECT a.*, l.title lesson_title
+     FROM (SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}) a
+     LEFT JOIN lessons l ON l.id = CASE WHEN a.entity IN ('lesson', 'publication') THEN split_part(a.entity_id, ':', 1)::uuid END
+     ORDER BY a.id DESC`, params);
   const page = rows.slice(0, f.limit);
   return {
-    items: page.map((x) => ({ id: Number(x.id), at: x.at.toISOString(), actor: x.actor, entity: x.entity, entityId: x.entity_id, action: x.action, from: x.from_state, to: x.to_state, reason: x.reason, data: x.data })),
+    items: page.map((x) => ({ id: Number(x.id), at: x.at.toISOString(), actor: x.actor, entity: x.entity, entityId: x.entity_id, action: x.action, from: x.from_state, to: x.to_state, reason: x.reason, data: x.data, lessonTitle: x.lesson_title })),
     nextBefore: rows.length > f.limit ? Number(page[page.length - 1].id) : null,
   };
 }

@@ -67,6 +67,6 @@ describe('Chinese labels of the codes a person reads', () => {
     expect(auditStateLabel('user', 'teacher')).toBe('教师');
     expect(auditStateLabel('school', 'true')).toBe('已停用');
     expect(auditActorLabel('operator:ops_1')).toBe('运营人员 ops_1');
-    expect(auditActorLabel('worker')).toBe('转码服务');
+    expect(auditActorLabel('worker')).toBe('后台处理服务');
   });
 });

@@ -15,7 +15,8 @@ export function AdminPanel({ what }: { what: 'schools' | 'users' }) {
   const [error, setError] = useState<string | null>(null);
   const schools = useApi(() => staff<{ items: School[] }>('adminSchools'), []);
   const users = useApi(() => (what === 'users' ? staff<{ items: User[] }>('adminUsers', { query: { limit: 200 } }) : Promise.resolve({ items: [] as User[] })), [what]);
-  const act = async (fn: () => Promise<unknown>, after: () => void, note?: (r: unknown) => string | null) => {
+  const act = async (fn: () => Promise<unknown>, after: () => void, note?: (r: unknown) => string | null, confirmText?: string) => {
+    if (confirmText && !confirm(confirmText)) return;
     try {
       const r = await fn();
       setError(null);
@@ -30,6 +31,8 @@ export function AdminPanel({ what }: { what: 'schools' | 'users' }) {
     <>
       {error && <ErrorNote message={error} />}
       {msg && <p class="note" role="status">{msg}</p>}
+      {(what === 'schools' ? schools : users).error && <ErrorNote message={(what === 'schools' ? schools : users).error!.message} onRetry={(what === 'schools' ? schools : users).reload} />}
+      {!(what === 'schools' ? schools : users).data && !(what === 'schools' ? schools : users).error && <p class="muted">{t.loading}</p>}
       {what === 'schools' && (
         <>
           <form class="form card" onSubmit={(e) => { e.preventDefault(); const b = form(e); void act(() => staff('createSchool', { body: b }), schools.reload); }}>
@@ -47,8 +50,8 @@ export function AdminPanel({ what }: { what: 'schools' | 'users' }) {
             {schools.data?.items.map((s) => (
               <li key={s.id} class="item">
                 <div class="item__head"><span class="item__title">{s.name}</span>{s.disabled && <span class="state state--bad">{ct.disabled}</span>}</div>
-                <p class="note">{s.code} · {s.district.name} · {s.users}</p>
-                <div class="item__actions"><button type="button" class="button button--small button--ghost" onClick={() => act(() => staff('setSchool', { params: { id: s.id }, body: { disabled: !s.disabled } }), schools.reload)}>{s.disabled ? ct.enable : ct.disable}</button></div>
+                <p class="note">{s.code} · {s.district.name} · {ct.userCount(s.users)}</p>
+                <div class="item__actions"><button type="button" class="button button--small button--ghost" onClick={() => act(() => staff('setSchool', { params: { id: s.id }, body: { disabled: !s.disabled } }), schools.reload, undefined, s.disabled ? undefined : ct.disableConfirm(s.name))}>{s.disabled ? ct.enable : ct.disable}</button></div>
               </li>
             ))}
           </ul>
@@ -72,9 +75,9 @@ export function AdminPanel({ what }: { what: 'schools' | 'users' }) {
                 <div class="item__head"><span class="item__title">{u.displayName}（{u.username}）</span>{u.disabled && <span class="state state--bad">{ct.disabled}</span>}</div>
                 <p class="note">{labelOf(roleLabels, u.role, unknownCode.role)}{u.school ? ` · ${u.school.name}` : ''}</p>
                 <div class="item__actions">
-                  <button type="button" class="button button--small button--ghost" onClick={() => act(() => staff('setUser', { params: { id: u.id }, body: { disabled: !u.disabled } }), users.reload)}>{u.disabled ? ct.enable : ct.disable}</button>
-                  <button type="button" class="button button--small button--ghost" onClick={() => act(() => staff<{ password: string }>('resetPassword', { params: { id: u.id } }), users.reload, (r) => ct.newPassword((r as { password: string }).password))}>{ct.resetPassword}</button>
-                  <button type="button" class="button button--small button--ghost" onClick={() => act(() => staff('revokeTokens', { params: { id: u.id } }), users.reload)}>{ct.revokeTokens}</button>
+                  <button type="button" class="button button--small button--ghost" onClick={() => act(() => staff('setUser', { params: { id: u.id }, body: { disabled: !u.disabled } }), users.reload, undefined, u.disabled ? undefined : ct.disableConfirm(u.displayName))}>{u.disabled ? ct.enable : ct.disable}</button>
+                  <button type="button" class="button button--small button--ghost" onClick={() => act(() => staff<{ password: string }>('resetPassword', { params: { id: u.id } }), users.reload, (r) => ct.newPassword((r as { password: string }).password), ct.resetConfirm(u.displayName))}>{ct.resetPassword}</button>
+                  <button type="button" class="button button--small button--ghost" onClick={() => act(() => staff('revokeTokens', { params: { id: u.id } }), users.reload, undefined, ct.revokeConfirm(u.displayName))}>{ct.revokeTokens}</button>
                 </div>
               </li>
             ))}

@@ -6,17 +6,26 @@ import { formatDateTime } from '../lib/format.ts';
 import { ErrorNote } from './error-note.tsx';
 import { auditActionLabels, channelLabels, ct, t } from '../i18n/zh-CN.ts';
 
-interface Entry { id: number; at: string; actor: string; entity: string; entityId: string; action: string; from: string | null; to: string | null; reason: string | null }
+interface Entry { id: number; at: string; actor: string; entity: string; entityId: string; action: string; from: string | null; to: string | null; reason: string | null; lessonTitle?: string | null }
 
-/** What a record is about: a publication's id is `lessonId:channel`. */
-function subject(e: Entry): string {
+/** What a record is about, by the lesson's title when it concerns one (a publication's id is `lessonId:channel`). */
+function Subject({ e }: { e: Entry }) {
   const [id, channel] = e.entity === 'publication' ? e.entityId.split(':') : [e.entityId];
-  return `${auditEntityLabel(e.entity)} ${id}${channel ? `（${labelOf(channelLabels, channel)}）` : ''}`;
+  return (
+    <>
+      {auditEntityLabel(e.entity)}{e.lessonTitle ? `《${e.lessonTitle}》` : ''}{channel ? `（${labelOf(channelLabels, channel)}）` : ''}
+      <span class="log__id"> {id}</span>
+    </>
+  );
 }
 
+/** From which state to which: nothing when neither is known or nothing moved. */
 function change(e: Entry): string {
-  if (!e.from && !e.to) return '';
-  return `${e.from ? auditStateLabel(e.entity, e.from) : ''} → ${e.to ? auditStateLabel(e.entity, e.to) : ''}`;
+  const from = e.from ? auditStateLabel(e.entity, e.from) : null;
+  const to = e.to ? auditStateLabel(e.entity, e.to) : null;
+  if (from === to) return '';
+  if (!from) return ct.auditBecame(to!);
+  return to ? `${from} → ${to}` : from;
 }
 
 /** A person's reason as written; a service's (English, technical) behind a Chinese disclosure. */
@@ -72,7 +81,7 @@ export function AuditLog() {
                 <td data-label={ct.auditWhen}>{formatDateTime(e.at)}</td>
                 <td data-label={ct.auditWho}>{auditActorLabel(e.actor)}</td>
                 <td data-label={ct.auditWhat} data-testid="audit-action">{auditActionLabel(e.action)}{change(e) && <span class="note">（{change(e)}）</span>}</td>
-                <td data-label={ct.auditSubject} class="log__id">{subject(e)}</td>
+                <td data-label={ct.auditSubject}><Subject e={e} /></td>
                 <td data-label={ct.reasonLabel}>{e.reason ? <Reason entry={e} /> : null}</td>
               </tr>
             ))}

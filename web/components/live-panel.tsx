@@ -15,7 +15,7 @@ interface LiveStatus {
 }
 
 /** OBS settings (server, key with copy and rotate) and the ingest's view of the stream, refreshed every 2 s. */
-export function LivePanel({ lessonId }: { lessonId: string }) {
+export function LivePanel({ lessonId, keys = true }: { lessonId: string; keys?: boolean }) {
   const [obs, setObs] = useState<{ rtmpUrl: string; streamKey: string } | null>(null);
   const [status, setStatus] = useState<LiveStatus | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -48,22 +48,25 @@ export function LivePanel({ lessonId }: { lessonId: string }) {
   return (
     <div class="live-panel">
       {error && <ErrorNote message={error} />}
-      <p class="note">{ct.obsHint}</p>
-      {!obs && <button type="button" class="button button--ghost" onClick={() => act('liveKey')}>{ct.showKey}</button>}
-      {obs && (
+      {keys && <p class="note">{ct.obsHint}</p>}
+      {keys && !obs && <button type="button" class="button button--ghost" onClick={() => act('liveKey')}>{ct.showKey}</button>}
+      {keys && obs && (
         <dl class="kv">
           <dt>{ct.obsServer}</dt><dd><span class="secret">{obs.rtmpUrl}</span></dd>
           <dt>{ct.obsKey}</dt>
           <dd>
-            <span class="secret" data-testid="stream-key">{obs.streamKey}</span>{' '}
-            <button type="button" class="button button--small button--ghost" onClick={copy}>{copied ? ct.copied : ct.copy}</button>{' '}
-            <button type="button" class="button button--small button--ghost" onClick={() => act('rotateKey')}>{ct.rotate}</button>
+            <span class="secret" data-testid="stream-key">{obs.streamKey}</span>
+            <span class="item__actions live-panel__key-actions">
+              <button type="button" class="button button--small" onClick={copy}>{copied ? ct.copied : ct.copy}</button>
+              <button type="button" class="button button--small button--ghost" onClick={() => act('rotateKey')}>{ct.rotate}</button>
+            </span>
           </dd>
         </dl>
       )}
       {status && (
         <div role="status" aria-live="polite" class="live-status">
           <p><span class={`state ${status.connected ? 'state--good' : ''}`} data-testid="live-connected">{status.stopped ? ct.stopped : status.connected ? ct.connected : ct.notConnected}</span></p>
+          {status.stopped && <p class="note">{ct.stoppedNote}</p>}
           {status.stream && (
             <dl class="kv">
               <dt>{ct.bitrate}</dt><dd>{ct.kbps(status.stream.bitrateKbps)}</dd>

@@ -338,6 +338,7 @@ export const ct = {
   progress: (p: number) => `处理进度 ${p}%`,
   noLessons: '还没有课程。',
   live: '直播',
+  liveOpen: '直播推流',
   obsServer: '服务器',
   obsKey: '串流密钥',
   copy: '复制',
@@ -383,7 +384,9 @@ export const ct = {
   stop: '停止直播',
   stopConfirm: '确定立即停止这节直播吗？学生将无法继续观看。',
   stopped: '已停止',
+  stoppedNote: '这节直播已被停止，推流已断开。录像处理完成后会进入审核。',
   historyEmpty: '还没有审核记录。',
+  lessonGone: '（课程已不存在）',
   before: '原来',
   after: '修改后',
   livePlan: '直播计划',
@@ -403,12 +406,14 @@ export const ct = {
   auditWhen: '时间',
   auditSubject: '对象',
   techDetail: '技术详情',
+  auditBecame: (to: string) => `→ ${to}`,
   auditFrom: '开始日期',
   auditTo: '结束日期',
   filter: '筛选',
   auditEmpty: '没有符合条件的记录。',
   taxonomyAdd: '添加',
   code: '代码',
+  codeHint: '小写字母、数字或“_”，如 art',
   label: '名称',
   lateEmpty: '没有迟交的课表。',
   weekOf: (monday: string) => `${monday}起的一周`,
@@ -421,6 +426,10 @@ export const ct = {
   createUser: '新建用户',
   role: '角色',
   disable: '停用',
+  disableConfirm: (name: string) => `确定停用“${name}”吗？停用后无法登录。`,
+  resetConfirm: (name: string) => `确定重置“${name}”的密码吗？旧密码立即失效。`,
+  revokeConfirm: (name: string) => `确定让“${name}”在所有设备上退出登录吗？`,
+  userCount: (n: number) => `${n} 个账号`,
   enable: '启用',
   disabled: '已停用',
   resetPassword: '重置密码',
@@ -547,7 +556,7 @@ export const auditActionLabels = {
 
 /** Who did it, when not a signed-in person. */
 export const systemActorLabels = {
-  system: '系统', worker: '转码服务', ingest: '直播接入服务', public: '访客', cli: '命令行', seed: '初始数据',
+  system: '系统', worker: '后台处理服务', ingest: '直播接入服务', public: '访客', cli: '命令行', seed: '初始数据',
 } as const satisfies Record<SystemActor, string>;
 
 /** A code the pages do not know (a newer server): neutral words instead of the code. */

@@ -132,11 +132,13 @@ function TaxonomyPanel() {
       <form class="form card" onSubmit={add}>
         <div class="form-row">
           <label class="field"><span>{ct.kind}</span><select name="kind">{kinds.map(([k, l]) => <option key={k} value={k}>{l}</option>)}</select></label>
-          <label class="field"><span>{ct.code}</span><input name="code" required pattern="[a-z0-9_]+" /></label>
+          <label class="field"><span>{ct.code}</span><input name="code" required pattern="[a-z0-9_]+" placeholder={ct.codeHint} title={ct.codeHint} autocapitalize="off" /></label>
           <label class="field"><span>{ct.label}</span><input name="label" required /></label>
         </div>
         <button type="submit" class="button button--small">{ct.taxonomyAdd}</button>
       </form>
+      {tax.error && <ErrorNote message={tax.error.message} onRetry={tax.reload} />}
+      {!tax.data && !tax.error && <p class="muted">{t.loading}</p>}
       {tax.data && kinds.map(([k, l, key]) => (
         <section key={k} class="card">
           <h2>{l}</h2>

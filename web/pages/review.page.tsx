@@ -20,7 +20,7 @@ interface QueueItem {
 }
 interface Change { field: string; from: string; to: string; fromLabel?: string; toLabel?: string }
 interface PendingEdit { id: string; lessonId: string; lessonTitle: string; teacher: string; proposedAt: string; changes: Change[] }
-interface Decision { id: number; at: string; entityId: string; action: string; reason: string | null; data: { changes?: unknown } | null }
+interface Decision { id: number; at: string; entityId: string; action: string; reason: string | null; data: { changes?: unknown } | null; lessonTitle?: string | null }
 
 const minutesSince = (iso: string): number => Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 60_000));
 const when = (iso: string): string => new Date(iso).toLocaleString('zh-CN', { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
@@ -199,7 +199,7 @@ function History() {
       {q.data.items.map((d) => (
         <li key={d.id} class="item">
           <div class="item__head"><span class="item__title">{auditActionLabel(d.action)}</span><span class="note">{when(d.at)}</span></div>
-          <p class="note">{d.entityId}</p>
+          <p class="note">{d.lessonTitle ?? ct.lessonGone}</p>
           {d.reason && <p class="reason">{d.reason}</p>}
         </li>
       ))}

@@ -52,7 +52,7 @@ export function Page({ me }: { me: Me }) {
 function MyLessons({ tax }: { tax: Taxonomy }) {
   const [items, setItems] = useState<StaffLesson[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [open, setOpen] = useState<string | null>(null);
+  const [open, setOpen] = useState<{ id: string; part: Part } | null>(null);
   const [n, setN] = useState(0);
   useEffect(() => {
     let live = true;
@@ -100,29 +100,42 @@ function MyLessons({ tax }: { tax: Taxonomy }) {
           {badStates.has(l.status) && reasonOf(l) && <p class="reason">{ct.reasonLabel}：{reasonOf(l)}</p>}
           {nextStepOf(l.status) && <p class="note">{nextStepOf(l.status)}</p>}
           <div class="item__actions">
-            <button type="button" class="button button--small button--ghost" aria-expanded={open === l.id} onClick={() => setOpen(open === l.id ? null : l.id)}>{ct.edit}</button>
+            {parts(l).map((p) => (
+              <button key={p} type="button" class={`button button--small ${p === 'edit' ? 'button--ghost' : ''}`} aria-expanded={open?.id === l.id && open.part === p} onClick={() => setOpen(open?.id === l.id && open.part === p ? null : { id: l.id, part: p })}>
+                {partLabel[p]}
+              </button>
+            ))}
           </div>
-          {open === l.id && <LessonDetailPanel lesson={l} tax={tax} onChanged={() => setN((x) => x + 1)} />}
+          {open?.id === l.id && parts(l).includes(open.part) && <LessonDetailPanel lesson={l} part={open.part} tax={tax} onChanged={() => setN((x) => x + 1)} />}
         </li>
       ))}
     </ul>
   );
 }
 
-function LessonDetailPanel({ lesson, tax, onChanged }: { lesson: StaffLesson; tax: Taxonomy; onChanged: () => void }) {
+type Part = 'live' | 'upload' | 'edit';
+const partLabel: Record<Part, string> = { live: ct.liveOpen, upload: ct.upload, edit: ct.edit };
+/** Live lessons keep their live view while the recording is made: the teacher sees the stream was stopped. */
+const liveStates = new Set(['scheduled', 'approved_for_air', 'on_air', 'processing']);
+
+/** What the teacher can open on a lesson, the likely one first: going live, uploading, editing the text. */
+function parts(l: StaffLesson): Part[] {
+  const out: Part[] = [];
+  if (l.kind === 'live' && liveStates.has(l.status)) out.push('live');
+  const canUpload = l.kind === 'recorded' ? !['processing', 'on_air'].includes(l.status) : ['failed', 'rejected', 'in_review', 'approved', 'published', 'withdrawn'].includes(l.status);
+  if (canUpload) out.push('upload');
+  out.push('edit');
+  return out;
+}
+
+function LessonDetailPanel({ lesson, part, tax, onChanged }: { lesson: StaffLesson; part: Part; tax: Taxonomy; onChanged: () => void }) {
   const [note, setNote] = useState<string | null>(null);
-  const canUpload = lesson.kind === 'recorded' ? !['processing', 'on_air'].includes(lesson.status) : ['failed', 'rejected', 'in_review', 'approved', 'published', 'withdrawn'].includes(lesson.status);
-  const isLivePlan = lesson.kind === 'live' && ['scheduled', 'approved_for_air', 'on_air'].includes(lesson.status);
+  if (part === 'live') return <section class="card"><h2>{ct.live}</h2><LivePanel lessonId={lesson.id} keys={lesson.status !== 'processing'} /></section>;
+  if (part === 'upload') return <section class="card"><h2>{ct.upload}</h2><UploadPanel lessonId={lesson.id} onDone={onChanged} /></section>;
   return (
-    <div class="two-col">
-      <div>
-        {note && <p class="note" role="status">{note}</p>}
-        <LessonForm tax={tax} lesson={lesson} onSaved={(_id, msg) => { setNote(msg); onChanged(); }} />
-      </div>
-      <div>
-        {canUpload && <section class="card"><h2>{ct.upload}</h2><UploadPanel lessonId={lesson.id} onDone={onChanged} /></section>}
-        {isLivePlan && <section class="card"><h2>{ct.live}</h2><LivePanel lessonId={lesson.id} /></section>}
-      </div>
+    <div>
+      {note && <p class="note" role="status">{note}</p>}
+      <LessonForm tax={tax} lesson={lesson} onSaved={(_id, msg) => { setNote(msg); onChanged(); }} />
     </div>
   );
 }
