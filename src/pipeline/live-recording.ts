@@ -11,7 +11,7 @@ import { retry } from '../infra/retry.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
 import type { JobResult } from '../jobs/job-types.ts';
 import { PermanentJobError } from '../jobs/permanent-error.ts';
-import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, planStoryboard, type StoryboardPlan } from '../media/ffmpeg-args.ts';
+import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, planStoryboard, type StoryboardPlan } from '../media/image-args.ts';
 import { segmentFactsFromTs, type SegmentFacts } from '../media/hls-vod-input.ts';
 import { buildConcatList, buildConcatRemuxArgs } from '../media/live-args.ts';
 import { captureRendition, contentTypeOf, liveMasterKey, liveMediaPlaylistKey, livePosterKey, livePrefix, liveSlotKey, liveStoryboardImageKey, liveStoryboardVttKey } from '../media/storage-keys.ts';

@@ -1,7 +1,8 @@
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runFfmpeg } from '../infra/ffmpeg.runner.ts';
-import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, concatListInput, planStoryboard, type StoryboardPlan, type TranscodePlan, type VideoRendition } from '../media/ffmpeg-args.ts';
+import type { TranscodePlan, VideoRendition } from '../media/ffmpeg-args.ts';
+import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, concatListInput, planStoryboard, type StoryboardPlan } from '../media/image-args.ts';
 import type { RenditionOutput, TranscodeContext } from './transcode-context.ts';
 
 export interface TranscodeImages {

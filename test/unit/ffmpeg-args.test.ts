@@ -2,19 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { liveLadder, vodLadder, type LadderSpec } from '../../config/ladder.ts';
 import {
   buildFilterGraph,
-  buildPosterArgs,
-  buildStoryboardArgs,
-  buildStoryboardVtt,
   buildTranscodeArgs,
   chooseOutputFps,
   fitInBox,
   frameRateText,
   orientFilters,
   planRenditions,
-  planStoryboard,
   planTranscode,
   type VideoRendition,
 } from '../../src/media/ffmpeg-args.ts';
+import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, planStoryboard } from '../../src/media/image-args.ts';
 import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from '../../src/media/media-info.ts';
 
 function media(v: Partial<VideoStreamInfo> = {}, a: Partial<AudioStreamInfo> | null = {}, over: Partial<MediaInfo> = {}): MediaInfo {
