@@ -1,7 +1,7 @@
 import type { Db, Queryable } from './db.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import type { EditField, LessonStatus } from '../domain/lesson-state.ts';
-import { searchBigrams } from './text-search.ts';
+import { searchBigrams, textSearchWhere } from './text-search.ts';
 import type { LessonRow } from '../domain/types.ts';
 
 /** Reads a lesson row for update inside a transaction (serialises concurrent changes of one lesson). */
@@ -84,12 +84,15 @@ export function publishedFacetCells(q: Queryable): Promise<FacetCell[]> {
 }
 
 /**
- * Every combination among the lessons matching `where` over alias `l` (a text search): one scan. The
+ * Every combination among the published lessons matching a text search: one scan. The
  * planner takes a search's bigrams as independent, so it expects a few hundred rows where a common
  * word matches thousands, and would sort them on five text columns to group them; grouping by hash
  * instead halves the time of such a search (and costs nothing for a rare one).
  */
-export function matchingFacetCells(db: Db, where: string[], params: unknown[]): Promise<FacetCell[]> {
+export function matchingFacetCells(db: Db, text: string): Promise<FacetCell[]> {
+  const where = ['l.portal_published_at IS NOT NULL'];
+  const params: unknown[] = [];
+  textSearchWhere('l', text, where, params);
   return db.tx(async (q) => {
     await q.query('SET LOCAL enable_sort = off');
     return q.query<FacetCell>(`SELECT l.stage, l.grade, l.subject, l.type, l.edition, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4, 5`, params);
@@ -109,4 +112,13 @@ export async function markLiveStopped(q: Queryable, lessonId: string, userId: st
 /** Moves a live lesson's schedule. */
 export async function writeLessonSchedule(q: Queryable, lessonId: string, start: Date, end: Date): Promise<void> {
   await q.query('UPDATE lessons SET scheduled_start = $2, scheduled_end = $3, updated_at = now() WHERE id = $1', [lessonId, start, end]);
+}
+
+/** A new lesson; `searchText` is what it is found by (lessons.service's searchText of title and description). */
+export async function insertLesson(q: Queryable, l: Pick<LessonRow, 'id' | 'title' | 'description' | 'kind' | 'school_id' | 'teacher_id' | 'stage' | 'grade' | 'subject' | 'type' | 'edition' | 'status' | 'scheduled_start' | 'scheduled_end'>, searchText: string): Promise<void> {
+  await q.query(
+    `INSERT INTO lessons (id, title, description, kind, school_id, teacher_id, stage, grade, subject, type, edition, status, scheduled_start, scheduled_end, search_text, search_bigrams)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+    [l.id, l.title, l.description, l.kind, l.school_id, l.teacher_id, l.stage, l.grade, l.subject, l.type, l.edition, l.status, l.scheduled_start, l.scheduled_end, searchText, searchBigrams(searchText)],
+  );
 }

@@ -6,11 +6,14 @@ import type { AssetRow, LessonRow, Principal } from '../domain/types.ts';
 import { writeAudit } from '../infra/audit.repo.ts';
 import type { Taxonomy, TaxonomyKind, TaxonomyService } from './taxonomy.service.ts';
 import type { UrlSigner } from './url-signer.ts';
-import { afterCursorWhere, encodeCursor } from '../infra/cursor.ts';
-import { searchBigrams, textSearchWhere } from '../infra/text-search.ts';
+import { encodeCursor } from '../infra/cursor.ts';
 import { isUuid } from '../domain/ids.ts';
 import type { PublicLesson } from '../domain/public-lesson.ts';
-import { matchingFacetCells, publishedFacetCells, type FacetCell } from '../infra/lessons.repo.ts';
+import { findLesson, insertLesson, matchingFacetCells, publishedFacetCells, type FacetCell } from '../infra/lessons.repo.ts';
+import { findAsset } from '../infra/assets.repo.ts';
+import { listPublications } from '../infra/publications.repo.ts';
+import * as catalog from '../infra/catalog.repo.ts';
+import type { CatalogRow, StaffScope } from '../infra/catalog.repo.ts';
 
 export interface LessonInput {
   title: string;
@@ -37,22 +40,7 @@ export interface PublicFilters {
 /** Progress of the current version's processing, read from the queue while it runs. */
 export type ProgressReader = (asset: AssetRow) => Promise<number | undefined>;
 
-interface ListRow extends LessonRow {
-  school_name: string;
-  school_code: string;
-  teacher_name: string;
-  duration_s: number | null;
-}
-
-export const facetKinds: TaxonomyKind[] = ['stage', 'grade', 'subject', 'type', 'edition'];
-
-/** Lesson columns a response needs (never the search columns: their arrays cost time to parse). */
-const lessonCols = ['id', 'title', 'description', 'kind', 'school_id', 'teacher_id', 'stage', 'grade', 'subject', 'type', 'edition', 'status', 'status_reason', 'scheduled_start', 'scheduled_end', 'current_asset_id', 'approved_asset_id', 'portal_published_at', 'portal_asset_id', 'created_at', 'updated_at']
-  .map((c) => `l.${c}`)
-  .join(', ');
-
-/** How many of the newest lessons a filtered search walks before asking the search index (listPublic). */
-const searchWalkRows = 2000;
+export const facetKinds: TaxonomyKind[] = [...catalog.catalogDimensions];
 
 export const searchText = (title: string, description: string): string => `${title}\n${description}`.toLowerCase();
 
@@ -75,63 +63,32 @@ export class LessonsService {
     const status = initialStatus(input.kind);
     const description = input.description ?? '';
     await this.db.tx(async (q) => {
-      await q.query(
-        `INSERT INTO lessons (id, title, description, kind, school_id, teacher_id, stage, grade, subject, type, edition, status, scheduled_start, scheduled_end, search_text, search_bigrams)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-        [id, input.title, description, input.kind, actor.schoolId, actor.userId, input.stage, input.grade, input.subject, input.type, input.edition, status, start, end, searchText(input.title, description), searchBigrams(searchText(input.title, description))],
-      );
+      await insertLesson(q, {
+        id, title: input.title, description, kind: input.kind, school_id: actor.schoolId!, teacher_id: actor.userId, stage: input.stage, grade: input.grade,
+        subject: input.subject, type: input.type, edition: input.edition, status, scheduled_start: start, scheduled_end: end,
+      }, searchText(input.title, description));
       await writeAudit(q, { actor, entity: 'lesson', entityId: id, action: 'create', to: status });
     });
     return this.row(id);
   }
 
   async row(id: string, q: Queryable = this.db): Promise<LessonRow> {
-    const rows = await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [id]);
-    if (!rows[0]) throw new NotFoundError('lesson_not_found', 'lesson not found');
-    return rows[0];
+    const l = await findLesson(q, id);
+    if (!l) throw new NotFoundError('lesson_not_found', 'lesson not found');
+    return l;
   }
 
   /** The lesson if this staff member may see it; otherwise NotFound (existence does not leak). */
   async rowForStaff(actor: Principal, id: string): Promise<LessonRow> {
     if (!isUuid(id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
-    const rows = await this.db.query<LessonRow & { district_id: string }>(`SELECT ${lessonCols}, s.district_id FROM lessons l JOIN schools s ON s.id = l.school_id WHERE l.id = $1`, [id]);
-    const l = rows[0];
+    const l = await catalog.findLessonWithDistrict(this.db, id);
     if (!l || !canSee(actor, l, l.district_id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
     return l;
   }
 
   /** Public catalog list: only lessons with an approved version published on the portal. */
   async listPublic(filters: PublicFilters, cursor: string | undefined, limit: number, baseUrl: string): Promise<{ items: PublicLesson[]; nextCursor: string | null }> {
-    const { where, params } = await this.publicWhere(filters);
-    const published = where.length;
-    afterCursorWhere(cursor, { at: 'l.portal_published_at', id: 'l.id' }, 'desc', where, params);
-    const afterCursor = where.slice(published);
-    params.push(limit + 1);
-    const pageOf = (from: string, filtered: boolean) => this.db.query<ListRow>(
-      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
-       FROM ${from} JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
-       ${filtered ? '' : `WHERE ${where.join(' AND ')}`}
-       ORDER BY l.portal_published_at DESC, l.id DESC LIMIT $${params.length}`,
-      params,
-    );
-    // With one filter (or none) the (column, date) indexes give rows in order. With several, a rare
-    // combination would make that walk the whole index: OFFSET 0 keeps the filtered set a subquery,
-    // so the planner combines indexes first and sorts only what matched.
-    const taxonomyDims = facetKinds.filter((k) => filters[k]?.length).length;
-    const searching = Boolean(filters.q?.trim());
-    let rows: ListRow[] | undefined;
-    if (searching && taxonomyDims >= 1) {
-      // ... but a search for a common word with a filter matches thousands, and sorting those costs more
-      // than walking the newest lessons until a page is found; the planner takes a search's bigrams as
-      // independent and cannot tell the two apart. So the newest `searchWalkRows` lessons are tried
-      // first: when they hold a whole page it is the page (the first matches in order); otherwise the
-      // search index answers.
-      const stretch = ['l.portal_published_at IS NOT NULL', ...afterCursor];
-      const walked = await pageOf(`(SELECT * FROM (SELECT * FROM lessons l WHERE ${stretch.join(' AND ')} ORDER BY l.portal_published_at DESC, l.id DESC LIMIT ${searchWalkRows}) l WHERE ${where.join(' AND ')}) l`, true);
-      if (walked.length > limit) rows = walked;
-    }
-    const fenced = taxonomyDims + (searching ? 1 : 0) >= 2;
-    rows ??= await pageOf(fenced ? `(SELECT * FROM lessons l WHERE ${where.join(' AND ')} OFFSET 0) l` : 'lessons l', fenced);
+    const rows = await catalog.publishedLessonsPage(this.db, { codes: Object.fromEntries(Object.entries(await this.filterValues(filters)).map(([k, v]) => [k, [...v]])), text: filters.q }, cursor, limit);
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
     const tax = await this.taxonomy.get();
@@ -152,10 +109,7 @@ export class LessonsService {
     const [tax, wanted] = await Promise.all([this.taxonomy.get(), this.filterValues(filters)]);
     let cells: FacetCell[];
     if (filters.q?.trim()) {
-      const where = ['l.portal_published_at IS NOT NULL'];
-      const params: unknown[] = [];
-      textSearchWhere('l', filters.q, where, params);
-      cells = await matchingFacetCells(this.db, where, params);
+      cells = await matchingFacetCells(this.db, filters.q);
     } else {
       cells = await publishedFacetCells(this.db);
     }
@@ -173,15 +127,7 @@ export class LessonsService {
   /** Public detail: NotFound unless published on the portal, or a live lesson approved for air. */
   async getPublic(id: string, baseUrl: string): Promise<PublicLesson & { storyboard: { vtt: string } | null; live?: { onAir: boolean; hls: string | null } }> {
     if (!isUuid(id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
-    const rows = await this.db.query<ListRow & { on_air: boolean }>(
-      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s,
-              (l.status = 'on_air') on_air
-       FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
-       WHERE l.id = $1 AND (l.portal_published_at IS NOT NULL
-         OR (l.kind = 'live' AND l.status IN ('approved_for_air', 'on_air') AND l.live_stopped_at IS NULL))`,
-      [id],
-    );
-    const r = rows[0];
+    const r = await catalog.findPublicLesson(this.db, id);
     if (!r) throw new NotFoundError('lesson_not_found', 'lesson not found');
     // the storyboard (seek-bar thumbnails) of the published version, through the gateway like the video
     const out = { ...publicLesson(r, await this.taxonomy.get(), baseUrl), storyboard: r.portal_published_at ? { vtt: `${baseUrl}/play/${r.id}/storyboard.vtt` } : null };
@@ -192,14 +138,8 @@ export class LessonsService {
   /** Staff detail: the public shape plus status, processing and a signed preview link. */
   async getForStaff(actor: Principal, id: string, baseUrl: string): Promise<StaffLesson> {
     const l = await this.rowForStaff(actor, id);
-    const rows = await this.db.query<ListRow>(
-      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, a.duration_s
-       FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = coalesce(l.portal_asset_id, l.approved_asset_id, l.current_asset_id)
-       WHERE l.id = $1`,
-      [l.id],
-    );
-    const base = publicLesson(rows[0], await this.taxonomy.get(), baseUrl);
-    const asset = l.current_asset_id ? (await this.db.query<AssetRow>('SELECT * FROM assets WHERE id = $1', [l.current_asset_id]))[0] : undefined;
+    const base = publicLesson((await catalog.findStaffLesson(this.db, l.id))!, await this.taxonomy.get(), baseUrl);
+    const asset = l.current_asset_id ? await findAsset(this.db, l.current_asset_id) : undefined;
     let progress = asset?.progress ?? 0;
     if (asset && (asset.state === 'processing' || asset.state === 'queued') && this.opts.progress) progress = (await this.opts.progress(asset).catch(() => undefined)) ?? progress;
     const previewAsset = asset?.state === 'ready' ? asset.id : l.approved_asset_id;
@@ -209,7 +149,7 @@ export class LessonsService {
       playback: l.portal_published_at ? base.playback : null,
       status: l.status,
       statusReason: l.status_reason,
-      published: (await this.db.query<{ channel: string; state: string; asset_id: string; published_at: Date | null }>('SELECT channel, state, asset_id, published_at FROM publications WHERE lesson_id = $1 ORDER BY channel', [l.id])).map((p) => ({ channel: p.channel, state: p.state, assetId: p.asset_id, publishedAt: p.published_at?.toISOString() ?? null })),
+      published: (await listPublications(this.db, l.id)).map((p) => ({ channel: p.channel, state: p.state, assetId: p.assetId, publishedAt: p.publishedAt })),
       currentAssetId: l.current_asset_id,
       approvedAssetId: l.approved_asset_id,
       processing: asset ? { state: asset.state, progress: Math.max(0, Math.min(100, Math.round(progress))), error: asset.error, errorCode: asset.error_code ?? null, version: asset.version } : null,
@@ -219,20 +159,13 @@ export class LessonsService {
 
   /** Lessons a staff member works on: a teacher's own, a reviewer's school's, everything for city roles. */
   async listForStaff(actor: Principal, filters: { status?: LessonStatus[] }, limit: number, baseUrl: string): Promise<StaffListItem[]> {
-    const where: string[] = ['true'];
-    const params: unknown[] = [];
-    if (actor.role === 'teacher') { params.push(actor.userId); where.push(`l.teacher_id = $${params.length}`); }
-    else if (actor.role === 'reviewer') { params.push(actor.schoolId); where.push(`l.school_id = $${params.length}`); }
-    else if (actor.role === 'district_admin') { params.push(actor.districtId); where.push(`s.district_id = $${params.length}`); }
-    else if (actor.role !== 'operator' && actor.role !== 'admin') return [];
-    if (filters.status?.length) { params.push(filters.status); where.push(`l.status = ANY($${params.length})`); }
-    params.push(limit);
-    const rows = await this.db.query<ListRow>(
-      `SELECT ${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name, NULL::float8 duration_s
-       FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id
-       WHERE ${where.join(' AND ')} ORDER BY l.updated_at DESC, l.id DESC LIMIT $${params.length}`,
-      params,
-    );
+    let scope: StaffScope;
+    if (actor.role === 'teacher') scope = { teacherId: actor.userId };
+    else if (actor.role === 'reviewer') scope = { schoolId: actor.schoolId };
+    else if (actor.role === 'district_admin') scope = { districtId: actor.districtId };
+    else if (actor.role === 'operator' || actor.role === 'admin') scope = 'all';
+    else return [];
+    const rows = await catalog.staffLessons(this.db, scope, filters.status, limit);
     const tax = await this.taxonomy.get();
     return rows.map((r) => ({ ...publicLesson(r, tax, baseUrl), playback: r.portal_published_at ? publicLesson(r, tax, baseUrl).playback : null, status: r.status, statusReason: r.status_reason }));
   }
@@ -248,16 +181,6 @@ export class LessonsService {
     return out;
   }
 
-  private async publicWhere(f: PublicFilters): Promise<{ where: string[]; params: unknown[] }> {
-    const where = ['l.portal_published_at IS NOT NULL'];
-    const params: unknown[] = [];
-    for (const [kind, values] of Object.entries(await this.filterValues(f))) {
-      params.push([...values]);
-      where.push(`l.${kind} = ANY($${params.length})`);
-    }
-    textSearchWhere('l', f.q, where, params);
-    return { where, params };
-  }
 }
 
 /** Who may see a lesson in staff views: its teacher, its school's reviewers, its district admin, city roles. */
@@ -309,7 +232,7 @@ function term(tax: Taxonomy, kind: TaxonomyKind, code: string): { code: string; 
   return { code, label: tax[kind].find((i) => i.code === code)?.label ?? code };
 }
 
-function publicLesson(r: ListRow, tax: Taxonomy, baseUrl: string): PublicLesson {
+function publicLesson(r: CatalogRow, tax: Taxonomy, baseUrl: string): PublicLesson {
   return {
     id: r.id,
     title: r.title,

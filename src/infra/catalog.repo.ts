@@ -1,0 +1,121 @@
+import type { Queryable } from './db.ts';
+import { afterCursorWhere } from './cursor.ts';
+import { textSearchWhere } from './text-search.ts';
+import type { LessonRow } from '../domain/types.ts';
+import type { LessonStatus } from '../domain/lesson-state.ts';
+
+/** A lesson with what its listings show beside it: school, teacher and the listed version's length. */
+export type CatalogRow = LessonRow & { school_name: string; school_code: string; teacher_name: string; duration_s: number | null };
+
+/** The five taxonomy columns the catalog filters on. */
+export const catalogDimensions = ['stage', 'grade', 'subject', 'type', 'edition'] as const;
+export type CatalogDimension = (typeof catalogDimensions)[number];
+
+/** What the public catalog is filtered by: the accepted codes per dimension (all when missing) and a text search. */
+export interface CatalogFilter {
+  codes: Partial<Record<CatalogDimension, string[]>>;
+  text?: string;
+}
+
+/** Lesson columns a response needs (never the search columns: their arrays cost time to parse). */
+const lessonCols = ['id', 'title', 'description', 'kind', 'school_id', 'teacher_id', 'stage', 'grade', 'subject', 'type', 'edition', 'status', 'status_reason', 'scheduled_start', 'scheduled_end', 'current_asset_id', 'approved_asset_id', 'portal_published_at', 'portal_asset_id', 'created_at', 'updated_at']
+  .map((c) => `l.${c}`)
+  .join(', ');
+const listed = `${lessonCols}, s.name school_name, s.code school_code, u.display_name teacher_name`;
+
+/** How many of the newest lessons a filtered search walks before asking the search index. */
+const searchWalkRows = 2000;
+
+/**
+ * A page of the public catalog (lessons published on the portal), newest first, after `cursor`: up to
+ * `limit + 1` rows (one more says there is a next page).
+ */
+export async function publishedLessonsPage(q: Queryable, f: CatalogFilter, cursor: string | undefined, limit: number): Promise<CatalogRow[]> {
+  const where = ['l.portal_published_at IS NOT NULL'];
+  const params: unknown[] = [];
+  for (const dim of catalogDimensions) {
+    const codes = f.codes[dim];
+    if (!codes) continue;
+    params.push(codes);
+    where.push(`l.${dim} = ANY($${params.length})`);
+  }
+  textSearchWhere('l', f.text, where, params);
+  const published = where.length;
+  afterCursorWhere(cursor, { at: 'l.portal_published_at', id: 'l.id' }, 'desc', where, params);
+  const afterCursor = where.slice(published);
+  params.push(limit + 1);
+  const pageOf = (from: string, filtered: boolean) => q.query<CatalogRow>(
+    `SELECT ${listed}, a.duration_s
+     FROM ${from} JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
+     ${filtered ? '' : `WHERE ${where.join(' AND ')}`}
+     ORDER BY l.portal_published_at DESC, l.id DESC LIMIT $${params.length}`,
+    params,
+  );
+  // With one filter (or none) the (column, date) indexes give rows in order. With several, a rare
+  // combination would make that walk the whole index: OFFSET 0 keeps the filtered set a subquery,
+  // so the planner combines indexes first and sorts only what matched.
+  const taxonomyDims = catalogDimensions.filter((k) => f.codes[k]).length;
+  const searching = Boolean(f.text?.trim());
+  if (searching && taxonomyDims >= 1) {
+    // ... but a search for a common word with a filter matches thousands, and sorting those costs more
+    // than walking the newest lessons until a page is found; the planner takes a search's bigrams as
+    // independent and cannot tell the two apart. So the newest `searchWalkRows` lessons are tried
+    // first: when they hold a whole page it is the page (the first matches in order); otherwise the
+    // search index answers.
+    const stretch = ['l.portal_published_at IS NOT NULL', ...afterCursor];
+    const walked = await pageOf(`(SELECT * FROM (SELECT * FROM lessons l WHERE ${stretch.join(' AND ')} ORDER BY l.portal_published_at DESC, l.id DESC LIMIT ${searchWalkRows}) l WHERE ${where.join(' AND ')}) l`, true);
+    if (walked.length > limit) return walked;
+  }
+  const fenced = taxonomyDims + (searching ? 1 : 0) >= 2;
+  return pageOf(fenced ? `(SELECT * FROM lessons l WHERE ${where.join(' AND ')} OFFSET 0) l` : 'lessons l', fenced);
+}
+
+/** A lesson the public may see (published on the portal, or live approved for air and not stopped), or undefined. */
+export async function findPublicLesson(q: Queryable, lessonId: string): Promise<(CatalogRow & { on_air: boolean }) | undefined> {
+  const rows = await q.query<CatalogRow & { on_air: boolean }>(
+    `SELECT ${listed}, a.duration_s, (l.status = 'on_air') on_air
+     FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = l.portal_asset_id
+     WHERE l.id = $1 AND (l.portal_published_at IS NOT NULL
+       OR (l.kind = 'live' AND l.status IN ('approved_for_air', 'on_air') AND l.live_stopped_at IS NULL))`,
+    [lessonId],
+  );
+  return rows[0];
+}
+
+/** A lesson for staff, with the length of its published, else approved, else current version. */
+export async function findStaffLesson(q: Queryable, lessonId: string): Promise<CatalogRow | undefined> {
+  const rows = await q.query<CatalogRow>(
+    `SELECT ${listed}, a.duration_s
+     FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id LEFT JOIN assets a ON a.id = coalesce(l.portal_asset_id, l.approved_asset_id, l.current_asset_id)
+     WHERE l.id = $1`,
+    [lessonId],
+  );
+  return rows[0];
+}
+
+/** A lesson with its school's district (who may see it), or undefined. */
+export async function findLessonWithDistrict(q: Queryable, lessonId: string): Promise<(LessonRow & { district_id: string }) | undefined> {
+  return (await q.query<LessonRow & { district_id: string }>(`SELECT ${lessonCols}, s.district_id FROM lessons l JOIN schools s ON s.id = l.school_id WHERE l.id = $1`, [lessonId]))[0];
+}
+
+/** Which lessons a staff listing covers: a teacher's, a school's, a district's, or all. */
+export type StaffScope = { teacherId: string } | { schoolId: string | null } | { districtId: string | null } | 'all';
+
+/** Lessons in a scope, optionally in some states, last changed first (no lengths: a listing does not show them). */
+export async function staffLessons(q: Queryable, scope: StaffScope, statuses: LessonStatus[] | undefined, limit: number): Promise<CatalogRow[]> {
+  const where: string[] = ['true'];
+  const params: unknown[] = [];
+  if (scope !== 'all') {
+    const [col, v] = 'teacherId' in scope ? ['l.teacher_id', scope.teacherId] : 'schoolId' in scope ? ['l.school_id', scope.schoolId] : ['s.district_id', scope.districtId];
+    params.push(v);
+    where.push(`${col} = $${params.length}`);
+  }
+  if (statuses?.length) { params.push(statuses); where.push(`l.status = ANY($${params.length})`); }
+  params.push(limit);
+  return q.query<CatalogRow>(
+    `SELECT ${listed}, NULL::float8 duration_s
+     FROM lessons l JOIN schools s ON s.id = l.school_id JOIN users u ON u.id = l.teacher_id
+     WHERE ${where.join(' AND ')} ORDER BY l.updated_at DESC, l.id DESC LIMIT $${params.length}`,
+    params,
+  );
+}
