@@ -250,9 +250,31 @@ async function readHead(file: string, n: number): Promise<Uint8Array> {
  */
 export async function probeStreamEnds(ffprobePath: string, file: string, approxEndS: number, opts: { tailS?: number; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Record<number, number>> {
   const from = Math.max(0, approxEndS - (opts.tailS ?? 20));
-  const args = ['-v', 'error', '-hide_banner', '-read_intervals', `${from.toFixed(3)}%`, '-show_entries', 'packet=stream_index,pts_time,dts_time,duration_time', '-print_format', 'json', file];
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawnGuarded(ffprobePath, args);
+  const json = await ffprobeJson(ffprobePath, ['-read_intervals', `${from.toFixed(3)}%`, '-show_entries', 'packet=stream_index,pts_time,dts_time,duration_time', file], opts);
+  const ends: Record<number, number> = {};
+  const packets = ((json as { packets?: { stream_index?: number; pts_time?: string; dts_time?: string; duration_time?: string }[] } | null)?.packets) ?? [];
+  for (const p of packets) {
+    const t = Number(p.pts_time ?? p.dts_time);
+    if (p.stream_index === undefined || !Number.isFinite(t)) continue;
+    const d = Number(p.duration_time);
+    const end = t + (Number.isFinite(d) && d > 0 ? d : 0);
+    if (!(p.stream_index in ends) || end > ends[p.stream_index]) ends[p.stream_index] = end;
+  }
+  return ends;
+}
+
+/**
+ * The first video stream's level and its packets (times, keyframe flags, sizes) of a short local
+ * capture, as ffprobe's JSON (src/media/passthrough.ts reads it); null when ffprobe printed none.
+ */
+export function probeVideoPackets(ffprobePath: string, file: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<unknown> {
+  return ffprobeJson(ffprobePath, ['-select_streams', 'v:0', '-show_entries', 'stream=level:packet=pts_time,dts_time,flags,size', file], opts);
+}
+
+/** Runs ffprobe with `args` and JSON output; resolves with the parsed JSON (null when none). */
+function ffprobeJson(ffprobePath: string, args: string[], opts: { signal?: AbortSignal; timeoutMs?: number }): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawnGuarded(ffprobePath, ['-v', 'error', '-hide_banner', '-print_format', 'json', ...args]);
     let text = '';
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (c: string) => (text += c));
@@ -264,25 +286,17 @@ export async function probeStreamEnds(ffprobePath: string, file: string, approxE
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
-      if (signal) reject(new FfmpegError(`ffprobe killed by ${signal}`, code, signal, '', opts.signal?.aborted ?? false));
-      else resolve(text);
+      if (signal) {
+        reject(new FfmpegError(`ffprobe killed by ${signal}`, code, signal, '', opts.signal?.aborted ?? false));
+        return;
+      }
+      try {
+        resolve(text.trim() ? JSON.parse(text) : null);
+      } catch {
+        resolve(null);
+      }
     });
   });
-  const ends: Record<number, number> = {};
-  let packets: { stream_index?: number; pts_time?: string; dts_time?: string; duration_time?: string }[] = [];
-  try {
-    packets = (JSON.parse(out) as { packets?: typeof packets }).packets ?? [];
-  } catch {
-    return ends;
-  }
-  for (const p of packets) {
-    const t = Number(p.pts_time ?? p.dts_time);
-    if (p.stream_index === undefined || !Number.isFinite(t)) continue;
-    const d = Number(p.duration_time);
-    const end = t + (Number.isFinite(d) && d > 0 ? d : 0);
-    if (!(p.stream_index in ends) || end > ends[p.stream_index]) ends[p.stream_index] = end;
-  }
-  return ends;
 }
 
 /** Encoders and filters the transcode needs; missing ones are listed (empty: ffmpeg is fit for work). */

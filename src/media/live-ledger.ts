@@ -52,6 +52,8 @@ export interface LiveRunEntry {
   frameRate: number | null;
   /** The transcode plan, reused when a run restarts on the same epoch (no second probe). */
   plan: unknown;
+  /** The passthrough decision of the run (src/media/passthrough.ts): the rendition copied, else why not. */
+  passthrough?: { copied: string | null; refused: string[] } | null;
 }
 
 export interface LiveLedger {
@@ -92,6 +94,7 @@ const runSchema = z.object({
   sizes: z.record(z.string(), z.object({ width: z.number().int().min(2), height: z.number().int().min(2) })),
   frameRate: z.number().nullable(),
   plan: z.unknown(),
+  passthrough: z.object({ copied: z.string().nullable(), refused: z.array(z.string()) }).nullable().optional(),
 });
 
 /** The head object: everything but the sealed pages. */
@@ -225,11 +228,15 @@ export function stretches(slots: readonly LiveSlot[]): LiveSlot[][] {
 
 const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;
 
-/** A rendition's CODECS with the codecs of another run added (same codec family: the first kept). */
+/**
+ * A rendition's CODECS with the codecs of another run added. Every distinct format is listed (RFC 8216
+ * 4.3.4.2: each format present in the variant): a copied Constrained Baseline top rung and its High
+ * refill, or a reconnect at another level, are both declared.
+ */
 export function mergeCodecs(known: string | null, found: readonly (string | null | undefined)[]): string | null {
   const list = known ? known.split(',') : [];
   for (const c of found) {
-    if (c && !list.some((k) => k.split('.')[0] === c.split('.')[0])) list.push(c);
+    if (c && !list.includes(c)) list.push(c);
   }
   return list.join(',') || null;
 }

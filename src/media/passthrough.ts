@@ -86,6 +86,14 @@ export interface PassthroughLimits {
   enabled: boolean;
 }
 
+/**
+ * Media seconds a run captures to decide: three keyframes at a period of one target duration (the
+ * ingest sends its cached GOP at once, so this takes one to two targets of wall time).
+ */
+export function passthroughCaptureSeconds(segmentSeconds: number): number {
+  return 2 * segmentSeconds + 0.25;
+}
+
 /** H.264 profiles every HLS client decodes (Apple HLS authoring: up to High, 8-bit 4:2:0). */
 const decodableProfiles = new Set(['Constrained Baseline', 'Baseline', 'Main', 'High']);
 /** Apple HLS authoring: H.264 at level 4.2 at most. */

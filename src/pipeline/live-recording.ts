@@ -15,7 +15,7 @@ import { buildPosterArgs, buildStoryboardArgs, buildStoryboardVtt, planStoryboar
 import { segmentFactsFromTs, type SegmentFacts } from '../media/hls-vod-input.ts';
 import { buildConcatList, buildConcatRemuxArgs } from '../media/live-args.ts';
 import { captureRendition, contentTypeOf, liveMasterKey, liveMediaPlaylistKey, livePosterKey, livePrefix, liveSlotKey, liveStoryboardImageKey, liveStoryboardVttKey } from '../media/storage-keys.ts';
-import type { LiveLedger, LiveSlot } from '../media/live-ledger.ts';
+import { mergeCodecs, type LiveLedger, type LiveSlot } from '../media/live-ledger.ts';
 import { liveSegmentFile, liveVariants, writeLiveMaster, writeRecordingPlaylist } from '../media/live-playlists.ts';
 import { validateLiveRecording } from '../media/live-recording-check.ts';
 import type { LiveSessionContext } from './live-context.ts';
@@ -37,8 +37,10 @@ export async function finishRecording(ctx: LiveSessionContext, extra: Record<str
 
   // Playlists and master from the measured segments, checked against the real segments in storage.
   const media = ledger.renditions.map((_, i) => writeRecordingPlaylist(slots, i, { targetDurationS: ledger.targetDurationS }));
-  const master = writeLiveMaster(ledger, { phase: 'recording' });
   const facts = await loadFacts(ctx);
+  // CODECS of what every segment carries (a copied top rung beside its refilled stretches, a reconnect).
+  for (const r of ledger.renditions) r.codecs = mergeCodecs(r.codecs, (facts[`${r.name}/index.m3u8`] ?? []).flatMap((f) => [f.videoCodecs, f.audioCodecs]));
+  const master = writeLiveMaster(ledger, { phase: 'recording' });
   const check = validateLiveRecording(ledger, master, facts);
   if (check.violations.some((v) => v.rule === 'segment.missing' || v.rule === 'master.uri')) {
     log.error({ violations: check.violations }, 'recording segments missing from storage');
@@ -66,6 +68,8 @@ export async function finishRecording(ctx: LiveSessionContext, extra: Record<str
     segments: slots.length,
     runs: ledger.runs.length,
     discontinuities: slots.filter((s) => s.discontinuity).length,
+    // Per live run: the rendition served as the publisher's own picture (issue 11 item 2), else why not.
+    passthrough: ledger.runs.flatMap((r) => (r.passthrough ? [{ run: r.run, ...r.passthrough }] : [])),
     validation: { violations: check.violations, relaxed: check.warnings },
     ...extra,
   };

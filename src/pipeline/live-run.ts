@@ -6,18 +6,19 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { FfmpegError, runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
+import { FfmpegError, probeVideoPackets, runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
 import { scrubUrl, type Logger } from '../infra/logger.ts';
-import type { TranscodePlan, VideoRendition } from '../media/ffmpeg-args.ts';
+import type { Rendition, TranscodePlan, VideoRendition } from '../media/ffmpeg-args.ts';
 import { buildLiveLadderArgs, buildLiveProbeArgs, planLiveRun } from '../media/live-args.ts';
 import type { LiveRunEntry } from '../media/live-ledger.ts';
 import { capBandwidth } from '../media/live-playlists.ts';
 import { rationalValue } from '../media/media-info.ts';
+import { decidePassthrough, passthroughCaptureSeconds, passthroughSource, scanVideoPackets, withPassthrough } from '../media/passthrough.ts';
 import { parseProbe } from '../media/probe.ts';
 import { rwTimeoutS, RunTakenOverError, type LiveSessionContext } from './live-context.ts';
 import { SegmentWatcher } from './live-segment-watcher.ts';
 
-/** Media seconds captured to probe a run's source (the ingest sends its cached GOP at once). */
+/** Media seconds captured to probe a run's source (the ingest sends its cached GOP at once); passthrough needs more. */
 const probeSeconds = 0.5;
 /** Segments ffmpeg keeps listed locally: the uploader may fall this far behind without losing any. */
 const localListSize = 30;
@@ -65,19 +66,25 @@ async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutco
   const runDir = path.join(ctx.dir, `run-${run}`);
   const ac = new AbortController();
   let stopReason: string | undefined;
+  let ending: NodeJS.Timeout | undefined;
   const stopRun = (why: string) => {
-    if (ac.signal.aborted) return;
+    if (ac.signal.aborted || (ending && why === 'session ended')) return;
     stopReason = why;
     log.info({ why }, 'stopping the live run');
-    ac.abort();
+    // The session is over, so its publisher is gone: ffmpeg's read times out within rwTimeoutS and it
+    // ends the stream itself, draining decoder and encoders. A signal would cut the encoded renditions
+    // a few frames (the decoder's delay) before a copied one, and lose the last segment if it hit a read.
+    if (why === 'session ended') ending = setTimeout(() => ac.abort(), (rwTimeoutS + 2) * 1000);
+    else ac.abort();
   };
   const watching = watchCatalog(ctx, epoch, ac.signal, stopRun);
   const onJobAbort = () => stopRun('worker closing');
   ctx.signal.addEventListener('abort', onJobAbort, { once: true });
   try {
     await mkdir(runDir, { recursive: true });
-    const plan = await planRun(ctx, epoch, runDir, ac.signal, log);
-    if (!plan) return stopReason ? 'stopped' : 'failed';
+    const planned = await planRun(ctx, epoch, runDir, ac.signal, log);
+    if (!planned || stopReason) return stopReason ? 'stopped' : 'failed';
+    const { plan, passthrough } = planned;
     const entry: LiveRunEntry = {
       run,
       epoch,
@@ -85,14 +92,17 @@ async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutco
       sizes: Object.fromEntries(plan.renditions.filter((r): r is VideoRendition => r.kind === 'video').map((r) => [r.name, { width: r.width, height: r.height }])),
       frameRate: Math.round(rationalValue(plan.fps) * 1000) / 1000,
       plan,
+      passthrough,
     };
     if (!ledger.renditions.length) {
-      ledger.renditions = plan.renditions.map((r) => ({ name: r.name, kind: r.kind, codecs: null, capBps: capBandwidth(r) }));
+      // A copied rendition's BANDWIDTH until measured: the source's own rate, not the rung's cap.
+      const cap = (r: Rendition) => capBandwidth(r.kind === 'video' && r.name === plan.passthrough?.rendition ? { ...r, maxrateKbps: plan.passthrough.sourceKbps } : r);
+      ledger.renditions = plan.renditions.map((r) => ({ name: r.name, kind: r.kind, codecs: null, capBps: cap(r) }));
     }
     ledger.runs.push(entry);
     for (const r of plan.renditions) await mkdir(path.join(runDir, r.name), { recursive: true });
     const args = buildLiveLadderArgs({ input: ctx.pullUrl, rwTimeoutS, outDir: runDir, plan, preset: config.LIVE_X264_PRESET, localListSize });
-    log.info({ input: scrubUrl(ctx.pullUrl), renditions: plan.renditions.map((r) => (r.kind === 'video' ? `${r.name}:${r.width}x${r.height}` : r.name)), fps: entry.frameRate }, 'live run started');
+    log.info({ input: scrubUrl(ctx.pullUrl), renditions: plan.renditions.map((r) => (r.kind === 'video' ? `${r.name}:${r.width}x${r.height}` : r.name)), fps: entry.frameRate, copied: passthrough?.copied ?? null }, 'live run started');
 
     const watcher = new SegmentWatcher(ctx, run, runDir, plan.renditions.map((r) => r.name), log, stopRun);
     watcher.start();
@@ -114,6 +124,7 @@ async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutco
     if (watcher.failed) return 'failed';
     return stopReason ? 'stopped' : outcome;
   } finally {
+    clearTimeout(ending);
     ctx.signal.removeEventListener('abort', onJobAbort);
     ac.abort();
     await watching;
@@ -139,20 +150,24 @@ export async function watchCatalog(ctx: LiveSessionContext, epoch: number, runSi
 /**
  * The run's transcode plan: the previous run's (runs that produced segments stay in the ledger) when
  * it pulled the same publisher connection (an ffmpeg restart or a failover needs no second probe),
- * else from a short capture of the stream.
+ * else from a short capture of the stream, which also decides whether the top rung is the
+ * publisher's picture copied (src/media/passthrough.ts).
  * Null when the stream could not be read (no publisher yet, ingest down): the caller retries.
  */
-async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, signal: AbortSignal, log: Logger): Promise<TranscodePlan | null> {
+async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, signal: AbortSignal, log: Logger): Promise<{ plan: TranscodePlan; passthrough: LiveRunEntry['passthrough'] } | null> {
   const last = ctx.ledger.runs[ctx.ledger.runs.length - 1];
-  if (last && last.epoch === epoch && isPlan(last.plan)) return last.plan;
+  if (last && last.epoch === epoch && isPlan(last.plan)) return { plan: last.plan, passthrough: last.passthrough ?? null };
   const capture = path.join(runDir, 'probe.flv');
+  const enabled = ctx.config.LIVE_PASSTHROUGH;
+  const seconds = enabled ? passthroughCaptureSeconds(ctx.ladder.segmentSeconds) : probeSeconds;
   try {
-    await runFfmpeg(buildLiveProbeArgs({ input: ctx.pullUrl, rwTimeoutS, seconds: probeSeconds, output: capture }), { ffmpegPath: ctx.config.FFMPEG_PATH, signal, killGraceMs: 1000 });
+    await runFfmpeg(buildLiveProbeArgs({ input: ctx.pullUrl, rwTimeoutS, seconds, output: capture }), { ffmpegPath: ctx.config.FFMPEG_PATH, signal, killGraceMs: 1000 });
   } catch (err) {
     if (!signal.aborted) log.warn({ err }, 'could not read the live stream');
     return null;
   }
   const probe = await runFfprobe(ctx.config.FFPROBE_PATH, capture, { signal, timeoutMs: 20_000 }).catch(() => null);
+  const packets = probe && enabled ? await probeVideoPackets(ctx.config.FFPROBE_PATH, capture, { signal, timeoutMs: 20_000 }).catch(() => null) : null;
   await rm(capture, { force: true });
   if (!probe) return null;
   const outcome = parseProbe(probe);
@@ -163,8 +178,12 @@ async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, s
   }
   ctx.sourceProblem = undefined;
   const info = outcome.info;
-  log.info({ source: `${info.video.codec} ${info.video.width}x${info.video.height}`, audio: info.audio?.codec ?? null }, 'live source probed');
-  return planLiveRun(info, ctx.ladder, ctx.ledger.renditions.map((r) => r.name));
+  const plan = planLiveRun(info, ctx.ladder, ctx.ledger.renditions.map((r) => r.name));
+  const top = plan.renditions.find((r): r is VideoRendition => r.kind === 'video');
+  const decision = top ? decidePassthrough(passthroughSource(info, scanVideoPackets(packets)), { top, outputFps: plan.fps, segmentSeconds: ctx.ladder.segmentSeconds, enabled }) : null;
+  log.info({ source: `${info.video.codec} ${info.video.profile ?? ''} ${info.video.width}x${info.video.height}`, audio: info.audio?.codec ?? null, passthrough: decision }, 'live source probed');
+  if (!decision) return { plan, passthrough: null };
+  return { plan: withPassthrough(plan, decision, { width: info.video.width, height: info.video.height }), passthrough: { copied: decision.copied, refused: decision.refused } };
 }
 
 function isPlan(x: unknown): x is TranscodePlan {

@@ -86,6 +86,9 @@ export class SegmentWatcher {
         this.gap = true;
         this.log.warn({ skipped: r.skipped }, 'segments left ffmpeg\'s list before they were uploaded');
       }
+      // A run's first pass may find several finished slots at once: the ingest sends its cached GOPs
+      // in a burst (a copied top rung cuts them at once). The last of them ended about now.
+      if (this.runStartPdtMs === null && r.ready.length) this.runStartPdtMs = seenAt - Math.round(r.ready.reduce((t, x) => t + x.parts[0].durationS, 0) * 1000);
       for (const slot of r.ready) {
         await this.take(slot, seenAt);
         this.nextSeq = slot.seq + 1;

@@ -63,6 +63,8 @@ export interface PublisherOptions {
   sampleRate?: number;
   /** Seconds added to every timestamp sent (an encoder whose clock does not start at 0). */
   tsOffsetS?: number;
+  /** Constant video rate, kb/s, as OBS sends it (default: x264's own quality-based rate). */
+  bitrateKbps?: number;
 }
 
 /** argv of an H.264/AAC publisher from lavfi sources (the legitimate look: testsrc2 + sine). */
@@ -76,6 +78,7 @@ export function publisherArgs(url: string, opts: PublisherOptions = {}): string[
         // zerolatency turns B-frames off; an OBS profile with B-frames keeps the encoder's lookahead
         ...(opts.bframes ? ['-bf', String(opts.bframes)] : ['-tune', 'zerolatency']),
         ...(opts.gop === 'auto' ? [] : ['-g', String(opts.gop ?? 50)]),
+        ...(opts.bitrateKbps ? ['-b:v', `${opts.bitrateKbps}k`, '-maxrate', `${opts.bitrateKbps}k`, '-bufsize', `${opts.bitrateKbps}k`] : []),
       ];
   const audio = opts.noAudio ? [] : ['-c:a', 'aac', '-b:a', '64k'];
   return [

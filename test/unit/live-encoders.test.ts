@@ -80,9 +80,10 @@ describe('a live run without sound', () => {
 });
 
 describe('the CODECS of a rendition across runs', () => {
-  it('when a later run brings a codec the rendition did not have, then it is added; the same codec is not repeated', () => {
+  it('when a later run brings a codec (or profile and level) the rendition did not have, then it is added; the same one is not repeated', () => {
     expect(mergeCodecs(null, ['avc1.64001e', undefined])).toBe('avc1.64001e');
-    expect(mergeCodecs('avc1.64001e', ['avc1.64001f', 'mp4a.40.2'])).toBe('avc1.64001e,mp4a.40.2');
+    expect(mergeCodecs('avc1.64001e', ['avc1.64001f', 'mp4a.40.2'])).toBe('avc1.64001e,avc1.64001f,mp4a.40.2');
+    expect(mergeCodecs('avc1.64001f,mp4a.40.2', ['avc1.64001f', 'mp4a.40.2'])).toBe('avc1.64001f,mp4a.40.2');
     expect(mergeCodecs('avc1.64001e,mp4a.40.2', [undefined, 'mp4a.40.2'])).toBe('avc1.64001e,mp4a.40.2');
     expect(mergeCodecs(null, [null, undefined])).toBeNull();
   });

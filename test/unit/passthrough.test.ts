@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { liveLadder } from '../../config/ladder.ts';
 import type { TranscodePlan, VideoRendition } from '../../src/media/ffmpeg-args.ts';
 import { buildLiveLadderArgs } from '../../src/media/live-args.ts';
+import { ledgerHead, ledgerHeadSchema, newLedger } from '../../src/media/live-ledger.ts';
 import { decidePassthrough, passthroughSource, scanVideoPackets, withPassthrough, type PassthroughLimits, type PassthroughSource } from '../../src/media/passthrough.ts';
 import type { MediaInfo } from '../../src/media/media-info.ts';
 
@@ -187,5 +188,17 @@ describe('passthrough ladder argv', () => {
     expect(args[args.indexOf('-filter_complex') + 1]).toMatch(/;anullsrc=channel_layout=stereo:sample_rate=48000,arealtime,asplit=3\[a0\]\[a1\]\[a2\]$/);
     expect(args.slice(args.indexOf('-c:v'), args.indexOf('-c:v') + 2)).toEqual(['-c:v', 'copy']);
     expect(args.filter((a) => a === '-shortest')).toHaveLength(3);
+  });
+});
+
+describe('the decision in the ledger', () => {
+  it('when a run records its passthrough decision, then the stored head keeps it (old heads without it still load)', () => {
+    const l = newLedger({ sessionId: 's', lessonId: 'l', segmentSeconds: 2 });
+    l.runs.push({ run: 1, epoch: 1, startedAtMs: 0, sizes: {}, frameRate: 30, plan: null, passthrough: { copied: '720p', refused: [] } });
+    l.runs.push({ run: 2, epoch: 2, startedAtMs: 0, sizes: {}, frameRate: 30, plan: null, passthrough: { copied: null, refused: ['keyframes_sparse'] } });
+    const head = ledgerHeadSchema.parse(JSON.parse(JSON.stringify(ledgerHead(l))));
+    expect(head.runs.map((r) => r.passthrough)).toEqual([{ copied: '720p', refused: [] }, { copied: null, refused: ['keyframes_sparse'] }]);
+    const old = { ...ledgerHead(l), runs: [{ run: 1, epoch: 1, startedAtMs: 0, sizes: {}, frameRate: 30, plan: null }] };
+    expect(ledgerHeadSchema.parse(old).runs[0].passthrough).toBeUndefined();
   });
 });
