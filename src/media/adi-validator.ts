@@ -98,16 +98,35 @@ export function appValue(a: AdiAsset, name: string): string | undefined {
   return a.appData.find((d) => d.name === name)?.value;
 }
 
-/** Validates ADI.XML text alone. `textUnit`: how the operator counts text limits (default characters). */
-export function validateAdiXml(xml: string, opts: { textUnit?: AdiTextUnit } = {}): AdiValidation {
-  const unit = opts.textUnit ?? 'char';
-  const out: AdiViolation[] = [];
-  const v = (rule: string, where: string, message: string) => out.push({ rule, where, message });
+/** Reports one violation of a rule at a place in the package. */
+type Report = (rule: string, where: string, message: string) => void;
 
+/** One asset level's Metadata (one AMS, App_Data of App MOD) and Content file names. */
+function readAsset(node: XmlNode, where: string, v: Report): AdiAsset | null {
+  const metas = kids(node, 'Metadata');
+  if (metas.length !== 1) {
+    v('structure.metadata', where, `needs exactly one Metadata, found ${metas.length}`);
+    if (!metas.length) return null;
+  }
+  const amsNodes = kids(metas[0], 'AMS');
+  if (amsNodes.length !== 1) v('structure.ams', where, `Metadata needs exactly one AMS, found ${amsNodes.length}`);
+  const ams = { ...(amsNodes[0]?.['@'] ?? {}) };
+  const appData = kids(metas[0], 'App_Data').map((n, i) => {
+    const a = n['@'] ?? {};
+    if (a.App === undefined || a.Name === undefined || a.Value === undefined) v('app_data.attrs', where, `App_Data #${i + 1} needs App, Name and Value`);
+    else if (a.App !== 'MOD') v('app_data.app', where, `App_Data ${a.Name} has App="${a.App}", want MOD`);
+    return { app: a.App ?? '', name: a.Name ?? '', value: a.Value ?? '' };
+  });
+  const content = kids(node, 'Content').map((n) => n['@']?.Value ?? '');
+  return { assetClass: ams.Asset_Class ?? '', ams, appData, content };
+}
+
+/** The XML as a package: well-formed, declared, one ADI root, package > title > movie/poster/preview levels. */
+function readPackage(xml: string, v: Report): ParsedAdi | null {
   const wellFormed = XMLValidator.validate(xml);
   if (wellFormed !== true) {
     v('xml.wellformed', 'document', `not well-formed XML: ${wellFormed.err.msg} (line ${wellFormed.err.line})`);
-    return { violations: out, adi: null };
+    return null;
   }
   if (!/^(?:\ufeff)?<\?xml\s+version="1\.0"\s+encoding="UTF-8"\s*\?>/i.test(xml)) v('xml.declaration', 'document', 'must start with <?xml version="1.0" encoding="UTF-8"?>');
   if (!/<!DOCTYPE\s+ADI\s+SYSTEM\s+"ADI\.DTD"\s*>/.test(xml)) v('xml.doctype', 'document', 'missing <!DOCTYPE ADI SYSTEM "ADI.DTD">');
@@ -117,49 +136,37 @@ export function validateAdiXml(xml: string, opts: { textUnit?: AdiTextUnit } = {
   const adiNodes = kids(doc, 'ADI');
   if (roots.length !== 1 || adiNodes.length !== 1) {
     v('structure.root', 'document', `the document must have one root element ADI, found ${roots.join(', ') || 'none'}`);
-    return { violations: out, adi: null };
+    return null;
   }
   const adi = adiNodes[0];
-
-  const readAsset = (node: XmlNode, where: string): AdiAsset | null => {
-    const metas = kids(node, 'Metadata');
-    if (metas.length !== 1) {
-      v('structure.metadata', where, `needs exactly one Metadata, found ${metas.length}`);
-      if (!metas.length) return null;
-    }
-    const amsNodes = kids(metas[0], 'AMS');
-    if (amsNodes.length !== 1) v('structure.ams', where, `Metadata needs exactly one AMS, found ${amsNodes.length}`);
-    const ams = { ...(amsNodes[0]?.['@'] ?? {}) };
-    const appData = kids(metas[0], 'App_Data').map((n, i) => {
-      const a = n['@'] ?? {};
-      if (a.App === undefined || a.Name === undefined || a.Value === undefined) v('app_data.attrs', where, `App_Data #${i + 1} needs App, Name and Value`);
-      else if (a.App !== 'MOD') v('app_data.app', where, `App_Data ${a.Name} has App="${a.App}", want MOD`);
-      return { app: a.App ?? '', name: a.Name ?? '', value: a.Value ?? '' };
-    });
-    const content = kids(node, 'Content').map((n) => n['@']?.Value ?? '');
-    return { assetClass: ams.Asset_Class ?? '', ams, appData, content };
-  };
-
-  const pkg = readAsset(adi, 'package');
-  if (!pkg) return { violations: out, adi: null };
+  const pkg = readAsset(adi, 'package', v);
+  if (!pkg) return null;
   if (pkg.content.length) v('structure.content', 'package', 'the package level carries no Content');
   const titles = kids(adi, 'Asset');
   if (titles.length !== 1) v('structure.title', 'package', `a package holds exactly one title Asset, found ${titles.length}`);
-  const title = titles[0] ? readAsset(titles[0], 'title') : null;
+  const title = titles[0] ? readAsset(titles[0], 'title', v) : null;
   const children: AdiAsset[] = [];
   if (titles[0]) {
     if (title?.content.length) v('structure.content', 'title', 'the title level carries no Content');
     kids(titles[0], 'Asset').forEach((n, i) => {
       const cls = kids(kids(n, 'Metadata')[0] ?? {}, 'AMS')[0]?.['@']?.Asset_Class ?? `asset${i + 1}`;
-      const c = readAsset(n, cls);
+      const c = readAsset(n, cls, v);
       if (kids(n, 'Asset').length) v('structure.depth', cls, 'movie/poster/preview assets hold no further Asset');
       if (c) children.push(c);
     });
   }
-  const parsed: ParsedAdi = { isDelete: pkg.ams.Verb === 'DELETE', pkg, title, children };
+  return { isDelete: pkg.ams.Verb === 'DELETE', pkg, title, children };
+}
 
-  // AMS on every level
-  const all: [string, AdiAsset][] = [['package', pkg], ...(title ? [['title', title] as [string, AdiAsset]] : []), ...children.map((c) => [c.assetClass || 'asset', c] as [string, AdiAsset])];
+/** Every level with where it is, the package first. */
+function levelsOf(adi: ParsedAdi): [string, AdiAsset][] {
+  return [['package', adi.pkg], ...(adi.title ? [['title', adi.title] as [string, AdiAsset]] : []), ...adi.children.map((c) => [c.assetClass || 'asset', c] as [string, AdiAsset])];
+}
+
+/** AMS on every level: present, within limits, well-formed, unique ids and names, the same provider and verb everywhere; App_Data once per name. */
+function amsRules(parsed: ParsedAdi, unit: AdiTextUnit, v: Report): void {
+  const { pkg } = parsed;
+  const all = levelsOf(parsed);
   const ids = new Map<string, string>();
   const names = new Map<string, string>();
   for (const [where, a] of all) {
@@ -194,70 +201,79 @@ export function validateAdiXml(xml: string, opts: { textUnit?: AdiTextUnit } = {
       single.add(d.name);
     }
   }
+}
 
-  // classes and levels
+/** Asset classes by level, a movie under the title, the spec version and each level's Type. */
+function classRules(parsed: ParsedAdi, v: Report): void {
+  const { pkg, title, children } = parsed;
   if (pkg.assetClass !== 'package') v('ams.asset_class', 'package', `the top level must be Asset_Class package, got "${pkg.assetClass}"`);
   if (title && title.assetClass !== 'title') v('ams.asset_class', 'title', `the level under the package must be Asset_Class title, got "${title.assetClass}"`);
   for (const c of children) if (!childClasses.has(c.assetClass)) v('ams.asset_class', c.assetClass || 'asset', `"${c.assetClass}" is not movie, poster or preview`);
   if (title && !children.some((c) => c.assetClass === 'movie')) v('structure.movie', 'title', 'the title holds no movie asset');
 
   if (appValue(pkg, 'Metadata_Spec_Version') !== adiSpecVersion) v('package.spec_version', 'package', `App_Data Metadata_Spec_Version must be ${adiSpecVersion}`);
-  for (const [where, a] of all.slice(1)) {
+  for (const [where, a] of levelsOf(parsed).slice(1)) {
     const type = appValue(a, 'Type');
     if (type === undefined) v('app_data.required', where, 'App_Data Type is missing');
     else if (type !== a.assetClass) v('app_data.type', where, `App_Data Type "${type}" does not match Asset_Class "${a.assetClass}"`);
   }
+}
 
-  const requireAll = (a: AdiAsset, where: string, list: string[]) => {
-    for (const k of list) if (!appValue(a, k)?.trim()) v('app_data.required', where, `App_Data ${k} is missing or empty`);
-  };
-  const maxLen = (a: AdiAsset, where: string, name: string, max: number, rule: string) => {
-    const val = appValue(a, name);
-    if (val !== undefined && textLength(val, unit) > max) v(rule, where, `${name} is ${textLength(val, unit)} long, limit ${max}`);
-  };
-  const fileFields = (a: AdiAsset, where: string) => {
-    const size = appValue(a, 'Content_FileSize');
-    if (size !== undefined && !/^[1-9]\d*$/.test(size)) v('content.file_size', where, `Content_FileSize "${size}" is not a positive byte count`);
-    const sum = appValue(a, 'Content_CheckSum');
-    if (sum !== undefined && !/^[0-9a-fA-F]{32}$/.test(sum)) v('content.checksum', where, `Content_CheckSum "${sum}" is not an MD5 in hex`);
-  };
+function requireAll(a: AdiAsset, where: string, list: string[], v: Report): void {
+  for (const k of list) if (!appValue(a, k)?.trim()) v('app_data.required', where, `App_Data ${k} is missing or empty`);
+}
 
-  if (!parsed.isDelete && title) {
-    requireAll(title, 'title', titleRequired);
-    maxLen(title, 'title', 'Title_Brief', adiLimits.titleBrief, 'title.title_brief');
-    maxLen(title, 'title', 'Title', adiLimits.title, 'title.title');
-    maxLen(title, 'title', 'Summary_Short', adiLimits.summaryShort, 'title.summary_short');
-    maxLen(title, 'title', 'Billing_ID', adiLimits.billingId, 'title.billing_id');
-    const rt = appValue(title, 'Run_Time');
-    const rts = rt === undefined ? null : runTimeSeconds(rt);
-    if (rt !== undefined && rts === null) v('title.run_time', 'title', `Run_Time "${rt}" is not hh:mm:ss`);
-    const drt = appValue(title, 'Display_Run_Time');
-    const drm = drt === undefined ? null : displayRunTimeMinutes(drt);
-    if (drt !== undefined && drm === null) v('title.display_run_time', 'title', `Display_Run_Time "${drt}" is not hh:mm`);
-    else if (rts !== null && drm !== null && Math.abs(drm * 60 - rts) > 60) v('title.display_run_time', 'title', `Display_Run_Time ${drt} does not match Run_Time ${rt}`);
-    for (const c of title.appData.filter((d) => d.name === 'Category')) {
-      const levels = c.value.split('/');
-      if (textLength(c.value, unit) > adiLimits.category) v('title.category', 'title', `Category "${c.value}" is longer than ${adiLimits.category}`);
-      if (levels.some((l) => !l.trim())) v('title.category', 'title', `Category "${c.value}" has an empty level`);
-      for (const l of levels) if (textLength(l, unit) > adiLimits.categoryLevel) v('title.category', 'title', `Category level "${l}" is longer than ${adiLimits.categoryLevel}`);
-    }
-    const ls = appValue(title, 'Licensing_Window_Start');
-    const le = appValue(title, 'Licensing_Window_End');
-    const lsv = ls ? parseAdiDate(ls, true) : null;
-    const lev = le ? parseAdiDate(le, true) : null;
-    if (ls && lsv === null) v('title.license', 'title', `Licensing_Window_Start "${ls}" is not yyyy-mm-dd[Thh:mm:ss]`);
-    if (le && lev === null) v('title.license', 'title', `Licensing_Window_End "${le}" is not yyyy-mm-dd[Thh:mm:ss]`);
-    if (lsv !== null && lev !== null && lev <= lsv) v('title.license', 'title', 'Licensing_Window_End is not after Licensing_Window_Start');
-    const pp = appValue(title, 'Preview_Period');
-    if (pp !== undefined && !/^\d+$/.test(pp)) v('title.preview_period', 'title', `Preview_Period "${pp}" is not a number of seconds`);
+function maxLen(a: AdiAsset, where: string, name: string, max: number, rule: string, unit: AdiTextUnit, v: Report): void {
+  const val = appValue(a, name);
+  if (val !== undefined && textLength(val, unit) > max) v(rule, where, `${name} is ${textLength(val, unit)} long, limit ${max}`);
+}
+
+function fileFields(a: AdiAsset, where: string, v: Report): void {
+  const size = appValue(a, 'Content_FileSize');
+  if (size !== undefined && !/^[1-9]\d*$/.test(size)) v('content.file_size', where, `Content_FileSize "${size}" is not a positive byte count`);
+  const sum = appValue(a, 'Content_CheckSum');
+  if (sum !== undefined && !/^[0-9a-fA-F]{32}$/.test(sum)) v('content.checksum', where, `Content_CheckSum "${sum}" is not an MD5 in hex`);
+}
+
+/** The title's App_Data of a delivery: required fields, lengths, run times, categories, licensing window, preview period. */
+function titleRules(title: AdiAsset, unit: AdiTextUnit, v: Report): void {
+  requireAll(title, 'title', titleRequired, v);
+  maxLen(title, 'title', 'Title_Brief', adiLimits.titleBrief, 'title.title_brief', unit, v);
+  maxLen(title, 'title', 'Title', adiLimits.title, 'title.title', unit, v);
+  maxLen(title, 'title', 'Summary_Short', adiLimits.summaryShort, 'title.summary_short', unit, v);
+  maxLen(title, 'title', 'Billing_ID', adiLimits.billingId, 'title.billing_id', unit, v);
+  const rt = appValue(title, 'Run_Time');
+  const rts = rt === undefined ? null : runTimeSeconds(rt);
+  if (rt !== undefined && rts === null) v('title.run_time', 'title', `Run_Time "${rt}" is not hh:mm:ss`);
+  const drt = appValue(title, 'Display_Run_Time');
+  const drm = drt === undefined ? null : displayRunTimeMinutes(drt);
+  if (drt !== undefined && drm === null) v('title.display_run_time', 'title', `Display_Run_Time "${drt}" is not hh:mm`);
+  else if (rts !== null && drm !== null && Math.abs(drm * 60 - rts) > 60) v('title.display_run_time', 'title', `Display_Run_Time ${drt} does not match Run_Time ${rt}`);
+  for (const c of title.appData.filter((d) => d.name === 'Category')) {
+    const levels = c.value.split('/');
+    if (textLength(c.value, unit) > adiLimits.category) v('title.category', 'title', `Category "${c.value}" is longer than ${adiLimits.category}`);
+    if (levels.some((l) => !l.trim())) v('title.category', 'title', `Category "${c.value}" has an empty level`);
+    for (const l of levels) if (textLength(l, unit) > adiLimits.categoryLevel) v('title.category', 'title', `Category level "${l}" is longer than ${adiLimits.categoryLevel}`);
   }
+  const ls = appValue(title, 'Licensing_Window_Start');
+  const le = appValue(title, 'Licensing_Window_End');
+  const lsv = ls ? parseAdiDate(ls, true) : null;
+  const lev = le ? parseAdiDate(le, true) : null;
+  if (ls && lsv === null) v('title.license', 'title', `Licensing_Window_Start "${ls}" is not yyyy-mm-dd[Thh:mm:ss]`);
+  if (le && lev === null) v('title.license', 'title', `Licensing_Window_End "${le}" is not yyyy-mm-dd[Thh:mm:ss]`);
+  if (lsv !== null && lev !== null && lev <= lsv) v('title.license', 'title', 'Licensing_Window_End is not after Licensing_Window_Start');
+  const pp = appValue(title, 'Preview_Period');
+  if (pp !== undefined && !/^\d+$/.test(pp)) v('title.preview_period', 'title', `Preview_Period "${pp}" is not a number of seconds`);
+}
 
+/** Movie, poster and preview assets: their App_Data, one Content each (at most one in a withdrawal), plain unique file names. */
+function childRules(children: AdiAsset[], isDelete: boolean, v: Report): void {
   const contentNames = new Map<string, string>();
   for (const c of children) {
     const where = c.assetClass || 'asset';
-    if (!parsed.isDelete) {
+    if (!isDelete) {
       if (c.assetClass === 'movie') {
-        requireAll(c, where, movieRequired);
+        requireAll(c, where, movieRequired, v);
         const at = appValue(c, 'Audio_Type');
         if (at && !audioTypes.has(at)) v('movie.audio_type', where, `Audio_Type "${at}" is not one of ${[...audioTypes].join(', ')}`);
         const sf = appValue(c, 'Screen_Format');
@@ -268,13 +284,13 @@ export function validateAdiXml(xml: string, opts: { textUnit?: AdiTextUnit } = {
         if (br !== undefined && !/^[1-9]\d*$/.test(br)) v('movie.bit_rate', where, `Bit_Rate "${br}" is not a positive number of kb/s`);
         for (const k of ['Resolution', 'Frame_Rate', 'Codec']) if (appValue(c, k) !== undefined && !appValue(c, k)?.trim()) v('app_data.required', where, `App_Data ${k} is empty`);
       } else if (c.assetClass === 'poster') {
-        requireAll(c, where, posterRequired);
+        requireAll(c, where, posterRequired, v);
         const ar = appValue(c, 'Image_Aspect_Ratio');
         if (ar !== undefined && !/^[1-9]\d*x[1-9]\d*$/.test(ar)) v('poster.image_aspect_ratio', where, `Image_Aspect_Ratio "${ar}" is not WxH`);
       } else if (c.assetClass === 'preview') {
-        requireAll(c, where, previewRequired);
+        requireAll(c, where, previewRequired, v);
       }
-      fileFields(c, where);
+      fileFields(c, where, v);
       if (c.content.length !== 1) v('content.missing', where, `a ${where} asset needs exactly one Content, found ${c.content.length}`);
     } else if (c.content.length > 1) {
       v('content.missing', where, `at most one Content, found ${c.content.length}`);
@@ -286,6 +302,19 @@ export function validateAdiXml(xml: string, opts: { textUnit?: AdiTextUnit } = {
       else contentNames.set(name, where);
     }
   }
+}
+
+/** Validates ADI.XML text alone. `textUnit`: how the operator counts text limits (default characters). */
+export function validateAdiXml(xml: string, opts: { textUnit?: AdiTextUnit } = {}): AdiValidation {
+  const unit = opts.textUnit ?? 'char';
+  const out: AdiViolation[] = [];
+  const v: Report = (rule, where, message) => out.push({ rule, where, message });
+  const parsed = readPackage(xml, v);
+  if (!parsed) return { violations: out, adi: null };
+  amsRules(parsed, unit, v);
+  classRules(parsed, v);
+  if (!parsed.isDelete && parsed.title) titleRules(parsed.title, unit, v);
+  childRules(parsed.children, parsed.isDelete, v);
   return { violations: out, adi: parsed };
 }
 
