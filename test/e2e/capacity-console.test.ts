@@ -39,7 +39,7 @@ const liveLesson = async (title: string, startMs: number, minutes = 40): Promise
 
 beforeAll(async () => {
   await ensureWebBuild();
-  ts = await startTestSystem({ api: true });
+  ts = await startTestSystem({ api: true }, { LIVE_RECONNECT_WINDOW_S: '3600' });
   browser = await launchChromium();
   const now = Date.now() - 60_000;
   const ids = [await liveLesson('直播：分数的意义', now), await liveLesson('直播：认识钟表', now), await liveLesson('直播：古诗两首', now)];
@@ -52,6 +52,8 @@ beforeAll(async () => {
     workerId: 'live-1', host: 'live-1.school.lan', pid: 4242, slots: 1, startedAt: Date.now(), at: Date.now(),
     sessions: [{ sessionId: sessions[0], lessonId: ids[0], since: Date.now(), state: 'transcoding' }],
   }, 600);
+  // the first lesson's encoder dropped: it waits for a reconnect (its transcoder keeps the slot)
+  await ts.sys.services.live.onPublisherLost(ids[0]);
   // tomorrow 10:00 (Beijing) two lessons at once for one slot
   const tomorrow = Math.floor((Date.now() + 86_400_000) / 86_400_000) * 86_400_000 + 2 * 3600_000;
   await liveLesson('明日直播：光的折射', tomorrow);
@@ -75,6 +77,7 @@ describe('live capacity in the consoles', () => {
     await expect(now.getByText('3 节（转码 1 节，仅原画质 2 节）').count()).resolves.toBe(1);
     const item = (title: string) => page.locator('[data-testid="capacity-session"]', { hasText: title });
     await expect(item('直播：分数的意义').getByText('已转码').count()).resolves.toBe(1);
+    await expect(item('直播：分数的意义').getByText('信号中断，等待重连', { exact: false }).count()).resolves.toBe(1);
     await expect(item('直播：认识钟表').getByText('转码名额已满，排队中（下一个就轮到）').count()).resolves.toBe(1);
     await expect(item('直播：古诗两首').getByText('转码名额已满，排队中（前面还有 1 节课）').count()).resolves.toBe(1);
     await now.getByText('live-1.school.lan（进程 4242）· 已用 1 / 1').waitFor();
@@ -92,7 +95,7 @@ describe('live capacity in the consoles', () => {
     const page = await signIn(ctx, ts.users.teacherA, '/teach');
     const errors = collectPageErrors(page);
     const item = page.locator('[data-testid="lesson-item"]', { hasText: '直播：古诗两首' });
-    await item.getByRole('button', { name: '编辑' }).click();
+    await item.getByRole('button', { name: '直播推流' }).click();
     await item.locator('[data-testid="transcode-note"]', { hasText: '学生目前只能看到原画质，转码服务器繁忙（前面还有 1 节课）。' }).waitFor({ timeout: 15_000 });
     await screenshot(page, 'console-teach-capture-only', 'phone');
     expect(await seriousA11yProblems(page)).toEqual([]);

@@ -5,14 +5,14 @@ import { useApi, type Loaded } from '../lib/use-api.ts';
 import { labelOf } from '../lib/code-labels.ts';
 import { formatDateTime, formatTime } from '../lib/format.ts';
 import { ErrorNote } from './error-note.tsx';
-import { captureOnlyReasonLabels, capacityText as c, t, unknownCode } from '../i18n/zh-CN.ts';
+import { captureOnlyReasonLabels, capacityText as c, liveSessionStateLabels, t, unknownCode } from '../i18n/zh-CN.ts';
 
 interface Snapshot {
   workers: { workerId: string; host: string; pid: number; slots: number; used: number }[];
   slots: { total: number; used: number; free: number };
   sessions: { onAir: number; transcoded: number; captureOnly: number };
   jobs: { waiting: number; oldestWaitS: number | null };
-  items: { sessionId: string; title: string; school: string; teacher: string; startedAt: string; transcoded: boolean; reason: string | null; ahead: number | null; transcoder: { host: string } | null }[];
+  items: { sessionId: string; title: string; school: string; teacher: string; state: string; startedAt: string; transcoded: boolean; reason: string | null; ahead: number | null; transcoder: { host: string } | null }[];
 }
 interface Report {
   capacity: { slots: number; source: 'workers' | 'configured' };
@@ -69,7 +69,7 @@ function Now({ s }: { s: Snapshot }) {
                 <span class="item__title">{i.title}</span>
                 <span class={`state ${i.transcoded ? 'state--good' : 'state--bad'}`}>{i.transcoded ? c.transcoded : c.captureOnly}</span>
               </div>
-              <p class="note">{i.school} · {i.teacher} · {formatTime(i.startedAt)}{i.transcoder ? ` · ${i.transcoder.host}` : ''}</p>
+              <p class="note">{i.school} · {i.teacher} · {formatTime(i.startedAt)}{i.transcoder ? ` · ${i.transcoder.host}` : ''}{i.state === 'reconnecting' ? ` · ${liveSessionStateLabels.reconnecting}` : ''}</p>
               {!i.transcoded && (
                 <p class="reason">
                   {labelOf(captureOnlyReasonLabels, i.reason, unknownCode.state)}
