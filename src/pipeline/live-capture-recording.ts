@@ -19,7 +19,8 @@ import pMap from 'p-map';
 import { runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
 import { retry } from '../infra/retry.ts';
 import type { JobResult } from '../jobs/job-types.ts';
-import { buildTranscodeArgs, planTranscode, type VideoRendition } from '../media/ffmpeg-args.ts';
+import { buildTranscodeArgs, planTranscode, type PassthroughPlan, type TranscodePlan, type VideoRendition } from '../media/ffmpeg-args.ts';
+import { withPassthrough } from '../media/passthrough.ts';
 import { buildConcatList, buildConcatRemuxArgs, sessionRenditions } from '../media/live-args.ts';
 import { readFfmpegLivePlaylist, readySlots } from '../media/live-playlists.ts';
 import { missingStretches, slotSeconds, spliceRefill, type RefilledStretch } from '../media/live-refill.ts';
@@ -104,7 +105,11 @@ async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap:
   const info = outcome.info;
   const planned = planTranscode(info, ctx.ladder, { live: true });
   const names = ledger.renditions.map((r) => r.name);
-  const plan = { ...planned, renditions: sessionRenditions(planned.renditions, names, ctx.ladder, { width: info.video.displayWidth, height: info.video.displayHeight }) };
+  const encoded = { ...planned, renditions: sessionRenditions(planned.renditions, names, ctx.ladder, { width: info.video.displayWidth, height: info.video.displayHeight }) };
+  // a session whose runs copied the publisher's picture as the top rung (passthrough) is refilled the
+  // same way, so the rung keeps one CODECS and the others stay keyed at the source's keyframes
+  const copied = [...ledger.runs].reverse().map((r) => (r.plan as TranscodePlan | null)?.passthrough).find((x): x is PassthroughPlan => !!x?.rendition);
+  const plan = copied ? withPassthrough(encoded, { copied: copied.rendition, refused: [], keyframePeriodS: copied.keyframePeriodS, videoKbps: copied.sourceKbps }, { width: info.video.width, height: info.video.height }) : encoded;
   const out = path.join(dir, 'out');
   for (const name of names) await mkdir(path.join(out, name), { recursive: true });
   await runFfmpeg(buildTranscodeArgs({
