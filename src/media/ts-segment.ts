@@ -264,17 +264,49 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/** What the program tables (PAT, PMT) of a segment said, and whether they came before any media. */
+interface TableState {
+  hasPat: boolean;
+  pmtPids: Set<number>;
+  hasPmt: boolean;
+  tablesFirst: boolean;
+  sawPes: boolean;
+  streams: Map<number, TsStreamInfo>;
+}
+
+/** Reads a PAT (its programs' PMT pids) or a PMT (its elementary streams) starting in this payload. */
+function readTable(pid: number, payload: Buffer, t: TableState): void {
+  const sec = payload.subarray(1 + payload[0]);
+  const tableId = sec[0];
+  const sectionLength = ((sec[1] & 0x0f) << 8) | sec[2];
+  const end = Math.min(sec.length, 3 + sectionLength - 4);
+  if (pid === 0 && tableId === 0x00) {
+    t.hasPat = true;
+    for (let i = 8; i + 4 <= end; i += 4) {
+      const program = (sec[i] << 8) | sec[i + 1];
+      const pmtPid = ((sec[i + 2] & 0x1f) << 8) | sec[i + 3];
+      if (program !== 0) t.pmtPids.add(pmtPid);
+    }
+  } else if (tableId === 0x02) {
+    t.hasPmt = true;
+    if (!t.sawPes && t.hasPat) t.tablesFirst = true;
+    const infoLen = ((sec[10] & 0x0f) << 8) | sec[11];
+    for (let i = 12 + infoLen; i + 5 <= end; ) {
+      const type = sec[i];
+      const esPid = ((sec[i + 1] & 0x1f) << 8) | sec[i + 2];
+      const esInfo = ((sec[i + 3] & 0x0f) << 8) | sec[i + 4];
+      if (!t.streams.has(esPid)) t.streams.set(esPid, { pid: esPid, streamType: type, ...streamKind(type) });
+      i += 5 + esInfo;
+    }
+  }
+}
+
 /** Inspects one MPEG-TS segment. */
 export function inspectTsSegment(input: Uint8Array): TsSegmentFacts {
   const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const size = buf.length;
   let syncOk = size > 0 && size % PACKET === 0;
-  let hasPat = false;
-  const pmtPids = new Set<number>();
-  let hasPmt = false;
-  let tablesFirst = false;
-  let sawPes = false;
-  const streams = new Map<number, TsStreamInfo>();
+  const t: TableState = { hasPat: false, pmtPids: new Set(), hasPmt: false, tablesFirst: false, sawPes: false, streams: new Map() };
   const pending = new Map<number, Buffer[]>();
   const pesByPid = new Map<number, Pes[]>();
 
@@ -303,37 +335,14 @@ export function inspectTsSegment(input: Uint8Array): TsSegmentFacts {
     if (afc === 3) p += 1 + buf[off + 4];
     if (p >= off + PACKET) continue;
     const payload = buf.subarray(p, off + PACKET);
-    if (pid === 0 || pmtPids.has(pid)) {
-      if (!pusi) continue;
-      const sec = payload.subarray(1 + payload[0]);
-      const tableId = sec[0];
-      const sectionLength = ((sec[1] & 0x0f) << 8) | sec[2];
-      const end = Math.min(sec.length, 3 + sectionLength - 4);
-      if (pid === 0 && tableId === 0x00) {
-        hasPat = true;
-        for (let i = 8; i + 4 <= end; i += 4) {
-          const program = (sec[i] << 8) | sec[i + 1];
-          const pmtPid = ((sec[i + 2] & 0x1f) << 8) | sec[i + 3];
-          if (program !== 0) pmtPids.add(pmtPid);
-        }
-      } else if (tableId === 0x02) {
-        hasPmt = true;
-        if (!sawPes && hasPat) tablesFirst = true;
-        const infoLen = ((sec[10] & 0x0f) << 8) | sec[11];
-        for (let i = 12 + infoLen; i + 5 <= end; ) {
-          const type = sec[i];
-          const esPid = ((sec[i + 1] & 0x1f) << 8) | sec[i + 2];
-          const esInfo = ((sec[i + 3] & 0x0f) << 8) | sec[i + 4];
-          if (!streams.has(esPid)) streams.set(esPid, { pid: esPid, streamType: type, ...streamKind(type) });
-          i += 5 + esInfo;
-        }
-      }
+    if (pid === 0 || t.pmtPids.has(pid)) {
+      if (pusi) readTable(pid, payload, t);
       continue;
     }
     // 0x00-0x1F carry tables (SDT, NIT...), 0x1FFF is stuffing: no elementary stream there.
     if (pid < 0x20 || pid === 0x1fff) continue;
     if (pusi) {
-      sawPes = true;
+      t.sawPes = true;
       flush(pid);
       pending.set(pid, [payload]);
     } else if (pending.has(pid)) {
@@ -342,7 +351,7 @@ export function inspectTsSegment(input: Uint8Array): TsSegmentFacts {
   }
   for (const pid of pending.keys()) flush(pid);
 
-  const list = [...streams.values()];
+  const list = [...t.streams.values()];
   const videoStream = list.find((s) => s.kind === 'video');
   const audioStream = list.find((s) => s.kind === 'audio');
   const video = videoStream ? videoFacts(videoStream, pesByPid.get(videoStream.pid) ?? []) : null;
@@ -352,10 +361,10 @@ export function inspectTsSegment(input: Uint8Array): TsSegmentFacts {
   return {
     size,
     syncOk,
-    hasPat,
-    pmtPids: [...pmtPids],
-    hasPmt,
-    tablesFirst,
+    hasPat: t.hasPat,
+    pmtPids: [...t.pmtPids],
+    hasPmt: t.hasPmt,
+    tablesFirst: t.tablesFirst,
     streams: list,
     video,
     audio,
