@@ -45,7 +45,7 @@ export function apiApp({ config, log, parts, services }: RoleContext, o: { catal
   registerCableRoutes(registry, services.cable);
   registerTimetableRoutes(registry, { timetables: services.timetables, schedule: services.schedule, baseUrl });
   registerAdminRoutes(registry, { auth: services.auth, schools: services.schools });
-  const capacity = new LiveCapacityService(db, new LiveWorkersStore(redis, config.QUEUE_PREFIX), () => unfinishedJobs(queues.queue(queueNames.live)), { fleetSlots: config.LIVE_FLEET_SLOTS, reportDays: 3 });
+  const capacity = new LiveCapacityService(db, new LiveWorkersStore(redis, config.QUEUE_PREFIX), () => unfinishedJobs(queues.queue(queueNames.live)), { fleetSlots: config.LIVE_FLEET_SLOTS, reportDays: config.LIVE_CAPACITY_REPORT_DAYS });
   registerCapacityRoutes(registry, capacity, metrics);
   registerLiveStatusRoutes(registry, new LiveStatusService(db, services.lessons, new LiveStatsStore(redis, config.QUEUE_PREFIX), capacity));
   registerLessonEditRoutes(registry, { db, edits: services.edits, lessons: services.lessons, baseUrl });
