@@ -110,11 +110,10 @@ export async function seedDemo(system: System): Promise<DevCredentials> {
   const { services, config } = system;
   const file = path.join(path.resolve(config.DATA_DIR), 'dev-credentials.json');
   const previous = JSON.parse(await readFile(file, 'utf8').catch(() => '{"users":[]}')) as DevCredentials;
-  const districts = await system.db.query('SELECT 1 FROM districts WHERE code = $1', ['chuanying']);
-  if (!districts.length) await services.schools.createDistrict('chuanying', '吉林市船营区', 'seed');
   const schools = new Set((await services.schools.list()).map((s) => s.code));
-  if (!schools.has('cy-shiyan-primary')) await services.schools.createSchool({ code: 'cy-shiyan-primary', name: '船营区实验小学', districtCode: 'chuanying', stage: 'primary' }, 'seed');
-  if (!schools.has('jl-yizhong')) await services.schools.createSchool({ code: 'jl-yizhong', name: '吉林市第一中学', districtCode: 'chuanying', stage: 'senior' }, 'seed');
+  const district = { districtCode: 'chuanying', districtName: '吉林市船营区' };
+  if (!schools.has('cy-shiyan-primary')) await services.schools.createSchoolInDistrict({ code: 'cy-shiyan-primary', name: '船营区实验小学', stage: 'primary', ...district }, 'seed');
+  if (!schools.has('jl-yizhong')) await services.schools.createSchoolInDistrict({ code: 'jl-yizhong', name: '吉林市第一中学', stage: 'senior', ...district }, 'seed');
   const users: DevCredentials['users'] = [];
   for (const u of demoUsers) {
     let password = previous.users.find((p) => p.username === u.username)?.password;
