@@ -12,13 +12,15 @@
  *    against the CPU the publishing ffmpeg spends remuxing the same stream (same run).
  * 3. Live ladders one worker sustains at real time: N concurrent live-ladder ffmpegs (the worker's own
  *    argv, default ladder, 720p30 input), N = 1.. until one falls behind; CPU per ladder against a
- *    single 720p rendition encoded with the same settings (same run).
+ *    single 720p rendition encoded with the same settings (same run). Then the same with the top rung
+ *    passed through (issue 11 item 2: the source copied, the lower rungs keyed at its keyframes), and
+ *    the cores one lesson needs either way, their ratio and the goal (at most 0.35 of a core).
  *
  * 4. Part 1's delay with one lesson on air, then while a second lesson is on air too
  *    (scripts/lib/bench-live-second-lesson.ts).
  *
- * Bounded: BENCH_LIVE_SECONDS (default 40) for parts 1 and 4 (each phase), 15 s windows for parts 2 and 3, at most 4 of
- * anything. Runs with embedded Redis/S3/PGlite in a temp dir; everything is removed afterwards.
+ * Bounded: BENCH_LIVE_SECONDS (default 40) for parts 1 and 4 (each phase), BENCH_LIVE_WINDOW_S (default
+ * 15) windows for parts 2 and 3, at most BENCH_LIVE_MAX_LADDERS (default 4) of anything. Runs with embedded Redis/S3/PGlite in a temp dir; everything is removed afterwards.
  */
 import { startWorkerRole } from '../workers/role.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,9 +29,10 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/load.ts';
-import { runFfprobe } from '../src/infra/ffmpeg.runner.ts';
-import { buildTranscodeArgs, planTranscode, type TranscodePlan } from '../src/media/ffmpeg-args.ts';
+import { probeVideoPackets, runFfprobe } from '../src/infra/ffmpeg.runner.ts';
+import { buildTranscodeArgs, planTranscode, type TranscodePlan, type VideoRendition } from '../src/media/ffmpeg-args.ts';
 import { liveLadderSpec } from '../src/media/live-args.ts';
+import { decidePassthrough, passthroughSource, scanVideoPackets, withPassthrough } from '../src/media/passthrough.ts';
 import { parseProbe } from '../src/media/probe.ts';
 import { startSystem, type System } from '../src/system.ts';
 import { partSecondLesson } from './lib/bench-live-second-lesson.ts';
@@ -39,6 +42,9 @@ const SECONDS = Number(process.env.BENCH_LIVE_SECONDS ?? 40);
 const PRESET = process.env.BENCH_LIVE_PRESET ?? 'veryfast';
 /** Parts to run (1, 2, 3, 4), e.g. BENCH_LIVE_PARTS=1,3. */
 const PARTS = (process.env.BENCH_LIVE_PARTS ?? '1,2,3,4').split(',').map(Number);
+/** Measuring window of parts 2 and 3 (seconds) and the most ladders part 3 runs at once; small values check the script runs. */
+const WINDOW_MS = Number(process.env.BENCH_LIVE_WINDOW_S ?? 15) * 1000;
+const MAX_LADDERS = Number(process.env.BENCH_LIVE_MAX_LADDERS ?? 4);
 const W = 1280;
 const H = 720;
 const FPS = 30;
@@ -391,7 +397,7 @@ async function partIngest(dir: string, clip: string): Promise<void> {
       }
       await sleep(3000);
       const publishers = procs.filter((_, i) => i % 2 === 0).map((p) => p.pid!);
-      const [ingest, pubCpu] = await Promise.all([cpuOver([pid], 15_000), cpuOver(publishers, 15_000)]);
+      const [ingest, pubCpu] = await Promise.all([cpuOver([pid], WINDOW_MS), cpuOver(publishers, WINDOW_MS)]);
       const per = (ingest - idle) / n;
       const perPub = pubCpu / n;
       console.log(`   ${n} stream(s): ingest ${(ingest * 100).toFixed(1)} % -> ${(per * 100).toFixed(2)} % of a core per stream; baseline (publisher ffmpeg remuxing the same stream) ${(perPub * 100).toFixed(2)} % -> ratio ${(per / perPub).toFixed(2)}x`);
@@ -437,41 +443,64 @@ async function measureEncoders(encs: Encoder[], ms: number): Promise<{ cpu: numb
   return { cpu, minSpeed: Math.min(...speeds) };
 }
 
-async function partLadders(dir: string, clip: string): Promise<void> {
-  console.log(`\n3. live ladders one worker sustains at real time (${os.cpus().length} cores here, shared; 720p30 in, default ladder, preset ${PRESET} + zerolatency)`);
-  const probe = parseProbe(await runFfprobe('ffprobe', clip));
-  if (!probe.ok) throw new Error('clip did not probe');
-  const plan: TranscodePlan = planTranscode(probe.info, liveLadderSpec(['720p', '480p', '360p']), { live: true });
-  console.log(`   ladder: ${plan.renditions.map((r) => (r.kind === 'video' ? `${r.name} ${r.width}x${r.height}` : `${r.name}`)).join(', ')}`);
-  const args = async (n: number, only?: string[]) => {
-    const out = path.join(dir, `ladder-${n}-${only ? 'single' : 'full'}`);
-    for (const r of plan.renditions) await mkdir(path.join(out, r.name), { recursive: true });
-    return buildTranscodeArgs({
-      input: clip, inputOptions: ['-re', '-stream_loop', '-1'], outDir: out, plan, preset: PRESET, segmentFormat: 'mpegts', only,
-      live: { listSize: 5, programDateTime: true, deleteSegments: true, playlistType: null },
-    });
-  };
-  const single = startEncoder(await args(0, ['720p']));
-  const s = await measureEncoders([single], 15_000);
-  await kill([single.proc]);
-  const singleNeed = s.cpu / Math.max(0.01, s.minSpeed);
-  console.log(`   baseline: one 720p rendition alone: ${(s.cpu * 100).toFixed(0)} % of a core at ${s.minSpeed.toFixed(2)}x real time -> needs ${(singleNeed * 100).toFixed(0)} % of a core at real time`);
+type LadderKind = 'encoded' | 'passthrough';
+
+/** Ladders of one kind, 1.. at once until one falls behind; CPU one ladder needs at real time (cores). */
+async function ladderSteps(kind: LadderKind, args: (n: number) => Promise<string[]>, singleNeed: number): Promise<{ need: number; sustained: number }> {
   let sustained = 0;
   let needPerLadder = 0;
-  for (let n = 1; n <= 4; n++) {
+  for (let n = 1; n <= MAX_LADDERS; n++) {
     const encs: Encoder[] = [];
     for (let i = 0; i < n; i++) encs.push(startEncoder(await args(n * 10 + i)));
-    const m = await measureEncoders(encs, 15_000);
+    const m = await measureEncoders(encs, WINDOW_MS);
     await kill(encs.map((e) => e.proc));
     const ok = m.minSpeed >= 0.98;
     // CPU a ladder needs to run at real time: CPU spent per second of media (holds under contention too).
     const need = m.cpu / n / Math.max(0.01, m.minSpeed);
-    needPerLadder = Math.max(needPerLadder, n === 1 ? need : 0);
-    console.log(`   ${n} ladder(s): ${(m.cpu * 100).toFixed(0)} % CPU (${((m.cpu / n) * 100).toFixed(0)} % per ladder), slowest at ${m.minSpeed.toFixed(2)}x real time -> ${ok ? 'sustained' : 'falls behind'}; needs ${(need * 100).toFixed(0)} % of a core per ladder at real time = ${(need / singleNeed).toFixed(2)}x the single 720p rendition`);
+    if (n === 1) needPerLadder = need;
+    console.log(`   ${kind} ${n} ladder(s): ${(m.cpu * 100).toFixed(0)} % CPU (${((m.cpu / n) * 100).toFixed(0)} % per ladder), slowest at ${m.minSpeed.toFixed(2)}x real time -> ${ok ? 'sustained' : 'falls behind'}; needs ${(need * 100).toFixed(0)} % of a core per ladder at real time = ${(need / singleNeed).toFixed(2)}x the single 720p rendition`);
     if (!ok) break;
     sustained = n;
   }
-  console.log(`   => sustained here (shared machine, load ${os.loadavg()[0].toFixed(1)}): ${sustained} ladder(s); on an idle ${os.cpus().length}-core worker at 90 % use: ${Math.floor((os.cpus().length * 0.9) / needPerLadder)} (from ${(needPerLadder * 100).toFixed(0)} % of a core per ladder)`);
+  return { need: needPerLadder, sustained };
+}
+
+async function partLadders(dir: string, clip: string): Promise<void> {
+  console.log(`\n3. live ladders one worker sustains at real time (${os.cpus().length} cores here, shared; 720p30 H.264 2.5 Mb/s with 2 s keyframes in, default ladder, preset ${PRESET} + zerolatency): every rung encoded, and with the source passed through as the top rung`);
+  const probe = parseProbe(await runFfprobe('ffprobe', clip));
+  if (!probe.ok) throw new Error('clip did not probe');
+  const ladder = liveLadderSpec(['720p', '480p', '360p']);
+  const plan: TranscodePlan = planTranscode(probe.info, ladder, { live: true });
+  // the worker's own decision on the clip's first seconds, as a run makes it on the pulled stream
+  const top = plan.renditions.find((r): r is VideoRendition => r.kind === 'video')!;
+  const scan = scanVideoPackets(await probeVideoPackets('ffprobe', clip));
+  const decision = decidePassthrough(passthroughSource(probe.info, scan), { top, outputFps: plan.fps, segmentSeconds: ladder.segmentSeconds, enabled: true });
+  const passPlan = withPassthrough(plan, decision, probe.info.video);
+  console.log(`   ladder: ${plan.renditions.map((r) => (r.kind === 'video' ? `${r.name} ${r.width}x${r.height}` : `${r.name}`)).join(', ')}; passthrough decision: ${decision.copied ? `${decision.copied} copied (keyframes every ${decision.keyframePeriodS} s, ${decision.videoKbps} kb/s)` : `refused (${decision.refused.join(', ')})`}`);
+  const args = (p: TranscodePlan, label: string) => async (n: number, only?: string[]) => {
+    const out = path.join(dir, `ladder-${label}-${n}`);
+    for (const r of p.renditions) await mkdir(path.join(out, r.name), { recursive: true });
+    return buildTranscodeArgs({
+      input: clip, inputOptions: ['-re', '-stream_loop', '-1'], outDir: out, plan: p, preset: PRESET, segmentFormat: 'mpegts', only,
+      live: { listSize: 5, programDateTime: true, deleteSegments: true, playlistType: null },
+    });
+  };
+  const single = startEncoder(await args(plan, 'single')(0, ['720p']));
+  const s = await measureEncoders([single], WINDOW_MS);
+  await kill([single.proc]);
+  const singleNeed = s.cpu / Math.max(0.01, s.minSpeed);
+  console.log(`   baseline: one 720p rendition alone: ${(s.cpu * 100).toFixed(0)} % of a core at ${s.minSpeed.toFixed(2)}x real time -> needs ${(singleNeed * 100).toFixed(0)} % of a core at real time`);
+  const full = await ladderSteps('encoded', args(plan, 'full'), singleNeed);
+  const load = () => os.loadavg()[0].toFixed(1);
+  const perCore = (need: number) => Math.floor((os.cpus().length * 0.9) / need);
+  console.log(`   => sustained here (shared machine, load ${load()}): ${full.sustained} encoded ladder(s); on an idle ${os.cpus().length}-core worker at 90 % use: ${perCore(full.need)} (from ${(full.need * 100).toFixed(0)} % of a core per ladder)`);
+  if (!decision.copied) {
+    console.log('   passthrough: the clip was not passed through; nothing to compare');
+  } else {
+    const pass = await ladderSteps('passthrough', args(passPlan, 'pass'), singleNeed);
+    console.log(`   => sustained here: ${pass.sustained} passthrough ladder(s); on an idle ${os.cpus().length}-core worker at 90 % use: ${perCore(pass.need)}`);
+    console.log(`   CPU of one 720p30 live lesson (cores at real time, same run, load ${load()}): every rung encoded ${full.need.toFixed(2)}, top rung passed through ${pass.need.toFixed(2)} -> ratio ${(pass.need / full.need).toFixed(2)}; goal passthrough <= 0.35 core -> ${pass.need <= 0.35 ? 'met' : 'NOT met'}`);
+  }
   for (const d of (await readdir(dir)).filter((x) => x.startsWith('ladder-'))) await rm(path.join(dir, d), { recursive: true, force: true });
 }
 

@@ -55,6 +55,12 @@ export interface PassthroughPlan {
   keyframePeriodS: number;
   /** The source's measured video rate, kb/s (the copied rendition's BANDWIDTH until measured). */
   sourceKbps: number;
+  /**
+   * The source's picture is BT.709 (so tagged, or untagged HD, which players show as BT.709): the lower
+   * rungs keep its matrix, so they look like the copy, and their scaler skips a matrix conversion
+   * that costs more than both downscales together (a fifth of a core at 720p30).
+   */
+  bt709: boolean;
 }
 
 export interface TranscodePlan {
@@ -297,7 +303,8 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
     parts.push(`${vIn}${[...common, `split=${videos.length}${outs}`].join(',')}`);
     videos.forEach((r, i) => {
       // Exact even size (square pixels after setsar=1); BT.709 matrix so SD sources keep their colours.
-      parts.push(`[s${i}]scale=${r.width}:${r.height}:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v${i}]`);
+      const from = plan.passthrough?.bt709 ? 'in_color_matrix=bt709:in_range=tv:' : '';
+      parts.push(`[s${i}]scale=${r.width}:${r.height}:${from}out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v${i}]`);
     });
   }
   if (plan.soundless) {

@@ -154,13 +154,16 @@ export function decidePassthrough(src: PassthroughSource, limits: PassthroughLim
  * (RESOLUTION is what the copy carries) and the plan names it, with the keyframe period the other
  * renditions are cut at.
  */
-export function withPassthrough(plan: TranscodePlan, d: PassthroughDecision, size: { width: number; height: number }): TranscodePlan {
+export function withPassthrough(plan: TranscodePlan, d: PassthroughDecision, source: { width: number; height: number; colorSpace?: string | null }): TranscodePlan {
   if (!d.copied || d.keyframePeriodS === null || d.videoKbps === null) return { ...plan, passthrough: null };
   const name = d.copied;
+  // Untagged HD is BT.709 to players (and to our copy of it); SD or otherwise tagged pictures are converted.
+  const untagged = !source.colorSpace || source.colorSpace === 'unknown';
+  const bt709 = source.colorSpace === 'bt709' || (untagged && Math.min(source.width, source.height) >= 720);
   return {
     ...plan,
-    renditions: plan.renditions.map((r) => (r.kind === 'video' && r.name === name ? { ...r, width: size.width, height: size.height } : r)),
-    passthrough: { rendition: name, keyframePeriodS: d.keyframePeriodS, sourceKbps: d.videoKbps },
+    renditions: plan.renditions.map((r) => (r.kind === 'video' && r.name === name ? { ...r, width: source.width, height: source.height } : r)),
+    passthrough: { rendition: name, keyframePeriodS: d.keyframePeriodS, sourceKbps: d.videoKbps, bt709 },
   };
 }
 

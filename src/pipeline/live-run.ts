@@ -183,7 +183,7 @@ async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, s
   const decision = top ? decidePassthrough(passthroughSource(info, scanVideoPackets(packets)), { top, outputFps: plan.fps, segmentSeconds: ctx.ladder.segmentSeconds, enabled }) : null;
   log.info({ source: `${info.video.codec} ${info.video.profile ?? ''} ${info.video.width}x${info.video.height}`, audio: info.audio?.codec ?? null, passthrough: decision }, 'live source probed');
   if (!decision) return { plan, passthrough: null };
-  return { plan: withPassthrough(plan, decision, { width: info.video.width, height: info.video.height }), passthrough: { copied: decision.copied, refused: decision.refused } };
+  return { plan: withPassthrough(plan, decision, info.video), passthrough: { copied: decision.copied, refused: decision.refused } };
 }
 
 function isPlan(x: unknown): x is TranscodePlan {

@@ -161,7 +161,12 @@ describe('passthrough ladder argv', () => {
     const plan = withPassthrough(base, decision, { width: 640, height: 358 });
     expect(plan.renditions[0]).toEqual({ ...base.renditions[0], height: 358 });
     expect(plan.renditions.slice(1)).toEqual(base.renditions.slice(1));
-    expect(plan.passthrough).toEqual({ rendition: '360p', keyframePeriodS: 2.002, sourceKbps: 650 });
+    expect(plan.passthrough).toEqual({ rendition: '360p', keyframePeriodS: 2.002, sourceKbps: 650, bt709: false });
+    // untagged HD is BT.709 (as players show the copy); tagged BT.709 too; SD and other tags are converted
+    expect(withPassthrough(base, decision, { width: 1280, height: 720 }).passthrough!.bt709).toBe(true);
+    expect(withPassthrough(base, decision, { width: 1280, height: 720, colorSpace: 'unknown' }).passthrough!.bt709).toBe(true);
+    expect(withPassthrough(base, decision, { width: 640, height: 360, colorSpace: 'bt709' }).passthrough!.bt709).toBe(true);
+    expect(withPassthrough(base, decision, { width: 1280, height: 720, colorSpace: 'smpte170m' }).passthrough!.bt709).toBe(false);
     expect(withPassthrough(base, { copied: null, refused: ['codec'], keyframePeriodS: null, videoKbps: 650 }, { width: 640, height: 358 })).toEqual({ ...base, passthrough: null });
   });
 
@@ -180,6 +185,12 @@ describe('passthrough ladder argv', () => {
       `-colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv ${audio(64)} ${hls('1.001', '240p')}`,
       `-map [a2] ${audio(64)} ${hls('2.002', 'audio')}`,
     ].join(' '));
+  });
+
+  it('when the copied picture is BT.709, then the lower rungs are scaled without a matrix conversion (they look like the copy)', () => {
+    const plan = withPassthrough(base, decision, { width: 640, height: 360, colorSpace: 'bt709' });
+    const args = buildLiveLadderArgs({ input: 'rtmp://h/live/x', rwTimeoutS: 5, outDir: '/w', plan, preset: 'veryfast', localListSize: 30 });
+    expect(args[args.indexOf('-filter_complex') + 1]).toContain('[s0]scale=426:240:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0]');
   });
 
   it('when the source sends no sound, then the copy gets generated silence like every rendition and ends with the picture', () => {
