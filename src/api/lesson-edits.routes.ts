@@ -4,12 +4,11 @@ import type { RouteRegistry } from './route-registry.ts';
 import type { LessonEditsService } from '../services/lesson-edits.service.ts';
 import type { LessonsService } from '../services/lessons.service.ts';
 import { patchLessonBody, reviewBody, uuidParam } from './schemas.ts';
-import { readAudit } from '../infra/audit.repo.ts';
-import type { Db } from '../infra/db.ts';
+import type { ReviewService } from '../services/review.service.ts';
 
 export interface LessonEditRouteDeps {
-  db: Db;
   edits: LessonEditsService;
+  review: ReviewService;
   lessons: LessonsService;
   baseUrl: (req: Request) => string;
 }
@@ -36,7 +35,7 @@ export function registerLessonEditRoutes(r: RouteRegistry, d: LessonEditRouteDep
   r.add({
     method: 'get', path: '/api/v1/review/decisions', tag: 'review', auth: ['reviewer'], summary: 'My past decisions (recordings, live plans, edits, stops), newest first',
     query: z.strictObject({ before: z.coerce.number().int().min(1).optional(), limit: z.coerce.number().int().min(1).max(200).default(50) }),
-    handler: ({ query, principal }) => readAudit(d.db, { actorId: principal!.userId, actions: ['approve', 'reject', 'edit_approved', 'edit_rejected', 'live_stopped'], before: query.before, limit: query.limit }),
+    handler: ({ query, principal }) => d.review.pastDecisions(principal!, query),
   });
   r.add({
     method: 'get', path: '/api/v1/review/edits', tag: 'review', auth: ['reviewer'], summary: 'Pending edits of approved lessons of the reviewer\'s school, oldest first',

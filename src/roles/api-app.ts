@@ -48,7 +48,7 @@ export function apiApp({ config, log, parts, services }: RoleContext, o: { catal
   const capacity = new LiveCapacityService(db, new LiveWorkersStore(redis, config.QUEUE_PREFIX), () => unfinishedJobs(queues.queue(queueNames.live)), { fleetSlots: config.LIVE_FLEET_SLOTS, reportDays: config.LIVE_CAPACITY_REPORT_DAYS });
   registerCapacityRoutes(registry, capacity, metrics);
   registerLiveStatusRoutes(registry, new LiveStatusService(db, services.lessons, new LiveStatsStore(redis, config.QUEUE_PREFIX), capacity));
-  registerLessonEditRoutes(registry, { db, edits: services.edits, lessons: services.lessons, baseUrl });
+  registerLessonEditRoutes(registry, { edits: services.edits, review: services.review, lessons: services.lessons, baseUrl });
   registerQuestionRoutes(registry, { questions: services.questions, baseUrl, maxImageBytes: imageBytes, maxImages: config.QA_MAX_IMAGES });
   const strictJson = strictJsonRouter({
     prefixes: strictJsonPrefixes,

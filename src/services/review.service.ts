@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../domain/errors.t
 import type { AssetRow, Channel, Principal } from '../domain/types.ts';
 import { changeStatus } from './lesson-store.ts';
 import { lockLesson, refreshPortalVisibility, writeApprovedAsset } from '../infra/lessons.repo.ts';
-import { writeAudit } from '../infra/audit.repo.ts';
+import { readAudit, writeAudit, type AuditRecord } from '../infra/audit.repo.ts';
 import { findAsset } from '../infra/assets.repo.ts';
 import { activePublications, movePublication } from '../infra/publications.repo.ts';
 import { insertReview, lessonsAwaitingReview } from '../infra/reviews.repo.ts';
@@ -45,6 +45,12 @@ export class ReviewService {
       assetId: r.status === 'in_review' ? r.current_asset_id : null, version: r.status === 'in_review' ? r.version : null,
       durationS: r.status === 'in_review' ? r.durationS : null, waitingSince: r.updated_at.toISOString(),
     }));
+  }
+
+  /** A reviewer's own past decisions (recordings, live plans, edits, stops), newest first, paged by audit id. */
+  async pastDecisions(actor: Principal, page: { before?: number; limit: number }): Promise<{ items: AuditRecord[]; nextBefore: number | null }> {
+    if (actor.role !== 'reviewer') throw new ForbiddenError('reviewer_only', 'only reviewers have past decisions');
+    return readAudit(this.db, { actorId: actor.userId, actions: ['approve', 'reject', 'edit_approved', 'edit_rejected', 'live_stopped'], before: page.before, limit: page.limit });
   }
 
   /**
