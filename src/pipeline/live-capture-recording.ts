@@ -19,9 +19,9 @@ import pMap from 'p-map';
 import { runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
 import { retry } from '../infra/retry.ts';
 import type { JobResult } from '../jobs/job-types.ts';
-import { buildTranscodeArgs, planTranscode, type PassthroughPlan, type TranscodePlan, type VideoRendition } from '../media/ffmpeg-args.ts';
+import { buildTranscodeArgs, type PassthroughPlan, type TranscodePlan, type VideoRendition } from '../media/ffmpeg-args.ts';
 import { withPassthrough } from '../media/passthrough.ts';
-import { buildConcatList, buildConcatRemuxArgs, sessionRenditions } from '../media/live-args.ts';
+import { buildConcatList, buildConcatRemuxArgs, planLiveRun } from '../media/live-args.ts';
 import { readFfmpegLivePlaylist, readySlots } from '../media/live-playlists.ts';
 import { missingStretches, slotSeconds, spliceRefill, type RefilledStretch } from '../media/live-refill.ts';
 import { rationalValue } from '../media/media-info.ts';
@@ -103,9 +103,9 @@ async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap:
   const outcome = parseProbe(probe);
   if (!outcome.ok) throw new Error(`the captured stretch cannot be read: ${outcome.failure.reason}`);
   const info = outcome.info;
-  const planned = planTranscode(info, ctx.ladder, { live: true });
   const names = ledger.renditions.map((r) => r.name);
-  const encoded = { ...planned, renditions: sessionRenditions(planned.renditions, names, ctx.ladder, { width: info.video.displayWidth, height: info.video.displayHeight }) };
+  // the live run's own plan for this source and the session's renditions (video-only stays soundless)
+  const encoded = planLiveRun(info, ctx.ladder, names);
   // a session whose runs copied the publisher's picture as the top rung (passthrough) is refilled the
   // same way, so the rung keeps one CODECS and the others stay keyed at the source's keyframes
   const copied = [...ledger.runs].reverse().map((r) => (r.plan as TranscodePlan | null)?.passthrough).find((x): x is PassthroughPlan => !!x?.rendition);
@@ -116,7 +116,7 @@ async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap:
     input, outDir: out, plan, preset: config.LIVE_X264_PRESET, segmentFormat: 'mpegts',
     // the live rungs' encoder settings, every segment kept in the local list
     live: { listSize: 0, programDateTime: false, deleteSegments: false, playlistType: 'event' },
-  }), { ffmpegPath: config.FFMPEG_PATH, signal: ctx.signal, log });
+  }), { ffmpegPath: config.FFMPEG_PATH, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(refillTimeoutMs(gap))]), log });
   const lists = await Promise.all(names.map(async (n) => readFfmpegLivePlaylist(await readFile(path.join(out, n, 'index.m3u8'), 'utf8'))));
   const { ready } = readySlots(lists, 0);
   if (!ready.length) throw new Error('the refill transcode wrote no segment');
@@ -138,6 +138,9 @@ async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap:
   }), { concurrency: 2 });
   return { run, startPdtMs: gap[0].pdtMs, positions };
 }
+
+/** A refill transcode that takes longer than this is given up (the whole capture is transcoded instead): a minute plus ten times the stretch. */
+const refillTimeoutMs = (gap: readonly LiveSlot[]): number => Math.round(60_000 + 10_000 * slotSeconds(gap));
 
 /** Downloads captured slots and joins them into one MPEG-TS with continuous timestamps (no re-encode). */
 async function joinCaptured(ctx: LiveSessionContext, slots: readonly LiveSlot[], dir: string): Promise<string> {
