@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startFleet, type Fleet, type FleetOptions, type Part } from '../../scripts/lib/fleet.ts';
+import { startFleet, type Fleet, type FleetOptions } from '../../scripts/lib/fleet.ts';
+import type { Part } from '../../scripts/lib/fleet-part.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
 import { validateVod } from '../../src/media/hls-validator.ts';
 import { loadVodInput } from '../../src/media/hls-vod-input.ts';
