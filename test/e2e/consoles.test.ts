@@ -397,7 +397,7 @@ describe('staff consoles in Chromium', () => {
     const consoles = [
       [ts.users.teacherA, '/teach', 'teach', ['我的课程', '新建课程', '待答问题', '本校课表']],
       [ts.users.reviewerA, '/review', 'review', ['待审核', '待审修改', '直播中', '审核记录']],
-      [ts.users.operator, '/ops', 'ops', ['发布', '有线电视', '操作日志', '分类', '课表迟交']],
+      [ts.users.operator, '/ops', 'ops', ['发布', '有线电视', '操作日志', '分类', '课表迟交', '直播容量']],
       [ts.users.admin, '/ops', 'admin', ['学校', '用户']],
     ] as const;
     for (const [u, landing, name, tabs] of consoles) {

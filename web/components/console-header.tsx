@@ -9,7 +9,7 @@ export function ConsoleHeader({ me, title }: { me: Me | null; title: string }) {
     location.assign('/login');
   };
   return (
-    <header class="site-header">
+    <header class="site-header console-header">
       <a class="skip-link" href="#main">{t.skipToContent}</a>
       <div class="site-header__inner">
         <span class="site-header__brand">{title}</span>
