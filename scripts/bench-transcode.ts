@@ -153,9 +153,8 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-async function main(): Promise<void> {
-  const started = Date.now();
-  const root = await mkdtemp(path.join(os.tmpdir(), 'cc-bench-transcode-'));
+/** The parts a job run needs: Redis and S3 children, storage, queues, a transcode worker; `cleanup` stops them all once. */
+async function startRig(root: string) {
   const redis = await startRedisServer(undefined);
   const s3 = await startS3Server(path.join(root, 's3'));
   const cfg = loadConfig({}, {
@@ -166,10 +165,7 @@ async function main(): Promise<void> {
     WORK_DIR: path.join(root, 'work'),
     MEDIA_MAX_DURATION_S: String(Math.max(60, seconds * 2)),
   });
-  const storage = new ObjectStorage({
-    endpoint: cfg.S3_ENDPOINT, accessKey: cfg.S3_ACCESS_KEY, secretKey: cfg.S3_SECRET_KEY, region: cfg.S3_REGION,
-    mediaBucket: cfg.S3_MEDIA_BUCKET, cableBucket: cfg.S3_CABLE_BUCKET, partSize: cfg.S3_PART_SIZE_MB * 1024 * 1024,
-  });
+  const storage = ObjectStorage.fromConfig(cfg);
   await storage.ensureBuckets();
   const queues = new QueueFactory({ redisUrl: cfg.REDIS_URL, prefix: cfg.QUEUE_PREFIX });
   const events = queues.events('transcode');
@@ -183,94 +179,107 @@ async function main(): Promise<void> {
       await redis.stop();
       await rm(root, { recursive: true, force: true });
     })());
-  // Interrupted: still stop the redis-server and S3 children and remove the scratch dir.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+  return { cfg, storage, queues, events, cleanup };
+}
+type Rig = Awaited<ReturnType<typeof startRig>>;
 
-  console.log(`bench:transcode  ${seconds} s 1080p30 sources, preset ${cfg.TRANSCODE_X264_PRESET}, ${os.cpus().length} CPU(s), load average ${os.loadavg()[0].toFixed(1)}`);
+/** Wall and CPU time of each way to transcode, one entry per round. */
+interface Timings { wallMs: number[]; cpuS: number[] }
+const timings = (): Timings => ({ wallMs: [], cpuS: [] });
+
+/** One transcode through the real job path (upload done -> ready), as the catalog would queue it. */
+async function jobRun(rig: Rig, file: string): Promise<{ t: { wallMs: number; cpuS: number }; data: TranscodeResultData }> {
+  const assetId = randomUUID();
+  const key = sourceKey(assetId, 'mp4');
+  await rig.storage.putFile(rig.storage.mediaBucket, key, file, 'video/mp4');
+  const j = transcodeJob({ assetId, sourceKey: key }, rig.cfg);
+  let result: JobResult | undefined;
+  const t = await timed(async () => {
+    const job = await rig.queues.queue(j.queue).add(j.name, j.data, j.opts);
+    result = (await job.waitUntilFinished(rig.events, 60 * 60_000)) as JobResult;
+  });
+  return { t, data: result!.data as unknown as TranscodeResultData };
+}
+
+/** Runs the rounds of one source (job, bare command, one ffmpeg per rendition, in alternating order) and prints its figures. */
+async function benchSource(rig: Rig, root: string, s: { name: string; make: (f: string) => Promise<void> }, started: number): Promise<void> {
+  const preset = rig.cfg.TRANSCODE_X264_PRESET;
+  const file = path.join(root, `${s.name}.mp4`);
+  const tg = performance.now();
+  await s.make(file);
+  const probe = await runFfprobe('ffprobe', file);
+  const parsed = parseProbe(probe);
+  if (!parsed.ok) throw new Error(parsed.failure.message);
+  const plan = planTranscode(parsed.info, vodLadder);
+  const dur = plan.durationS!;
+  console.log(`\n== ${s.name}: ${dur.toFixed(1)} s, ${(probe.fileSize / 1e6).toFixed(1)} MB source (made in ${fmtS(performance.now() - tg)}); ladder ${plan.renditions.map((r) => r.name).join(', ')}`);
+
+  const runs = { job: timings(), bare: timings(), seq: timings() };
+  const labels = { job: 'job (upload done -> ready)      ', bare: 'bare single-process ffmpeg     ', seq: 'one ffmpeg per rendition (seq.) ' };
+  let last: TranscodeResultData | null = null;
+  for (let round = 0; round < rounds; round++) {
+    if (round > 0 && Date.now() - started > budgetMs) {
+      console.log(`  (time budget reached after ${round} round(s))`);
+      break;
+    }
+    // Alternate the order so neither side always runs on a warmer (or hotter) machine.
+    const order = round % 2 === 0 ? (['job', 'bare', 'seq'] as const) : (['seq', 'bare', 'job'] as const);
+    for (const what of order) {
+      let t: { wallMs: number; cpuS: number };
+      if (what === 'job') ({ t, data: last } = await jobRun(rig, file));
+      else if (what === 'bare') t = await bare(file, plan, path.join(root, `${s.name}-bare`), preset);
+      else t = await perRendition(file, plan, path.join(root, `${s.name}-seq`), preset);
+      runs[what].wallMs.push(t.wallMs);
+      runs[what].cpuS.push(t.cpuS);
+      console.log(`  round ${round + 1}: ${labels[what]} ${fmtS(t.wallMs)} wall, ${t.cpuS.toFixed(1)} s CPU, load ${os.loadavg()[0].toFixed(1)}`);
+    }
+  }
+  await report(root, s.name, file, dur, runs, last);
+}
+
+/** The figures of one source: realtime factors, the issue's two ratios, CPU, rendition sizes, output bytes, SSIM. */
+async function report(root: string, name: string, file: string, dur: number, runs: Record<'job' | 'bare' | 'seq', Timings>, last: TranscodeResultData | null): Promise<void> {
+  const job = median(runs.job.wallMs);
+  const b = median(runs.bare.wallMs);
+  const q = median(runs.seq.wallMs);
+  console.log(`  realtime factor (media s / wall s): job ${(dur / (job / 1000)).toFixed(2)}x, bare ${(dur / (b / 1000)).toFixed(2)}x, per-rendition ${(dur / (q / 1000)).toFixed(2)}x`);
+  console.log(`  ratio one process / one process per rendition: ${(b / q).toFixed(2)}  (issue: about 0.76)`);
+  console.log(`  ratio job / bare command:                      ${(job / b).toFixed(2)}  (issue: within 1.10)`);
+  const jc = median(runs.job.cpuS);
+  const bc = median(runs.bare.cpuS);
+  const qc = median(runs.seq.cpuS);
+  console.log(`  CPU seconds (load-independent): job ${jc.toFixed(1)}, bare ${bc.toFixed(1)}, per-rendition ${qc.toFixed(1)}; ratios one/per-rendition ${(bc / qc).toFixed(2)}, job/bare ${(jc / bc).toFixed(2)}`);
+  if (last) {
+    console.log('  rendition    size        avg kb/s  peak kb/s  MB per hour');
+    for (const r of last.renditions) {
+      const perHour = (r.bytes / last.durationS) * 3600;
+      console.log(`  ${r.name.padEnd(8)} ${(r.width ? `${r.width}x${r.height}` : '-').padEnd(11)} ${String(Math.round(r.averageBandwidth / 1000)).padStart(9)} ${String(Math.round(r.bandwidth / 1000)).padStart(10)} ${(perHour / 1e6).toFixed(0).padStart(12)}`);
+    }
+    if (last.rateGuard.reencoded.length || last.rateGuard.stuffed.length) console.log(`  rate guard: re-encoded ${last.rateGuard.reencoded.join(',') || '-'}, padded ${last.rateGuard.stuffed.join(',') || '-'}`);
+  }
+  const seqBytes = await dirBytes(path.join(root, `${name}-seq`));
+  const bareBytes = await dirBytes(path.join(root, `${name}-bare`));
+  console.log(`  output bytes: bare ${(bareBytes / 1e6).toFixed(1)} MB, per-rendition ${(seqBytes / 1e6).toFixed(1)} MB`);
+  const ssim = await ssim720(file, path.join(root, `${name}-bare`, '720p', 'index.m3u8'));
+  console.log(`  SSIM 720p vs source (scaled to 720p): ${ssim === null ? 'n/a' : ssim.toFixed(4)}`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const root = await mkdtemp(path.join(os.tmpdir(), 'cc-bench-transcode-'));
+  const rig = await startRig(root);
+  // Interrupted: still stop the redis-server and S3 children and remove the scratch dir.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void rig.cleanup().finally(() => process.exit(130)));
+
+  console.log(`bench:transcode  ${seconds} s 1080p30 sources, preset ${rig.cfg.TRANSCODE_X264_PRESET}, ${os.cpus().length} CPU(s), load average ${os.loadavg()[0].toFixed(1)}`);
   try {
-    const sources: { name: string; make: (f: string) => Promise<void> }[] = [
+    const sources = [
       { name: 'lesson', make: lessonSource },
       { name: 'camera', make: cameraSource },
     ].filter((s) => !only || s.name === only);
-    for (const s of sources) {
-      const file = path.join(root, `${s.name}.mp4`);
-      const tg = performance.now();
-      await s.make(file);
-      const probe = await runFfprobe('ffprobe', file);
-      const parsed = parseProbe(probe);
-      if (!parsed.ok) throw new Error(parsed.failure.message);
-      const plan = planTranscode(parsed.info, vodLadder);
-      const dur = plan.durationS!;
-      console.log(`\n== ${s.name}: ${dur.toFixed(1)} s, ${(probe.fileSize / 1e6).toFixed(1)} MB source (made in ${fmtS(performance.now() - tg)}); ladder ${plan.renditions.map((r) => r.name).join(', ')}`);
-
-      const jobMs: number[] = [];
-      const bareMs: number[] = [];
-      const seqMs: number[] = [];
-      const jobCpu: number[] = [];
-      const bareCpu: number[] = [];
-      const seqCpu: number[] = [];
-      let last: TranscodeResultData | null = null;
-      for (let round = 0; round < rounds; round++) {
-        if (round > 0 && Date.now() - started > budgetMs) {
-          console.log(`  (time budget reached after ${round} round(s))`);
-          break;
-        }
-        // Alternate the order so neither side always runs on a warmer (or hotter) machine.
-        const order = round % 2 === 0 ? ['job', 'bare', 'seq'] : ['seq', 'bare', 'job'];
-        for (const what of order) {
-          if (what === 'job') {
-            const assetId = randomUUID();
-            const key = sourceKey(assetId, 'mp4');
-            await storage.putFile(storage.mediaBucket, key, file, 'video/mp4');
-            const j = transcodeJob({ assetId, sourceKey: key }, cfg);
-            let result: JobResult | undefined;
-            const t = await timed(async () => {
-              const job = await queues.queue(j.queue).add(j.name, j.data, j.opts);
-              result = (await job.waitUntilFinished(events, 60 * 60_000)) as JobResult;
-            });
-            jobMs.push(t.wallMs);
-            jobCpu.push(t.cpuS);
-            last = result!.data as unknown as TranscodeResultData;
-            console.log(`  round ${round + 1}: job (upload done -> ready)       ${fmtS(t.wallMs)} wall, ${t.cpuS.toFixed(1)} s CPU, load ${os.loadavg()[0].toFixed(1)}`);
-          } else if (what === 'bare') {
-            const t = await bare(file, plan, path.join(root, `${s.name}-bare`), cfg.TRANSCODE_X264_PRESET);
-            bareMs.push(t.wallMs);
-            bareCpu.push(t.cpuS);
-            console.log(`  round ${round + 1}: bare single-process ffmpeg      ${fmtS(t.wallMs)} wall, ${t.cpuS.toFixed(1)} s CPU, load ${os.loadavg()[0].toFixed(1)}`);
-          } else {
-            const t = await perRendition(file, plan, path.join(root, `${s.name}-seq`), cfg.TRANSCODE_X264_PRESET);
-            seqMs.push(t.wallMs);
-            seqCpu.push(t.cpuS);
-            console.log(`  round ${round + 1}: one ffmpeg per rendition (seq.)  ${fmtS(t.wallMs)} wall, ${t.cpuS.toFixed(1)} s CPU, load ${os.loadavg()[0].toFixed(1)}`);
-          }
-        }
-      }
-      const job = median(jobMs);
-      const b = median(bareMs);
-      const q = median(seqMs);
-      console.log(`  realtime factor (media s / wall s): job ${(dur / (job / 1000)).toFixed(2)}x, bare ${(dur / (b / 1000)).toFixed(2)}x, per-rendition ${(dur / (q / 1000)).toFixed(2)}x`);
-      console.log(`  ratio one process / one process per rendition: ${(b / q).toFixed(2)}  (issue: about 0.76)`);
-      console.log(`  ratio job / bare command:                      ${(job / b).toFixed(2)}  (issue: within 1.10)`);
-      const jc = median(jobCpu);
-      const bc = median(bareCpu);
-      const qc = median(seqCpu);
-      console.log(`  CPU seconds (load-independent): job ${jc.toFixed(1)}, bare ${bc.toFixed(1)}, per-rendition ${qc.toFixed(1)}; ratios one/per-rendition ${(bc / qc).toFixed(2)}, job/bare ${(jc / bc).toFixed(2)}`);
-      if (last) {
-        console.log('  rendition    size        avg kb/s  peak kb/s  MB per hour');
-        for (const r of last.renditions) {
-          const perHour = (r.bytes / last.durationS) * 3600;
-          console.log(`  ${r.name.padEnd(8)} ${(r.width ? `${r.width}x${r.height}` : '-').padEnd(11)} ${String(Math.round(r.averageBandwidth / 1000)).padStart(9)} ${String(Math.round(r.bandwidth / 1000)).padStart(10)} ${(perHour / 1e6).toFixed(0).padStart(12)}`);
-        }
-        if (last.rateGuard.reencoded.length || last.rateGuard.stuffed.length) console.log(`  rate guard: re-encoded ${last.rateGuard.reencoded.join(',') || '-'}, padded ${last.rateGuard.stuffed.join(',') || '-'}`);
-      }
-      const seqBytes = await dirBytes(path.join(root, `${s.name}-seq`));
-      const bareBytes = await dirBytes(path.join(root, `${s.name}-bare`));
-      console.log(`  output bytes: bare ${(bareBytes / 1e6).toFixed(1)} MB, per-rendition ${(seqBytes / 1e6).toFixed(1)} MB`);
-      const ssim = await ssim720(file, path.join(root, `${s.name}-bare`, '720p', 'index.m3u8'));
-      console.log(`  SSIM 720p vs source (scaled to 720p): ${ssim === null ? 'n/a' : ssim.toFixed(4)}`);
-    }
+    for (const s of sources) await benchSource(rig, root, s, started);
   } finally {
-    await cleanup();
+    await rig.cleanup();
   }
   console.log(`\ntotal bench time ${fmtS(Date.now() - started)}`);
 }
