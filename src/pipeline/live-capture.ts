@@ -14,7 +14,7 @@ import path from 'node:path';
 import { FfmpegError, runFfmpeg } from '../infra/ffmpeg.runner.ts';
 import { buildCaptureArgs } from '../media/live-args.ts';
 import { captureRendition } from '../media/storage-keys.ts';
-import { rwTimeoutS, type LiveSessionContext } from './live-context.ts';
+import { rwTimeoutS, runStopper, type LiveSessionContext } from './live-context.ts';
 import { steerSession, watchCatalog } from './live-run.ts';
 import { SegmentWatcher } from './live-segment-watcher.ts';
 
@@ -35,17 +35,11 @@ async function captureRun(ctx: LiveSessionContext, epoch: number): Promise<boole
   const dir = path.join(runDir, captureRendition);
   const ac = new AbortController();
   let stopped = false;
-  let ending: NodeJS.Timeout | undefined;
-  const stopRun = (why: string) => {
-    if (ac.signal.aborted || (ending && why === 'session ended')) return;
+  const stopper = runStopper(ac, (why) => {
     stopped = true;
     log.info({ why }, 'stopping the capture run');
-    // The session is over, so its publisher is gone: ffmpeg's read times out within rwTimeoutS and it
-    // closes its last segment itself. A signal now would lose that segment (ffmpeg blocked in an RTMP
-    // read ignores SIGTERM until the SIGKILL): every second of the lesson is recorded.
-    if (why === 'session ended') ending = setTimeout(() => ac.abort(), (rwTimeoutS + 2) * 1000);
-    else ac.abort();
-  };
+  });
+  const stopRun = stopper.stop;
   const catalog = watchCatalog(ctx, epoch, ac.signal, stopRun);
   const onClose = () => stopRun('ingest closing');
   ctx.signal.addEventListener('abort', onClose, { once: true });
@@ -63,7 +57,7 @@ async function captureRun(ctx: LiveSessionContext, epoch: number): Promise<boole
   } finally {
     // the segment ffmpeg closed on its way out is uploaded too
     await watcher.finish();
-    clearTimeout(ending);
+    stopper.dispose();
     ctx.signal.removeEventListener('abort', onClose);
     ac.abort();
     await catalog;

@@ -46,6 +46,25 @@ export interface LiveSessionContext {
   afterSlot?: () => Promise<void>;
 }
 
+/**
+ * How a run (the transcoder's or the capture's) is stopped: at once, except when the session ended.
+ * Its publisher is gone then, so ffmpeg's read times out within rwTimeoutS and it closes its last
+ * segment itself; a signal now would lose that segment (ffmpeg blocked in an RTMP read ignores
+ * SIGTERM until the SIGKILL): every second of the lesson is recorded.
+ */
+export function runStopper(ac: AbortController, onStop: (why: string) => void): { stop: (why: string) => void; dispose: () => void } {
+  let ending: NodeJS.Timeout | undefined;
+  return {
+    stop: (why) => {
+      if (ac.signal.aborted || (ending && why === 'session ended')) return;
+      onStop(why);
+      if (why === 'session ended') ending = setTimeout(() => ac.abort(), (rwTimeoutS + 2) * 1000);
+      else ac.abort();
+    },
+    dispose: () => clearTimeout(ending),
+  };
+}
+
 /** Another worker took the session over (its run number is newer): this one stops writing. */
 export class RunTakenOverError extends Error {
   constructor() {

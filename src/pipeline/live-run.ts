@@ -15,7 +15,7 @@ import { capBandwidth } from '../media/live-playlists.ts';
 import { rationalValue } from '../media/media-info.ts';
 import { decidePassthrough, passthroughCaptureSeconds, passthroughSource, scanVideoPackets, withPassthrough } from '../media/passthrough.ts';
 import { parseProbe } from '../media/probe.ts';
-import { rwTimeoutS, RunTakenOverError, type LiveSessionContext } from './live-context.ts';
+import { rwTimeoutS, runStopper, RunTakenOverError, type LiveSessionContext } from './live-context.ts';
 import { SegmentWatcher } from './live-segment-watcher.ts';
 
 /** Media seconds captured to probe a run's source (the ingest sends its cached GOP at once); passthrough needs more. */
@@ -66,17 +66,13 @@ async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutco
   const runDir = path.join(ctx.dir, `run-${run}`);
   const ac = new AbortController();
   let stopReason: string | undefined;
-  let ending: NodeJS.Timeout | undefined;
-  const stopRun = (why: string) => {
-    if (ac.signal.aborted || (ending && why === 'session ended')) return;
+  // The session ended: ffmpeg's read times out and it ends the stream itself, draining decoder and
+  // encoders (a signal would cut the encoded renditions a few frames before a copied one).
+  const stopper = runStopper(ac, (why) => {
     stopReason = why;
     log.info({ why }, 'stopping the live run');
-    // The session is over, so its publisher is gone: ffmpeg's read times out within rwTimeoutS and it
-    // ends the stream itself, draining decoder and encoders. A signal would cut the encoded renditions
-    // a few frames (the decoder's delay) before a copied one, and lose the last segment if it hit a read.
-    if (why === 'session ended') ending = setTimeout(() => ac.abort(), (rwTimeoutS + 2) * 1000);
-    else ac.abort();
-  };
+  });
+  const stopRun = stopper.stop;
   const watching = watchCatalog(ctx, epoch, ac.signal, stopRun);
   const onJobAbort = () => stopRun('worker closing');
   ctx.signal.addEventListener('abort', onJobAbort, { once: true });
@@ -124,7 +120,7 @@ async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutco
     if (watcher.failed) return 'failed';
     return stopReason ? 'stopped' : outcome;
   } finally {
-    clearTimeout(ending);
+    stopper.dispose();
     ctx.signal.removeEventListener('abort', onJobAbort);
     ac.abort();
     await watching;

@@ -159,8 +159,10 @@ export class SegmentWatcher {
     }
     await retry(() => ctx.ledgerStore.save(ledger));
     this.lastProgress = Date.now();
-    // 3. Playlists: every rendition's window, then the master when due.
-    if (livePlaylistReady(ledger.slots, ledger.targetDurationS)) {
+    // 3. Playlists: every rendition's window, then the master when due. Ready after three nominal
+    // segments: a source whose keyframes are sparse (left on "auto", issue 11) makes the capture's
+    // segments and target long, and three of those would keep students waiting half a minute.
+    if (livePlaylistReady(ledger.slots, ledger.segmentSeconds)) {
       // the transcoder says it is alive and learns its ladder generation (the capture's is always 0)
       const generation = ctx.afterSlot ? 0 : await transcoderBeat(ctx);
       await Promise.all(

@@ -43,6 +43,14 @@ function decode(url: string, seconds: number, kind: 'v' | 'a' = 'v'): Promise<{ 
   });
 }
 
+/** A media playlist's EXTINFs all fit its TARGETDURATION (RFC 8216 4.3.3.1: rounded EXTINF <= target). */
+function expectValidTarget(text: string): void {
+  const target = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)?.[1]);
+  const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+  expect(durations.length).toBeGreaterThan(0);
+  expect(Math.max(...durations.map(Math.round)), text).toBeLessThanOrEqual(target);
+}
+
 const variants = (master: string): string[] => master.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
 
 describe('live lessons from real encoders\' streams', () => {
@@ -137,5 +145,56 @@ describe('live lessons from real encoders\' streams', () => {
     expect(ledger!.renditions.map((r) => [r.name, r.kind])).toEqual([['360p', 'video'], ['240p', 'video']]);
     expect(ledger!.slots.reduce((s, x) => s + x.parts[0].durationS, 0)).toBeGreaterThan(sent - 5);
     expect(variants(rec.master).length).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+
+  it('when the encoder sends B-frames and 44.1 kHz sound at 25 fps, then it plays live with the usual ladder (sound resampled to 48 kHz) and its recording reaches review', async () => {
+    const sent = 12;
+    const l = await onAir('B帧直播', sent, { bframes: 3, sampleRate: 44100, fps: 25, size: '640x360' });
+    expect(variants(l.master).sort()).toEqual(['240p/index.m3u8', '360p/index.m3u8', 'audio/index.m3u8']);
+    expect(l.master).toMatch(/RESOLUTION=640x360,FRAME-RATE=25\.000/);
+    expect(l.master).toMatch(/CODECS="mp4a\.40\.2"/);
+    await expectRecording(l.id, sent);
+  }, 300_000);
+
+  it('when the encoder sends 1080p60, then it plays live with the ladder at 30 fps and its recording reaches review', async () => {
+    const sent = 10;
+    const l = await onAir('1080p60直播', sent, { size: '1920x1080', fps: 60 });
+    expect(variants(l.master).sort()).toEqual(['240p/index.m3u8', '360p/index.m3u8', 'audio/index.m3u8']);
+    // 60 fps is divided down to the ladder's 30; the picture fits the 360p box
+    expect(l.master).toMatch(/RESOLUTION=640x360,FRAME-RATE=30\.000/);
+    await expectRecording(l.id, sent);
+  }, 300_000);
+
+  it('when the encoder leaves keyframes on auto (x264: 10 s apart), then the teacher is warned, students still get valid playlists (target at least the longest segment) and the recording reaches review', async () => {
+    const sent = 16;
+    const l = await liveLesson('自动关键帧');
+    startPublisher(l.url, { gop: 'auto', durationS: sent });
+    await eventually(() => status(l.id), (s) => s === 'on_air', 20_000, 'on air');
+    const live = await eventually(() => liveStatus(l.id), (b) => b.stream?.keyframeIntervalS != null, 30_000, 'a measured keyframe interval');
+    expect(live.stream.keyframeIntervalS).toBeGreaterThan(5);
+    expect(live.advice).toContain('keyframe_interval');
+    // the ladder keys every 2 s whatever the source; the captured source keeps the publisher's keyframes
+    for (const uri of ['360p/index.m3u8', 'source/index.m3u8']) {
+      const text = await eventually(() => gateway(`/live/${l.id}/${uri}`), (t) => t.includes('#EXTINF'), 40_000, `live ${uri}`);
+      expectValidTarget(text);
+    }
+    const played = await decode(`${ts.url}/live/${l.id}/master.m3u8`, 3);
+    expect(played.code, played.stderr).toBe(0);
+    const rec = await expectRecording(l.id, sent);
+    for (const uri of variants(rec.master)) expectValidTarget(await stored(`${rec.root}${uri}`));
+  }, 300_000);
+
+  it('when the encoder is restarted within the reconnect window (timestamps from 0 again), then viewers get a discontinuity and the session is one recording of everything sent', async () => {
+    const parts = [8, 8];
+    const l = await liveLesson('编码器重启');
+    const first = startPublisher(l.url, { durationS: parts[0] });
+    await eventually(() => status(l.id), (s) => s === 'on_air', 20_000, 'on air');
+    await first.exited;
+    startPublisher(l.url, { durationS: parts[1] });
+    const withBreak = await eventually(() => gateway(`/live/${l.id}/360p/index.m3u8`), (t) => t.includes('#EXT-X-DISCONTINUITY\n'), 60_000, 'a discontinuity in the live playlist');
+    expectValidTarget(withBreak);
+    const rec = await expectRecording(l.id, parts[0] + parts[1]);
+    expect((await sessionOf(l.id)).epoch).toBe(2);
+    if (rec.root.startsWith('live/')) expect(rec.asset.media!.discontinuities).toBeGreaterThanOrEqual(1);
   }, 300_000);
 });
