@@ -327,9 +327,12 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
     parts.push(`${aIn}${chain.join(',')}${tail},asplit=${audioCount}${aOuts}`);
   } else {
     // No audio track: silence, so every rendition (and the audio-only one) still has a sound track.
-    // Live: paced to real time (issue 11), else the audio-only rendition, which nothing else paces,
-    // races ahead of the picture (and on without end once the publisher's picture stops).
-    const end = plan.durationS === null ? ',arealtime' : `,atrim=end_sample=${samples}`;
+    // Live, only when a session with sound gets a publisher without it (a session without sound has
+    // no audio track at all: `soundless`): nothing paces the audio-only rendition's silence, so once
+    // the picture stops its list runs ahead; the uploader waits for positions every rendition has
+    // (readySlots) and the run ends with the session. Not paced with arealtime: a refill encodes a
+    // captured file with the same argv, and paced silence never lets -shortest end it.
+    const end = plan.durationS === null ? '' : `,atrim=end_sample=${samples}`;
     parts.push(`anullsrc=channel_layout=stereo:sample_rate=${rate}${end},asplit=${audioCount}${aOuts}`);
   }
   return parts.join(';');

@@ -5,7 +5,7 @@
  */
 import { liveLadder, type LadderSpec, type VideoRungSpec } from '../../config/ladder.ts';
 import { buildTranscodeArgs, fitInBox, planTranscode, type Rendition, type TranscodePlan, type VideoRendition } from './ffmpeg-args.ts';
-import type { MediaInfo } from './media-info.ts';
+import type { AudioStreamInfo, MediaInfo } from './media-info.ts';
 
 /** The live ladder limited to the named video rungs (config LIVE_LADDER); fallback and audio-only stay. */
 export function liveLadderSpec(names: readonly string[], base: LadderSpec = liveLadder): LadderSpec {
@@ -51,6 +51,29 @@ export function planLiveRun(info: MediaInfo, ladder: LadderSpec, fixed: readonly
   const renditions = sessionRenditions(wanted, fixed, ladder, { width: info.video.displayWidth, height: info.video.displayHeight });
   const soundless = !info.audio && renditions.every((r) => r.kind === 'video');
   return { ...planned, renditions, ...(soundless ? { soundless } : {}) };
+}
+
+/**
+ * A run's plan for a source without picture (a radio-style lesson, issue 11): the audio-only
+ * rendition alone, the master an audio-only one (CODECS mp4a). Null when the session already has
+ * picture renditions (a publisher that comes back without its camera): the transcoder cannot fill
+ * them, the capture keeps recording.
+ */
+export function planSoundOnlyRun(audio: AudioStreamInfo, ladder: LadderSpec, fixed: readonly string[]): TranscodePlan | null {
+  const only = ladder.audioOnly;
+  if (!only || fixed.some((n) => n !== only.name)) return null;
+  return {
+    renditions: [{ kind: 'audio', name: only.name, audioKbps: only.audioKbps }],
+    // Not used without picture (no video filter, no keyframes), but the plan is one shape.
+    fps: { num: 25, den: 1 },
+    gopSeconds: ladder.gopSeconds,
+    gopFrames: Math.round(ladder.gopSeconds * 25),
+    segmentSeconds: ladder.segmentSeconds,
+    durationS: null,
+    video: { streamIndex: null, deinterlace: false, orient: [], hdr: null, padEndS: 0 },
+    audio: { streamIndex: null, mono: audio.channels === 1 },
+    audioSettings: ladder.audio,
+  };
 }
 
 /** Microseconds, as ffmpeg's `-rw_timeout` takes them. */

@@ -31,6 +31,9 @@ export const relaxedLiveRules: readonly string[] = ['bandwidth.peak-average'];
  */
 export const soundlessLiveRules: readonly string[] = ['master.cellular'];
 
+/** Rules relaxed for a lesson of sound alone (issue 11: a radio-style class): it has no picture rung. */
+export const pictureLessLiveRules: readonly string[] = ['master.video-bitrates'];
+
 export interface LiveRecordingCheck {
   violations: Violation[];
   warnings: Violation[];
@@ -66,7 +69,8 @@ export function validateLiveRecording(ledger: LiveLedger, master: string, facts:
     });
   }
   const soundless = ledger.renditions.every((r) => !r.codecs?.includes('mp4a'));
-  const relaxed = soundless ? [...relaxedLiveRules, ...soundlessLiveRules] : relaxedLiveRules;
+  const pictureLess = ledger.renditions.every((r) => r.kind === 'audio');
+  const relaxed = [...relaxedLiveRules, ...(soundless ? soundlessLiveRules : []), ...(pictureLess ? pictureLessLiveRules : [])];
   return {
     violations: all.filter((v) => !relaxed.includes(v.rule)),
     warnings: [...all.filter((v) => relaxed.includes(v.rule)), ...cutWarnings],

@@ -285,3 +285,16 @@ export function parseProbe(run: ProbeRun, maxDurationS?: number): ProbeOutcome {
     },
   };
 }
+
+/**
+ * The sound of a live source that sends no picture at all (a radio-style lesson, issue 11), or null
+ * when it has a picture or no usable sound. Uploads without a picture stay refused (parseProbe).
+ */
+export function parseSoundOnly(run: ProbeRun): AudioStreamInfo | null {
+  const parsed = probeSchema.safeParse(run.json ?? {});
+  if (!parsed.success || parsed.data.error || !parsed.data.format) return null;
+  const streams = parsed.data.streams ?? [];
+  if (streams.some(isPictureStream)) return null;
+  const a = pickStream(streams.filter((s) => s.codec_type === 'audio' && knownCodec(s) && (s.channels ?? 0) > 0 && (s.sample_rate ?? 0) > 0), (s) => Math.min(s.channels ?? 0, 8));
+  return a ? audioStreamInfo(a, 0, null) : null;
+}

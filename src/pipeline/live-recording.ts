@@ -30,10 +30,10 @@ export async function finishRecording(ctx: LiveSessionContext, extra: Record<str
   const slots = ledger.slots;
   const durationS = round3(slots.reduce((s, x) => s + x.parts[0].durationS, 0));
   const videoIdx = ledger.renditions.map((r, i) => (r.kind === 'video' ? i : -1)).filter((i) => i >= 0);
-  if (!videoIdx.length) throw noMedia();
-
-  const posterFile = await makePoster(ctx, dir, videoIdx, durationS);
-  const sb = await makeStoryboard(ctx, dir, videoIdx[videoIdx.length - 1], durationS);
+  // A lesson of sound alone (a radio-style class, issue 11) has no poster and no storyboard.
+  const pictures = videoIdx.length > 0;
+  const posterFile = pictures ? await makePoster(ctx, dir, videoIdx, durationS) : null;
+  const sb = pictures ? await makeStoryboard(ctx, dir, videoIdx[videoIdx.length - 1], durationS) : null;
 
   // Playlists and master from the measured segments, checked against the real segments in storage.
   const media = ledger.renditions.map((_, i) => writeRecordingPlaylist(slots, i, { targetDurationS: ledger.targetDurationS }));
@@ -51,9 +51,11 @@ export async function finishRecording(ctx: LiveSessionContext, extra: Record<str
 
   // Upload: media playlists (viewers still polling now see ENDLIST), images, master last.
   await Promise.all(ledger.renditions.map((r, i) => retry(() => storage.putBuffer(bucket, liveMediaPlaylistKey(sid, r.name), media[i], contentTypeOf('index.m3u8')))));
-  await storage.putFile(bucket, livePosterKey(sid), posterFile, 'image/jpeg');
-  await storage.putFile(bucket, liveStoryboardImageKey(sid), sb.file, 'image/jpeg');
-  await storage.putBuffer(bucket, liveStoryboardVttKey(sid), sb.vtt, contentTypeOf('storyboard.vtt'));
+  if (posterFile) await storage.putFile(bucket, livePosterKey(sid), posterFile, 'image/jpeg');
+  if (sb) {
+    await storage.putFile(bucket, liveStoryboardImageKey(sid), sb.file, 'image/jpeg');
+    await storage.putBuffer(bucket, liveStoryboardVttKey(sid), sb.vtt, contentTypeOf('storyboard.vtt'));
+  }
   await storage.putBuffer(bucket, liveMasterKey(sid), master, contentTypeOf('master.m3u8'));
   await removeOrphans(ctx);
 
@@ -61,10 +63,10 @@ export async function finishRecording(ctx: LiveSessionContext, extra: Record<str
     durationS,
     renditions: recordingRenditions(ledger),
     masterKey: liveMasterKey(sid),
-    posterKey: livePosterKey(sid),
-    storyboardImageKey: liveStoryboardImageKey(sid),
-    storyboardVttKey: liveStoryboardVttKey(sid),
-    storyboard: { imageKey: liveStoryboardImageKey(sid), vttKey: liveStoryboardVttKey(sid), intervalS: sb.plan.intervalS, columns: sb.plan.columns, rows: sb.plan.rows, thumbWidth: sb.plan.thumbWidth, thumbHeight: sb.plan.thumbHeight, count: sb.plan.count },
+    posterKey: posterFile ? livePosterKey(sid) : null,
+    storyboardImageKey: sb ? liveStoryboardImageKey(sid) : null,
+    storyboardVttKey: sb ? liveStoryboardVttKey(sid) : null,
+    storyboard: sb ? { imageKey: liveStoryboardImageKey(sid), vttKey: liveStoryboardVttKey(sid), intervalS: sb.plan.intervalS, columns: sb.plan.columns, rows: sb.plan.rows, thumbWidth: sb.plan.thumbWidth, thumbHeight: sb.plan.thumbHeight, count: sb.plan.count } : null,
     segments: slots.length,
     runs: ledger.runs.length,
     discontinuities: slots.filter((s) => s.discontinuity).length,

@@ -9,12 +9,12 @@ import path from 'node:path';
 import { FfmpegError, probeVideoPackets, runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
 import { scrubUrl, type Logger } from '../infra/logger.ts';
 import type { Rendition, TranscodePlan, VideoRendition } from '../media/ffmpeg-args.ts';
-import { buildLiveLadderArgs, buildLiveProbeArgs, planLiveRun } from '../media/live-args.ts';
+import { buildLiveLadderArgs, buildLiveProbeArgs, planLiveRun, planSoundOnlyRun } from '../media/live-args.ts';
 import type { LiveRunEntry } from '../media/live-ledger.ts';
 import { capBandwidth } from '../media/live-playlists.ts';
 import { rationalValue } from '../media/media-info.ts';
 import { decidePassthrough, passthroughCaptureSeconds, passthroughSource, scanVideoPackets, withPassthrough } from '../media/passthrough.ts';
-import { parseProbe } from '../media/probe.ts';
+import { parseProbe, parseSoundOnly } from '../media/probe.ts';
 import { rwTimeoutS, runStopper, RunTakenOverError, type LiveSessionContext } from './live-context.ts';
 import { SegmentWatcher } from './live-segment-watcher.ts';
 
@@ -167,6 +167,14 @@ async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, s
   await rm(capture, { force: true });
   if (!probe) return null;
   const outcome = parseProbe(probe);
+  const fixed = ctx.ledger.renditions.map((r) => r.name);
+  const sound = outcome.ok ? null : parseSoundOnly(probe);
+  const soundOnly = sound && planSoundOnlyRun(sound, ctx.ladder, fixed);
+  if (soundOnly) {
+    ctx.sourceProblem = undefined;
+    log.info({ source: null, audio: sound.codec }, 'live source probed: sound without picture');
+    return { plan: soundOnly, passthrough: null };
+  }
   if (!outcome.ok) {
     log.warn({ reason: outcome.failure.reason }, 'the live stream is not usable yet');
     ctx.sourceProblem = outcome.failure.reason;
@@ -174,7 +182,7 @@ async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, s
   }
   ctx.sourceProblem = undefined;
   const info = outcome.info;
-  const plan = planLiveRun(info, ctx.ladder, ctx.ledger.renditions.map((r) => r.name));
+  const plan = planLiveRun(info, ctx.ladder, fixed);
   const top = plan.renditions.find((r): r is VideoRendition => r.kind === 'video');
   const decision = top ? decidePassthrough(passthroughSource(info, scanVideoPackets(packets)), { top, outputFps: plan.fps, segmentSeconds: ctx.ladder.segmentSeconds, enabled }) : null;
   log.info({ source: `${info.video.codec} ${info.video.profile ?? ''} ${info.video.width}x${info.video.height}`, audio: info.audio?.codec ?? null, passthrough: decision }, 'live source probed');

@@ -147,6 +147,35 @@ describe('live lessons from real encoders\' streams', () => {
     expect(variants(rec.master).length).toBeGreaterThanOrEqual(2);
   }, 300_000);
 
+  it('when the publisher sends sound and no picture (a radio-style class), then students hear it live from an audio-only master, and the recording (no poster, no storyboard) reaches review, previews and plays once published', async () => {
+    const sent = 14;
+    const l = await liveLesson('广播课');
+    startPublisher(l.url, { noVideo: true, durationS: sent });
+    await eventually(() => status(l.id), (s) => s === 'on_air', 20_000, 'on air');
+    expect((await eventually(() => liveStatus(l.id), (b) => b.stream !== null, 15_000, 'live figures')).advice).toContain('no_video');
+    const master = await eventually(() => gateway(`/live/${l.id}/master.m3u8`), (m) => variants(m).includes('audio/index.m3u8'), 60_000, 'the audio-only live master');
+    expect(variants(master)).toEqual(['audio/index.m3u8']);
+    expect(master).toMatch(/CODECS="mp4a\.40\.2"/);
+    expect(master).not.toMatch(/RESOLUTION|avc1/);
+    const heard = await decode(`${ts.url}/live/${l.id}/master.m3u8`, 3, 'a');
+    expect(heard.code, heard.stderr).toBe(0);
+    expect(heard.frames).toBeGreaterThan(40);
+
+    const rec = await expectRecording(l.id, sent);
+    expect(rec.root).toMatch(/^live\//);
+    expect(variants(rec.master)).toEqual(['audio/index.m3u8']);
+    expect(rec.asset.media).toMatchObject({ posterKey: null, storyboard: null });
+    // the reviewer's signed preview and, once approved and published, the students' playback
+    const preview = (await ts.api('GET', `/api/v1/lessons/${l.id}`, { token: ts.users.reviewerA.token })).body.preview.hls as string;
+    const previewed = await decode(preview.startsWith('http') ? preview : `${ts.url}${preview}`, 3, 'a');
+    expect(previewed.code, previewed.stderr).toBe(0);
+    expect((await ts.api('POST', `/api/v1/lessons/${l.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).status).toBe(200);
+    expect((await ts.api('POST', `/api/v1/lessons/${l.id}/publications`, { token: ts.users.operator.token, body: { channel: 'portal' } })).status).toBeLessThan(300);
+    const played = await decode(`${ts.url}/play/${l.id}/master.m3u8`, 3, 'a');
+    expect(played.code, played.stderr).toBe(0);
+    expect(played.frames).toBeGreaterThan(40);
+  }, 300_000);
+
   it('when the encoder sends B-frames and 44.1 kHz sound at 25 fps, then it plays live with the usual ladder (sound resampled to 48 kHz) and its recording reaches review', async () => {
     const sent = 12;
     const l = await onAir('B帧直播', sent, { bframes: 3, sampleRate: 44100, fps: 25, size: '640x360' });

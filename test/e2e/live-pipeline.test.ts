@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { startPublisher, stopAllFfmpeg, type FfProc } from '../helpers/ffmpeg-rtmp.ts';
+import { RawRtmpClient } from '../helpers/rtmp-client.ts';
 import type { Config } from '../../config/config.schema.ts';
 import { jobIds } from '../../src/jobs/job-types.ts';
 
@@ -305,21 +306,23 @@ describe('live pipeline with an in-process worker', () => {
     }
   }, 240_000);
 
-  it('when a session ends before any picture arrived, then the recording fails with a message for the teacher', async () => {
+  it('when a session ends before any media arrived, then the recording fails with a message for the teacher', async () => {
     const id = await kit.liveLesson();
-    // an audio-only publisher: no picture ever reaches the worker
-    const url = await kit.publishUrl(id);
-    const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '60', '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url], { stdio: 'ignore' });
+    // a publisher that sends nothing (a lesson of sound alone is a recording: live-encoders.test.ts)
+    const url = new URL(await kit.publishUrl(id));
+    const c = await RawRtmpClient.open(Number(url.port));
     try {
+      await c.handshake();
+      await c.connect('live');
+      expect(await c.publish(`${url.pathname.split('/').pop()}${url.search}`)).toBe('NetStream.Publish.Start');
       await eventually(() => kit.status(id), (s) => s === 'on_air', 20_000, 'on air');
       await eventually(() => kit.sessions(id), (s) => s.length === 1, 5000, 'session');
-      await new Promise((r) => setTimeout(r, 3000)); // let the worker try (and refuse) the stream
       expect((await ts.api('POST', `/api/v1/lessons/${id}/live/stop`, { token: ts.users.operator.token })).status).toBe(200);
       await eventually(() => kit.status(id), (s) => s === 'failed', 60_000, 'the recording to fail');
       const [session] = await kit.sessions(id);
       expect((await kit.asset(session.asset_id!)).error).toBe('the live lesson ended before any video arrived');
     } finally {
-      p.kill('SIGKILL');
+      c.destroy();
     }
   }, 120_000);
 });

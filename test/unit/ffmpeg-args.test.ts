@@ -213,7 +213,7 @@ describe('buildTranscodeArgs', () => {
         '[s0]scale=1280:720:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];' +
         '[s1]scale=854:480:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v1];' +
         '[s2]scale=640:360:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v2];' +
-        'anullsrc=channel_layout=stereo:sample_rate=48000,arealtime,asplit=4[a0][a1][a2][a3]',
+        'anullsrc=channel_layout=stereo:sample_rate=48000,asplit=4[a0][a1][a2][a3]',
     );
     const first = args.slice(args.indexOf('-map'), args.indexOf('/w/live/720p/index.m3u8') + 1);
     expect(first).toEqual([

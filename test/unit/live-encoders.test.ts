@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { liveLadder } from '../../config/ladder.ts';
-import { buildLiveLadderArgs, liveLadderSpec, planLiveRun } from '../../src/media/live-args.ts';
+import { buildLiveLadderArgs, liveLadderSpec, planLiveRun, planSoundOnlyRun } from '../../src/media/live-args.ts';
 import type { SegmentFacts } from '../../src/media/hls-vod-input.ts';
 import { appendSlot, mergeCodecs, newLedger, nextSlot, type LiveLedger } from '../../src/media/live-ledger.ts';
 import { liveSegmentFile, writeLiveMaster } from '../../src/media/live-playlists.ts';
@@ -62,13 +62,13 @@ describe('a live run without sound', () => {
     expect(args[args.indexOf('-filter_complex') + 1]).toContain('[0:a:0]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,asplit=2[a0][a1]');
   });
 
-  it('when the publisher of a session with sound comes back without it, then every rendition stays and gets silence paced to real time', () => {
+  it('when the publisher of a session with sound comes back without it, then every rendition stays and gets silence', () => {
     const plan = planLiveRun(source(false), ladder, ['360p', '240p', 'audio']);
     expect(names(plan)).toEqual(['360p', '240p', 'audio']);
     expect(plan.soundless).toBeUndefined();
     const args = buildLiveLadderArgs({ input: 'rtmp://h/live/x', rwTimeoutS: 5, outDir: '/w/run-3', plan, preset: 'veryfast', localListSize: 30 });
-    // arealtime: nothing else paces the audio-only rendition's silence (issue 11: it raced ahead of the picture)
-    expect(args[args.indexOf('-filter_complex') + 1]).toContain('anullsrc=channel_layout=stereo:sample_rate=48000,arealtime,asplit=3[a0][a1][a2]');
+    expect(args[args.indexOf('-filter_complex') + 1]).toContain('anullsrc=channel_layout=stereo:sample_rate=48000,asplit=3[a0][a1][a2]');
+    expect(args.filter((a) => a === '-shortest')).toHaveLength(3);
   });
 
   it('when the first publisher sends sound (44.1 kHz), then the usual ladder with the audio-only rendition, resampled to 48 kHz', () => {
@@ -125,5 +125,49 @@ describe('the recording check of a session without sound', () => {
     const { ledger, facts } = videoOnlyRecording(['avc1.64000d,mp4a.40.2', 'avc1.64000c,mp4a.40.2']);
     const r = validateLiveRecording(ledger, writeLiveMaster(ledger, { phase: 'recording' }), facts);
     expect(r.violations.map((v) => v.rule)).toEqual(['master.cellular']);
+  });
+});
+
+describe('a live lesson of sound alone', () => {
+  /** A recording of 5 slots of the audio-only rendition (AAC in TS), as the transcoder makes it. */
+  function soundOnlyRecording(): { ledger: LiveLedger; facts: Record<string, SegmentFacts[]> } {
+    const ledger = newLedger({ sessionId: 's', lessonId: 'l', segmentSeconds: 2 });
+    ledger.renditions = [{ name: 'audio', kind: 'audio', codecs: 'mp4a.40.2', capBps: 80_000 }];
+    ledger.runs.push({ run: 1, epoch: 1, startedAtMs: 0, sizes: {}, frameRate: 25, plan: null });
+    for (let seq = 0; seq < 5; seq++) {
+      appendSlot(ledger, nextSlot(ledger, { run: 1, seq, parts: [{ durationS: seq === 4 ? 1.984 : 2.005333, bytes: 17_000 }], runStartPdtMs: 1e12, runElapsedS: seq * 2.005333, gap: false }));
+    }
+    let at = 1.4;
+    const facts = { 'audio/index.m3u8': ledger.slots.map((s): SegmentFacts => {
+      const f: SegmentFacts = {
+        uri: liveSegmentFile(s.run, s.seq), size: s.parts[0].bytes, container: 'ts', startS: at, durationS: s.parts[0].durationS, hasVideo: false, hasAudio: true,
+        startsWithIdr: null, keyframesS: [], hasPat: true, hasPmt: true, packetsOk: true, videoCodecs: null, audioCodecs: 'mp4a.40.2',
+        width: null, height: null, frameDurationS: null, audioFrameS: 1024 / 48000,
+      };
+      at += s.parts[0].durationS;
+      return f;
+    }) };
+    return { ledger, facts };
+  }
+
+  it('when the source has sound and no picture, then the run plans the audio-only rendition alone; not when the session already has pictures', () => {
+    const sound = source(true).audio!;
+    const plan = planSoundOnlyRun(sound, ladder, [])!;
+    expect(names(plan)).toEqual(['audio']);
+    const args = buildLiveLadderArgs({ input: 'rtmp://h/live/x', rwTimeoutS: 5, outDir: '/w/run-1', plan, preset: 'veryfast', localListSize: 30 });
+    expect(args[args.indexOf('-filter_complex') + 1]).toBe('[0:a:0]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,asplit=1[a0]');
+    expect(args).not.toContain('-c:v');
+    expect(args.at(-1)).toBe('/w/run-1/audio/index.m3u8');
+    expect(planSoundOnlyRun(sound, ladder, ['audio'])).not.toBeNull();
+    expect(planSoundOnlyRun(sound, ladder, ['360p', '240p', 'audio'])).toBeNull();
+  });
+
+  it('when the recording has sound alone, then the master lists the audio variant (CODECS mp4a) and the picture rules do not apply', () => {
+    const { ledger, facts } = soundOnlyRecording();
+    const master = writeLiveMaster(ledger, { phase: 'recording' });
+    expect(master).toMatch(/#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="mp4a\.40\.2"\naudio\/index\.m3u8/);
+    const r = validateLiveRecording(ledger, master, facts);
+    expect(r.violations).toEqual([]);
+    expect(r.warnings.map((w) => w.rule)).toEqual(['master.video-bitrates']);
   });
 });

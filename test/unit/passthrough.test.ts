@@ -196,7 +196,7 @@ describe('passthrough ladder argv', () => {
   it('when the source sends no sound, then the copy gets generated silence like every rendition and ends with the picture', () => {
     const plan = withPassthrough({ ...base, audio: null }, decision, { width: 640, height: 360 });
     const args = buildLiveLadderArgs({ input: 'rtmp://h/live/x', rwTimeoutS: 5, outDir: '/w', plan, preset: 'veryfast', localListSize: 30 });
-    expect(args[args.indexOf('-filter_complex') + 1]).toMatch(/;anullsrc=channel_layout=stereo:sample_rate=48000,arealtime,asplit=3\[a0\]\[a1\]\[a2\]$/);
+    expect(args[args.indexOf('-filter_complex') + 1]).toMatch(/;anullsrc=channel_layout=stereo:sample_rate=48000,asplit=3\[a0\]\[a1\]\[a2\]$/);
     expect(args.slice(args.indexOf('-c:v'), args.indexOf('-c:v') + 2)).toEqual(['-c:v', 'copy']);
     expect(args.filter((a) => a === '-shortest')).toHaveLength(3);
   });

@@ -27,6 +27,7 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
   const engine = useRef<Engine | null>(null);
   const [rungs, setRungs] = useState<Rung[]>([]);
   const [audioOnly, setAudioOnly] = useState(false);
+  const [soundOnly, setSoundOnly] = useState(false);
   const [quality, setQuality] = useState<Quality>('auto');
   const [rung, setRung] = useState<number | undefined>();
   const [paused, setPaused] = useState(true);
@@ -42,10 +43,11 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
     const v = video.current!;
     let dead = false;
     createEngine(v, src, live, {
-      onLadder: (r, a) => {
+      onLadder: (r, a, s) => {
         if (dead) return;
         setRungs(r);
         setAudioOnly(a);
+        setSoundOnly(s);
       },
       onRung: (i) => !dead && setRung(i),
       onFatal: (kind) => {
@@ -93,7 +95,7 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
 
   return (
     <div
-      class={`player${quality === 'audio' ? ' player--audio' : ''}`}
+      class={`player${quality === 'audio' || soundOnly ? ' player--audio' : ''}`}
       ref={box}
       role="group"
       aria-label={t.playerLabel}
@@ -120,7 +122,7 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
         onDurationChange={() => setDuration(Number.isFinite(v().duration) ? v().duration : 0)}
         onVolumeChange={() => setMuted(v().muted)}
       />
-      {quality === 'audio' && <p class="player__audio-note">{t.audioOnlyNote}</p>}
+      {soundOnly ? <p class="player__audio-note">{t.soundOnlyLesson}</p> : quality === 'audio' && <p class="player__audio-note">{t.audioOnlyNote}</p>}
       {!started && !failure && (
         <button type="button" class="player__big-play" onClick={toggle}>
           <Icon name="play" /> {t.tapToPlay}
@@ -145,7 +147,7 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
         <button type="button" class="player__button" onClick={() => { v().muted = !v().muted; }} aria-label={muted ? t.unmute : t.mute}>
           <Icon name={muted ? 'muted' : 'volume'} />
         </button>
-        {(rungs.length > 0 || audioOnly) && <QualityMenu rungs={rungs} audioOnly={audioOnly} value={quality} playing={rung} onChange={choose} />}
+        {!soundOnly && (rungs.length > 0 || audioOnly) && <QualityMenu rungs={rungs} audioOnly={audioOnly} value={quality} playing={rung} onChange={choose} />}
         {typeof box.current?.requestFullscreen === 'function' && (
           <button
             type="button"

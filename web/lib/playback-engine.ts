@@ -11,8 +11,11 @@ export interface Rung {
 export type Quality = 'auto' | 'audio' | number;
 
 export interface EngineEvents {
-  /** The ladder is known (video rungs from lowest to highest; whether an audio-only rendition exists). */
-  onLadder(rungs: Rung[], audioOnly: boolean): void;
+  /**
+   * The ladder is known (video rungs from lowest to highest; whether an audio-only rendition exists;
+   * whether the lesson is sound alone: a radio-style live class has no picture variant at all).
+   */
+  onLadder(rungs: Rung[], audioOnly: boolean, soundOnly: boolean): void;
   /** The rung now playing changed (undefined: audio only or unknown). */
   onRung(index: number | undefined): void;
   /** Playback cannot go on: `gone` when the gateway no longer serves the lesson (withdrawn, stopped). */
@@ -32,6 +35,11 @@ export function prefersNativeHls(video: HTMLVideoElement): boolean {
   const ios = /iP(hone|ad|od)/.test(navigator.userAgent) || (navigator.userAgent.includes('Macintosh') && navigator.maxTouchPoints > 1);
   const mse = typeof window.MediaSource !== 'undefined' || typeof (window as { ManagedMediaSource?: unknown }).ManagedMediaSource !== 'undefined';
   return canNative && (ios || !mse);
+}
+
+/** Whether a master playlist offers any picture (a variant with RESOLUTION or a video codec). */
+export function hasPicture(master: string): boolean {
+  return /RESOLUTION=|avc1|hvc1|hev1|av01|vp09/.test(master);
 }
 
 /** The audio-only variant of a master playlist (CODECS without a video codec and no RESOLUTION). */
@@ -58,18 +66,22 @@ function startHints(): { startLevel: number; estimate: number } {
 /** Plays a master playlist in `video` through hls.js (where MSE exists) or the browser's own HLS. */
 export async function createEngine(video: HTMLVideoElement, masterUrl: string, live: boolean, ev: EngineEvents): Promise<Engine> {
   let audioUrl: string | undefined;
+  let soundOnly = false;
   const findAudio = async (): Promise<string | undefined> => {
     try {
       const res = await fetch(masterUrl);
       if (res.status === 404) ev.onFatal('gone');
-      return res.ok ? audioVariantOf(await res.text(), masterUrl) : undefined;
+      if (!res.ok) return undefined;
+      const text = await res.text();
+      soundOnly = !hasPicture(text);
+      return audioVariantOf(text, masterUrl);
     } catch {
       return undefined; // the player reports its own errors
     }
   };
   if (prefersNativeHls(video)) {
     audioUrl = await findAudio();
-    ev.onLadder([], Boolean(audioUrl));
+    ev.onLadder([], Boolean(audioUrl), soundOnly);
     video.src = masterUrl;
     const onError = (): void => ev.onFatal('network');
     video.addEventListener('error', onError);
@@ -122,7 +134,7 @@ export async function createEngine(video: HTMLVideoElement, masterUrl: string, l
       if (url !== masterUrl) return;
       // hls.js drops audio-only variants from its levels: read the master (from the HTTP cache) for it
       if (audioUrl === undefined) audioUrl = await findAudio();
-      ev.onLadder(h.levels.map((l, index) => ({ index, height: l.height, bitrate: l.bitrate })).filter((r) => r.height > 0), Boolean(audioUrl));
+      ev.onLadder(h.levels.map((l, index) => ({ index, height: l.height, bitrate: l.bitrate })).filter((r) => r.height > 0), Boolean(audioUrl), soundOnly);
     });
     h.on(HlsCtor.Events.LEVEL_SWITCHED, (_e, d) => ev.onRung(url === masterUrl ? d.level : undefined));
     h.on(HlsCtor.Events.ERROR, (_e, d) => {
