@@ -44,6 +44,20 @@ export function recordFromCapture(transcoded: LiveLedger, captured: LiveLedger |
   return !transcoded.slots.length || !hasVideo || seconds(captured) - seconds(transcoded) > maxGapS;
 }
 
+/**
+ * The recording of a lesson of sound alone (issue 11, a radio-style class) when the transcoder missed
+ * any of what was captured (more than half a second): the capture itself (the publisher's own AAC,
+ * remuxed into 2 s segments), its rendition an audio one. Sound has no keyframe the ingest could
+ * cache, so a transcoder that pulls a second late misses that second: the capture, pulled at once,
+ * is the more complete recording. Null when the capture has a picture or holds no more.
+ */
+export function soundOnlyFromCapture(transcoded: LiveLedger, captured: LiveLedger | null): LiveLedger | null {
+  const codecs = captured?.renditions[0]?.codecs;
+  if (!captured?.slots.length || !codecs || codecs.includes('avc1') || transcoded.renditions.some((r) => r.kind === 'video')) return null;
+  if (transcoded.slots.length && seconds(captured) - seconds(transcoded) <= 0.5) return null;
+  return { ...captured, renditions: captured.renditions.map((r) => ({ ...r, kind: 'audio' as const })) };
+}
+
 /** What the refill did, in the recording's result (`data.refill`). */
 export interface RefillReport {
   stretches: { fromS: number; seconds: number; segments: number }[];
@@ -59,6 +73,11 @@ export interface RefillReport {
  */
 export async function recordSession(ctx: LiveSessionContext, captured: LiveLedger | null): Promise<JobResult> {
   const { ledger, config, log } = ctx;
+  const sound = soundOnlyFromCapture(ledger, captured);
+  if (sound) {
+    log.info({ capturedS: round3(seconds(sound)), transcodedS: round3(seconds(ledger)) }, 'a lesson of sound alone: the capture is the recording');
+    return finishRecording({ ...ctx, ledger: sound });
+  }
   if (!recordFromCapture(ledger, captured, config.LIVE_RECORDING_MAX_GAP_S)) return finishRecording(ctx);
   const capture = captured!;
   if (ledger.slots.length && ledger.renditions.some((r) => r.kind === 'video') && ledger.renditions.every((r) => r.codecs)) {

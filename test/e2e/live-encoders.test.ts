@@ -163,7 +163,10 @@ describe('live lessons from real encoders\' streams', () => {
 
     const rec = await expectRecording(l.id, sent);
     expect(rec.root).toMatch(/^live\//);
-    expect(variants(rec.master)).toEqual(['audio/index.m3u8']);
+    // the transcoder's audio rendition, or the captured sound itself when the transcoder missed more of it
+    expect(variants(rec.master)).toHaveLength(1);
+    expect(rec.master).toMatch(/CODECS="mp4a\.40\.2"/);
+    expect(rec.master).not.toMatch(/RESOLUTION|avc1/);
     expect(rec.asset.media).toMatchObject({ posterKey: null, storyboard: null });
     // the reviewer's signed preview and, once approved and published, the students' playback
     const preview = (await ts.api('GET', `/api/v1/lessons/${l.id}`, { token: ts.users.reviewerA.token })).body.preview.hls as string;

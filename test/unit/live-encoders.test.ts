@@ -7,6 +7,7 @@ import { liveSegmentFile, writeLiveMaster } from '../../src/media/live-playlists
 import { validateLiveRecording } from '../../src/media/live-recording-check.ts';
 import type { MediaInfo } from '../../src/media/media-info.ts';
 import { withPassthrough } from '../../src/media/passthrough.ts';
+import { soundOnlyFromCapture } from '../../src/pipeline/live-capture-recording.ts';
 
 /**
  * What real encoders send (issue 11 item 5) and how a live run plans for it: a publisher without
@@ -169,5 +170,23 @@ describe('a live lesson of sound alone', () => {
     const r = validateLiveRecording(ledger, master, facts);
     expect(r.violations).toEqual([]);
     expect(r.warnings.map((w) => w.rule)).toEqual(['master.video-bitrates']);
+  });
+
+  it('when the transcoder missed part of a lesson of sound alone, then the capture, as an audio rendition, is the recording', () => {
+    const transcoded = soundOnlyRecording().ledger;
+    const captured = (n: number, codecs: string): LiveLedger => {
+      const l = newLedger({ sessionId: 's', lessonId: 'l', segmentSeconds: 2 });
+      l.renditions = [{ name: 'source', kind: 'video', codecs, capBps: 0 }];
+      l.runs.push({ run: 1, epoch: 1, startedAtMs: 0, sizes: {}, frameRate: null, plan: null });
+      for (let seq = 0; seq < n; seq++) appendSlot(l, nextSlot(l, { run: 1, seq, parts: [{ durationS: 2, bytes: 30_000 }], runStartPdtMs: 1e12, runElapsedS: seq * 2, gap: false }));
+      return l;
+    };
+    const rec = soundOnlyFromCapture(transcoded, captured(6, 'mp4a.40.2'));
+    expect(rec?.renditions).toEqual([{ name: 'source', kind: 'audio', codecs: 'mp4a.40.2', capBps: 0 }]);
+    expect(rec?.slots).toHaveLength(6);
+    // the transcoder has it all: its own; a capture with picture: the usual ways
+    expect(soundOnlyFromCapture(transcoded, captured(5, 'mp4a.40.2'))).toBeNull();
+    expect(soundOnlyFromCapture(transcoded, captured(7, 'avc1.64001e,mp4a.40.2'))).toBeNull();
+    expect(soundOnlyFromCapture(videoOnlyRecording(['avc1.64000d', 'avc1.64000c']).ledger, captured(9, 'mp4a.40.2'))).toBeNull();
   });
 });
