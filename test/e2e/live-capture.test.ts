@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { approvedLiveLesson, eventually, variantUris as variants } from '../helpers/live-lesson.ts';
 import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
 import { validateVod } from '../../src/media/hls-validator.ts';
@@ -13,16 +14,6 @@ import { loadVodInput } from '../../src/media/hls-vod-input.ts';
  * recording reaches review as a valid ladder as long as what was sent. Sources are 640x360 (live
  * ladder 360p + 240p + audio) to keep two shared cores free.
  */
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch((err: Error) => err as unknown as T);
-    if (!(v instanceof Error) && ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${v instanceof Error ? v.message : JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** ffmpeg decodes `seconds` of `url`; resolves with its exit code and decoded video frames. */
 function decode(url: string, seconds: number): Promise<{ code: number | null; frames: number; stderr: string }> {
@@ -42,8 +33,6 @@ function decode(url: string, seconds: number): Promise<{ code: number | null; fr
   });
 }
 
-const variants = (master: string): string[] => master.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-
 describe('live capture when the only transcoder is busy', () => {
   let ts: TestSystem;
   beforeAll(async () => {
@@ -59,17 +48,7 @@ describe('live capture when the only transcoder is busy', () => {
     await ts?.stop();
   });
 
-  const liveLesson = async (title: string): Promise<{ id: string; url: string }> => {
-    const start = Date.now() - 5 * 60_000;
-    const c = await ts.api('POST', '/api/v1/lessons', {
-      token: ts.users.teacherA.token,
-      body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 45 * 60_000).toISOString() }),
-    });
-    expect(c.status).toBe(201);
-    expect((await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).body.status).toBe('approved_for_air');
-    const k = await ts.api('POST', `/api/v1/lessons/${c.body.id}/live`, { token: ts.users.teacherA.token });
-    return { id: c.body.id, url: `${(k.body.rtmpUrl as string).replace(/:\d+\//, `:${ts.sys.ingest!.port}/`)}/${k.body.streamKey}` };
-  };
+  const liveLesson = (title: string) => approvedLiveLesson(ts, title);
   const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
   const masterAt = (id: string) => eventually(async () => {
     const r = await fetch(`${ts.url}/live/${id}/master.m3u8`);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { approvedLiveLesson, eventually, variantUris as variants } from '../helpers/live-lesson.ts';
 import { startPublisher, stopAllFfmpeg, type PublisherOptions } from '../helpers/ffmpeg-rtmp.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
 import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
@@ -13,16 +14,6 @@ import { loadVodInput } from '../../src/media/hls-vod-input.ts';
  * Small pictures (the 360p live ladder) and 10-15 s publishers, at most two at once, to keep the two
  * shared cores usable. LIVE_TEST_LOG=1 prints the system's logs.
  */
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch((err: Error) => err as unknown as T);
-    if (!(v instanceof Error) && ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${v instanceof Error ? v.message : JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** ffmpeg decodes `seconds` of `url`'s first stream of `kind`; resolves with its exit code and decoded frames. */
 function decode(url: string, seconds: number, kind: 'v' | 'a' = 'v'): Promise<{ code: number | null; frames: number; stderr: string }> {
@@ -51,8 +42,6 @@ function expectValidTarget(text: string): void {
   expect(Math.max(...durations.map(Math.round)), text).toBeLessThanOrEqual(target);
 }
 
-const variants = (master: string): string[] => master.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-
 describe('live lessons from real encoders\' streams', () => {
   let ts: TestSystem;
   beforeAll(async () => {
@@ -68,17 +57,7 @@ describe('live lessons from real encoders\' streams', () => {
     await ts?.stop();
   });
 
-  const liveLesson = async (title: string): Promise<{ id: string; url: string }> => {
-    const start = Date.now() - 5 * 60_000;
-    const c = await ts.api('POST', '/api/v1/lessons', {
-      token: ts.users.teacherA.token,
-      body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 45 * 60_000).toISOString() }),
-    });
-    expect(c.status).toBe(201);
-    expect((await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).body.status).toBe('approved_for_air');
-    const k = await ts.api('POST', `/api/v1/lessons/${c.body.id}/live`, { token: ts.users.teacherA.token });
-    return { id: c.body.id, url: `${(k.body.rtmpUrl as string).replace(/:\d+\//, `:${ts.sys.ingest!.port}/`)}/${k.body.streamKey}` };
-  };
+  const liveLesson = (title: string) => approvedLiveLesson(ts, title);
   const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
   const liveStatus = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}/live/status`, { token: ts.users.teacherA.token })).body;
   const gateway = async (p: string): Promise<string> => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { approvedLiveLesson, eventually } from '../helpers/live-lesson.ts';
 import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
 
 /**
@@ -9,16 +10,6 @@ import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
  * from the capture only the seconds it missed, and reaches review as one valid ladder as long as what
  * was sent. Sources are 320x240 (the 360p fallback rung and audio) to keep two shared cores free.
  */
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch((err: Error) => err as unknown as T);
-    if (!(v instanceof Error) && ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${v instanceof Error ? v.message : JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 interface Refill {
   stretches: { fromS: number; seconds: number; segments: number }[];
@@ -38,17 +29,7 @@ describe('gap-only refill of a live recording', () => {
     await ts?.stop();
   });
 
-  const liveLesson = async (title: string): Promise<{ id: string; url: string }> => {
-    const start = Date.now() - 5 * 60_000;
-    const c = await ts.api('POST', '/api/v1/lessons', {
-      token: ts.users.teacherA.token,
-      body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 45 * 60_000).toISOString() }),
-    });
-    expect(c.status).toBe(201);
-    expect((await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).body.status).toBe('approved_for_air');
-    const k = await ts.api('POST', `/api/v1/lessons/${c.body.id}/live`, { token: ts.users.teacherA.token });
-    return { id: c.body.id, url: `${(k.body.rtmpUrl as string).replace(/:\d+\//, `:${ts.sys.ingest!.port}/`)}/${k.body.streamKey}` };
-  };
+  const liveLesson = (title: string) => approvedLiveLesson(ts, title);
   const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
   const master = async (id: string) => {
     const r = await fetch(`${ts.url}/live/${id}/master.m3u8`);
