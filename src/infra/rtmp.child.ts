@@ -12,6 +12,7 @@ import { LocalFailureLimiter } from './rate-limit.ts';
 import { PublishGate, normalizeAddress, type RefusalReason } from '../domain/publish-gate.ts';
 import { RTMP_APP, toChildSchema, type ChildSettings, type FromChild } from './rtmp.ts';
 import { StreamMeter } from '../media/stream-meter.ts';
+import { PublisherTimeline } from '../media/publisher-timeline.ts';
 
 const NMS_VERSION = '4.4.3';
 const require = createRequire(import.meta.url);
@@ -26,10 +27,15 @@ interface NmsPacket {
   data: Buffer;
   /** stream timestamp, ms */
   dts: number;
+  /** dts + the video's composition offset, ms */
+  pts: number;
   /** NMS's FLV tag class: 3 = video keyframe (Flv.parserTag) */
   flags: number;
 }
 const NMS_FLAG_KEYFRAME = 3;
+/** NMS's FLV tag classes of codec configurations (AAC, AVC sequence headers) */
+const NMS_FLAG_AUDIO_CONFIG = 0;
+const NMS_FLAG_VIDEO_CONFIG = 2;
 
 interface NmsRtmp {
   streamQuery: Record<string, unknown>;
@@ -135,6 +141,8 @@ interface Conn {
   lastRx: number;
   /** what an accepted publisher sends (bitrate, frame rate, keyframes) */
   meter?: StreamMeter;
+  /** the publisher's timestamps made monotonic (an encoder restarted on the same connection) */
+  timeline?: PublisherTimeline;
 }
 
 /** A connection broke the protocol or a limit: it alone is closed. */
@@ -162,7 +170,7 @@ const signSecret = randomBytes(32).toString('hex');
 const conns = new Set<Conn>();
 const connOfSession = new WeakMap<NmsSession, Conn>();
 const pendingByAddress = new Map<string, number>();
-const counters = { protocolErrors: 0, rejectedConnections: 0, upstreamMediaDropped: 0 };
+const counters = { protocolErrors: 0, rejectedConnections: 0, upstreamMediaDropped: 0, timestampJumps: 0 };
 const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 const startedAt = Date.now();
 /** NMS's own Play.Start answer, sent by the prePlay listener on acceptance */
@@ -367,11 +375,13 @@ function patchSession(session: NmsSession, conn: Conn): void {
 
   session.onPacket = (packet: NmsPacket) => {
     if (conn.role === 'publisher' && conn.accepted && !conn.dropped && session.broadcast.publisher === session) {
-      session.broadcast.broadcastMessage(packet);
       if (packet.codec_type === MSG_AUDIO || packet.codec_type === MSG_VIDEO) {
-        conn.meter ??= new StreamMeter(Date.now());
-        conn.meter.feed({ video: packet.codec_type === MSG_VIDEO, bytes: packet.size, dts: packet.dts, keyframe: packet.flags === NMS_FLAG_KEYFRAME }, Date.now());
+        const now = Date.now();
+        conn.meter ??= new StreamMeter(now);
+        conn.meter.feed({ video: packet.codec_type === MSG_VIDEO, bytes: packet.size, dts: packet.dts, keyframe: packet.flags === NMS_FLAG_KEYFRAME }, now);
+        relayedTimestamps(conn, packet, now);
       }
+      session.broadcast.broadcastMessage(packet);
     } else {
       counters.upstreamMediaDropped += 1;
     }
@@ -425,6 +435,22 @@ function patchSession(session: NmsSession, conn: Conn): void {
       log.error({ err, sessionId: session.id }, 'rtmp close handling failed');
     }
   };
+}
+
+/**
+ * The publisher's timestamps as every puller gets them: one timeline that only moves forward, whatever
+ * the encoder does on its connection (a restart starts its timestamps over; src/media/publisher-timeline.ts).
+ * The meter has already seen the publisher's own timestamps.
+ */
+function relayedTimestamps(conn: Conn, packet: NmsPacket, now: number): void {
+  const config = packet.flags === NMS_FLAG_AUDIO_CONFIG || packet.flags === NMS_FLAG_VIDEO_CONFIG;
+  const m = (conn.timeline ??= new PublisherTimeline()).map(packet.codec_type === MSG_VIDEO ? 'video' : 'audio', packet.dts, packet.pts, now, config);
+  if (m.jump) {
+    counters.timestampJumps += 1;
+    log.warn({ lessonId: conn.lessonId, sessionId: conn.session.id, ...m.jump }, 'publisher timestamps jumped (encoder restarted?): relayed on one timeline');
+  }
+  packet.dts = m.dts;
+  packet.pts = m.pts;
 }
 
 /** Wraps an NMS event listener: nothing thrown in it may reach NMS's timers or the process. */

@@ -156,6 +156,8 @@ const ingestStatsSchema = z.object({
   rejectedConnections: z.number(),
   /** media messages ignored because their sender was not the path's accepted publisher */
   upstreamMediaDropped: z.number(),
+  /** publisher timestamp jumps (encoder restarts on one connection) relayed on one timeline since the child started */
+  timestampJumps: z.number().default(0),
   /** longest event-loop stall since the previous stats call */
   eventLoopDelayMaxMs: z.number(),
   /** each accepted publisher's stream as the ingest sees it (the teacher's live panel) */

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { promisify } from 'node:util';
 
 /**
  * A minimal RTMP client for tests: simple handshake, AMF0 commands, media messages, and a chunk
@@ -409,4 +411,141 @@ export function timestampRegressions(msgs: RtmpMessage[], type: number): number 
     last = m.timestamp;
   }
   return n;
+}
+
+// ---- FLV files published tag by tag (real H.264/AAC with timestamps of our choosing) --------------
+
+/** One FLV tag: its type (8 audio, 9 video, 18 script data), timestamp (ms) and body. */
+export interface FlvTag {
+  type: number;
+  timestamp: number;
+  data: Buffer;
+}
+
+/** The tags of an FLV file (what ffmpeg's flv muxer writes), in file order. */
+export function readFlvTags(file: Buffer): FlvTag[] {
+  if (file.toString('latin1', 0, 3) !== 'FLV') throw new Error('not an FLV file');
+  const tags: FlvTag[] = [];
+  let off = file.readUInt32BE(5) + 4;
+  while (off + 11 <= file.length) {
+    const size = file.readUIntBE(off + 1, 3);
+    if (off + 11 + size > file.length) break;
+    const timestamp = (file.readUIntBE(off + 4, 3) | (file[off + 7] << 24)) >>> 0;
+    tags.push({ type: file[off] & 0x1f, timestamp, data: file.subarray(off + 11, off + 11 + size) });
+    off += 11 + size + 4;
+  }
+  return tags;
+}
+
+/**
+ * An encoder's real output as FLV tags: `seconds` of H.264 (testsrc2, keyframes every 2 s, no
+ * B-frames) and AAC (48 kHz stereo), encoded by ffmpeg.
+ */
+export async function encodeFlvTags(o: { seconds: number; size?: string; fps?: number }): Promise<FlvTag[]> {
+  const fps = o.fps ?? 30;
+  const { stdout } = await promisify(execFile)('ffmpeg', [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '640x360'}:rate=${fps}`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(o.seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(2 * fps), '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '96k', '-ac', '2',
+    '-f', 'flv', 'pipe:1',
+  ], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 });
+  // the muxer's closing AVC end-of-sequence tag is left out: a live encoder sends none mid-lesson
+  return readFlvTags(stdout).filter((t) => !(t.type === MSG.video && (t.data[0] & 0x0f) === 7 && t.data[1] === 2));
+}
+
+/** Whether a tag is a codec configuration (AVC decoder configuration record, AAC AudioSpecificConfig). */
+export function isSequenceHeader(t: FlvTag): boolean {
+  if (t.type === MSG.video) return (t.data[0] & 0x0f) === 7 && t.data[1] === 0;
+  if (t.type === MSG.audio) return t.data[0] >> 4 === 10 && t.data[1] === 0;
+  return false;
+}
+
+const isVideoKeyframe = (t: FlvTag): boolean => t.type === MSG.video && t.data[0] >> 4 === 1 && !isSequenceHeader(t);
+
+/** A tag to send: `sendAtMs` on the publisher's wall clock (from its first tag), `timestamp` on the wire. */
+export interface TimedTag extends FlvTag {
+  sendAtMs: number;
+}
+
+/** The tags as an encoder sends them in real time: each at its own timestamp, timestamps unchanged. */
+export function realTime(tags: readonly FlvTag[]): TimedTag[] {
+  return tags.map((t) => ({ ...t, sendAtMs: t.timestamp }));
+}
+
+/**
+ * An encoder that restarts without reconnecting (OBS changing settings, a hardware encoder's reset):
+ * at the first video keyframe sent at or after `atS` seconds into the publish, it sends its codec configuration again and its
+ * timestamps start over at `atS - backS` (0 at the least), the tags after it keeping their spacing.
+ * `pauseS` is the restart's own silence on the wire. Tags after the restart point are retimed, audio
+ * included (the same encoder restarted both).
+ */
+export function restartEncoderAt(tags: readonly TimedTag[], o: { atS: number; backS: number; pauseS?: number }): TimedTag[] {
+  const cut = tags.findIndex((t) => isVideoKeyframe(t) && t.sendAtMs >= o.atS * 1000);
+  if (cut < 0) throw new Error(`no keyframe after ${o.atS} s`);
+  const from = tags[cut].timestamp;
+  const to = Math.max(0, from - Math.round(o.backS * 1000));
+  const pause = Math.round((o.pauseS ?? 0) * 1000);
+  const headers = tags.slice(0, cut).filter(isSequenceHeader).map((t) => ({ ...t, timestamp: to, sendAtMs: tags[cut].sendAtMs + pause }));
+  const after = tags.slice(cut).map((t) => ({ ...t, timestamp: Math.max(0, t.timestamp - from + to), sendAtMs: t.sendAtMs + pause }));
+  return [...tags.slice(0, cut), ...headers, ...after];
+}
+
+/**
+ * Sends the `count` tags after the first keyframe sent at or after `atS` seconds into the publish with
+ * that keyframe's timestamp (an encoder that repeats timestamps: non-monotonic on the wire by a frame).
+ */
+export function repeatTimestampsAt(tags: readonly TimedTag[], o: { atS: number; count: number }): TimedTag[] {
+  const start = tags.findIndex((t) => isVideoKeyframe(t) && t.sendAtMs >= o.atS * 1000);
+  if (start < 1) throw new Error(`no keyframe after ${o.atS} s`);
+  return tags.map((t, i) => (i > start && i <= start + o.count ? { ...t, timestamp: tags[start].timestamp } : t));
+}
+
+/** An FLV file of the tags with their (rewritten) timestamps, e.g. to see what ffmpeg makes of them. */
+export function writeFlv(tags: readonly FlvTag[]): Buffer {
+  const parts: Buffer[] = [Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0])];
+  for (const t of tags) {
+    const h = Buffer.alloc(11);
+    h[0] = t.type;
+    h.writeUIntBE(t.data.length, 1, 3);
+    h.writeUIntBE(t.timestamp & 0xffffff, 4, 3);
+    h[7] = (t.timestamp >>> 24) & 0xff;
+    const size = Buffer.alloc(4);
+    size.writeUInt32BE(11 + t.data.length);
+    parts.push(h, t.data, size);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Publishes tags to an ingest as an encoder does: handshake, connect, publish `nameWithQuery`, the
+ * metadata as @setDataFrame, then each tag at its `sendAtMs` (chunk stream 4 for sound, 6 for
+ * picture, full headers: any timestamp can follow any other). Resolves with the publish status and
+ * a `done` that settles once everything is sent (or `stop()` was called), the connection then closed.
+ */
+export async function publishFlvTags(port: number, nameWithQuery: string, tags: readonly TimedTag[]): Promise<{ status: string; done: Promise<void>; stop: () => void }> {
+  const c = await RawRtmpClient.open(port);
+  await c.handshake();
+  await c.connect('live');
+  const status = await c.publish(nameWithQuery);
+  let stopped = status !== 'NetStream.Publish.Start';
+  const send = (t: FlvTag) => {
+    const payload = t.type === MSG.data ? Buffer.concat([amfEncode('@setDataFrame'), t.data]) : t.data;
+    c.send({ cid: t.type === MSG.audio ? 4 : t.type === MSG.video ? 6 : 5, type: t.type, streamId: 1, timestamp: t.timestamp, payload });
+  };
+  const done = (async () => {
+    const start = Date.now();
+    for (const t of tags) {
+      if (stopped || c.isClosed) break;
+      const wait = start + t.sendAtMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      send(t);
+    }
+    // the last tags reach the ingest before the connection ends
+    if (!c.isClosed) await new Promise((r) => setTimeout(r, 200));
+    c.destroy();
+  })();
+  return { status, done, stop: () => { stopped = true; } };
 }

@@ -7,7 +7,8 @@ import { hashStreamKey, type IngestKeyInput } from '../../src/domain/publish-gat
 import { IngestEventLog } from '../helpers/ingest-events.ts';
 import { startPublisher, startViewer, stopAllFfmpeg, waitUntil } from '../helpers/ffmpeg-rtmp.ts';
 import {
-  MSG, RawRtmpClient, amfEncode, encodeMessage, fakeVideo, metadataCodecIds, timestampRegressions, videoCodecIds,
+  MSG, RawRtmpClient, amfEncode, encodeFlvTags, encodeMessage, fakeVideo, isSequenceHeader, metadataCodecIds, publishFlvTags, realTime,
+  repeatTimestampsAt, restartEncoderAt, timestampRegressions, videoCodecIds, type FlvTag, type RtmpMessage,
 } from '../helpers/rtmp-client.ts';
 
 const H264 = 7;
@@ -313,6 +314,36 @@ describe('rtmp ingest', () => {
     // another address is not affected
     const ok = await raw();
     expect(await ok.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
+  });
+
+  it('when the encoder restarts on its connection (timestamps 5 s back, then a few repeated), then viewers get one timeline that only moves forward, sound and picture in step, as long as what was sent', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const source = realTime(await encodeFlvTags({ seconds: 8, size: '320x240' }));
+    const tags = repeatTimestampsAt(restartEncoderAt(source, { atS: 4, backS: 5, pauseS: 0.3 }), { atS: 6, count: 3 });
+    const jumps0 = (await sup.stats()).timestampJumps;
+    // waiting before the publisher comes: it gets everything from the start
+    const viewer = await rawViewer(lessonId);
+    const pub = await publishFlvTags(sup.port, `${lessonId}?key=${secret}`, tags);
+    expect(pub.status).toBe('NetStream.Publish.Start');
+    await pub.done;
+    // media frames (no codec configuration), sent or received, as RTMP messages
+    const frames = (msgs: readonly RtmpMessage[], type: number) => msgs.filter((m) => m.type === type && !isSequenceHeader({ type, timestamp: m.timestamp, data: m.payload }));
+    const asSent = (ts: readonly FlvTag[]): RtmpMessage[] => ts.map((t) => ({ type: t.type, timestamp: t.timestamp, streamId: 1, payload: t.data }));
+    await viewer.until(() => frames(viewer.media(), MSG.video).length >= frames(asSent(tags), MSG.video).length, 15_000, 'every frame sent');
+    const got = viewer.media();
+    expect(timestampRegressions(got, MSG.video)).toBe(0);
+    expect(timestampRegressions(got, MSG.audio)).toBe(0);
+    // the 5 s replayed by the restarted encoder are 5 s more on the timeline, not folded onto what came before
+    const span = (msgs: readonly RtmpMessage[]) => msgs[msgs.length - 1].timestamp - msgs[0].timestamp;
+    const sentSpan = span(frames(asSent(source), MSG.video));
+    const video = frames(got, MSG.video);
+    expect(span(video)).toBeGreaterThanOrEqual(sentSpan);
+    expect(span(video)).toBeLessThanOrEqual(sentSpan + 2000);
+    // sound and picture end as far apart as the encoder sent them (one shift for both tracks)
+    const lastSent = (type: number) => frames(asSent(tags), type).at(-1)!.timestamp;
+    expect(video.at(-1)!.timestamp - frames(got, MSG.audio).at(-1)!.timestamp).toBe(lastSent(MSG.video) - lastSent(MSG.audio));
+    expect((await sup.stats()).timestampJumps - jumps0).toBe(2);
   });
 
   it('when the suite has run, then no secret, key or token appears in the child logs or in any event', async () => {
