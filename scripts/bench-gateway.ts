@@ -1,7 +1,12 @@
 // npm run bench:gateway: the playback gateway serving a published lesson (master playlist, media
 // playlist, 1 MB segment) next to a bare node:http server serving the same bytes from memory, in the
-// same run. 50 connections, bounded in time. Prints requests/s, p99 and the ratios.
-import { mkdtemp } from 'node:fs/promises';
+// same run. 50 connections, bounded in time. Prints requests/s, p99 and the ratios, and what a request
+// costs each server in CPU time (the servers' thread, user + system, from /proc): that figure hardly
+// moves with the machine's other load, where throughput does.
+// BENCH_CPU_PROF=<dir> also writes a V8 CPU profile of the servers' thread for each timed run
+// (<dir>/<object>-gateway.cpuprofile, -bare), to open in Chrome DevTools or `npx speedscope`.
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
@@ -11,12 +16,14 @@ import autocannon from 'autocannon';
 import { loadConfig } from '../config/load.ts';
 import { startSystem } from '../src/system.ts';
 import { dropBenchData } from './lib/bench-data.ts';
+import { cpuSeconds } from './lib/cpu-time.ts';
 import { hlsObjectKey, masterKey } from '../src/media/storage-keys.ts';
 import type { PublicUser } from '../src/services/auth.service.ts';
 import type { Principal } from '../src/domain/types.ts';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'classcast-benchgw-'));
 const schema = `benchgw_${Date.now().toString(36)}`;
@@ -71,10 +78,28 @@ try {
   // that way, as the figures in issue 12 were). Beside throughput, the servers' event-loop busy time
   // per request: what a request costs the server, whatever else the machine is doing.
   const clientThread = process.env.BENCH_CLIENT_THREAD !== '0';
-  const run = async (url: string, duration = DURATION_S) => {
+  const profiler = PROFILE_DIR ? new Session() : undefined;
+  if (profiler && PROFILE_DIR) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await mkdir(PROFILE_DIR, { recursive: true });
+  }
+  // the servers' thread: the main one (its thread id is the process id); the client's is another
+  const serverCpu = () => cpuSeconds(process.pid, process.pid);
+  const run = async (url: string, duration = DURATION_S, profileAs?: string) => {
+    if (profiler && profileAs) await profiler.post('Profiler.start');
     const elu0 = performance.eventLoopUtilization();
+    const cpu0 = serverCpu();
     const r = await autocannon({ url, connections: CONNECTIONS, duration, ...(clientThread ? { workers: 1 } : {}), headers: { 'accept-encoding': 'gzip' } });
-    return Object.assign(r, { busyUsPerRequest: (performance.eventLoopUtilization(elu0).active * 1000) / Math.max(1, r.requests.total) });
+    const cpuUs = ((serverCpu() - cpu0) * 1e6) / Math.max(1, r.requests.total);
+    const busyUs = (performance.eventLoopUtilization(elu0).active * 1000) / Math.max(1, r.requests.total);
+    let profiled: ReturnType<typeof profileSplit> | undefined;
+    if (profiler && profileAs && PROFILE_DIR) {
+      const { profile } = await profiler.post('Profiler.stop');
+      await writeFile(path.join(PROFILE_DIR, `${profileAs}.cpuprofile`), JSON.stringify(profile));
+      profiled = profileSplit(profile, r.requests.total);
+    }
+    return Object.assign(r, { busyUsPerRequest: busyUs, cpuUsPerRequest: cpuUs, profiled });
   };
   // both servers get the same short warm-up first, so neither is measured while its code is still cold
   for (const rel of ['master.m3u8', 'r0/index.m3u8', 'r0/seg-00000.ts']) {
@@ -82,18 +107,46 @@ try {
     await run(`${bareUrl}/${rel}`, 1);
   }
   const rows: string[] = [];
+  const profiledRow = (gw: Awaited<ReturnType<typeof run>>, base: Awaited<ReturnType<typeof run>>) => (gw.profiled && base.profiled
+    ? [`${''.padEnd(30)} CPU profile per request: gateway ${gw.profiled.busyUs.toFixed(1)} us (${gw.profiled.writevUs.toFixed(1)} in the socket write), bare ${base.profiled.busyUs.toFixed(1)} us (${base.profiled.writevUs.toFixed(1)}); outside the write: gateway ${(gw.profiled.busyUs - gw.profiled.writevUs).toFixed(1)} us, bare ${(base.profiled.busyUs - base.profiled.writevUs).toFixed(1)} us`]
+    : []);
   for (const [name, rel] of [['master playlist', 'master.m3u8'], ['media playlist (600 segments)', 'r0/index.m3u8'], ['1 MB segment', 'r0/seg-00000.ts']]) {
-    const gw = await run(`${sys.apiUrl}/play/${lesson.id}/${rel}`);
-    const base = await run(`${bareUrl}/${rel}`);
+    const file = rel.replace(/\W+/g, '-');
+    const gw = await run(`${sys.apiUrl}/play/${lesson.id}/${rel}`, DURATION_S, `${file}-gateway`);
+    const base = await run(`${bareUrl}/${rel}`, DURATION_S, `${file}-bare`);
     const errors = gw.errors + gw.non2xx;
     rows.push(
       `${name.padEnd(30)} gateway ${gw.requests.average.toFixed(0).padStart(6)} req/s p99 ${String(gw.latency.p99).padStart(5)} ms (errors ${errors}) | bare ${base.requests.average.toFixed(0).padStart(6)} req/s p99 ${String(base.latency.p99).padStart(5)} ms | ratio ${(gw.requests.average / base.requests.average).toFixed(3)} throughput, ${(gw.latency.p99 / Math.max(base.latency.p99, 1)).toFixed(2)}x p99`,
-      `${''.padEnd(30)} server busy per request: gateway ${gw.busyUsPerRequest.toFixed(1)} us, bare ${base.busyUsPerRequest.toFixed(1)} us, bare/gateway ${(base.busyUsPerRequest / gw.busyUsPerRequest).toFixed(3)}`,
+      ...profiledRow(gw, base),
+      `${''.padEnd(30)} server CPU per request: gateway ${gw.cpuUsPerRequest.toFixed(1)} us, bare ${base.cpuUsPerRequest.toFixed(1)} us, bare/gateway ${(base.cpuUsPerRequest / gw.cpuUsPerRequest).toFixed(3)} (event loop busy: ${gw.busyUsPerRequest.toFixed(1)} / ${base.busyUsPerRequest.toFixed(1)} us)`,
     );
   }
   bare.close();
-  process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION_S} s each, load generator ${clientThread ? 'in its own thread' : 'on the servers\' event loop'}; storage: ${config.S3_ENDPOINT ? 'S3 endpoint' : 'embedded s3rver'}\n${rows.join('\n')}\n`);
+  profiler?.disconnect();
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION_S} s each, load generator ${clientThread ? 'in its own thread' : 'on the servers\' event loop'}; storage: ${config.S3_ENDPOINT ? 'S3 endpoint' : 'embedded s3rver'}; load average at the end ${load}${PROFILE_DIR ? `; CPU profiles in ${PROFILE_DIR}` : ''}\n${rows.join('\n')}\n`);
 } finally {
   await sys.stop();
   await dropBenchData(config, schema, dataDir);
+}
+
+/**
+ * A V8 CPU profile's sampled time outside idle, per request, and the part of it in the socket write
+ * (writev: the kernel's loopback send, which also wakes the client and varies most with the machine's
+ * load); the rest is the server's own code per request.
+ */
+function profileSplit(profile: import('node:inspector').Profiler.Profile, requests: number): { busyUs: number; writevUs: number } {
+  const names = new Map(profile.nodes.map((n) => [n.id, n.callFrame.functionName]));
+  let busy = 0;
+  let writev = 0;
+  const deltas = profile.timeDeltas ?? [];
+  (profile.samples ?? []).forEach((id, i) => {
+    const dt = deltas[i + 1] ?? 0;
+    const name = names.get(id);
+    if (name === '(idle)') return;
+    busy += dt;
+    if (name === 'writev' || name === 'writeBuffer' || name === 'writeUtf8String') writev += dt;
+  });
+  const n = Math.max(1, requests);
+  return { busyUs: busy / n, writevUs: writev / n };
 }

@@ -14,9 +14,9 @@
 // window (master, two rungs, 2 s segments of MPEG-TS-sized filler) into storage every 2 s, as the live
 // worker would; no encoder runs, so the machine's CPU goes to the read path being measured.
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startFleet } from './lib/fleet.ts';
+import { cpuSeconds } from './lib/cpu-time.ts';
 import { loadConfig } from '../config/load.ts';
 import { startSystem } from '../src/system.ts';
 import { livePrefix } from '../src/media/storage-keys.ts';
@@ -59,12 +59,6 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Got> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : NaN);
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
-}
 
 /** Requests the API processes have answered so far (their Prometheus counter). */
 async function apiRequests(urls: string[]): Promise<number> {

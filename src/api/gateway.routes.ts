@@ -11,7 +11,7 @@ import { isUnavailableError, unavailableRetryAfterS } from '../infra/unavailable
 import { sendProblem } from './problem.ts';
 import type { ErrorCode } from '../domain/error-codes.ts';
 import { isUuid } from '../domain/ids.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics, RequestRecorder } from './metrics.ts';
 import { matchesIfNoneMatch, strongEtag } from './response-cache.ts';
 
 /** How long players and caches may keep what the gateway serves. */
@@ -30,6 +30,8 @@ export interface CachedObject {
   etag?: string;
   gz?: Buffer;
   gzEtag?: string;
+  /** Its answers with every header written out, made on first use per cache profile (see `prepared`). */
+  answers?: Partial<Record<CacheProfile, PreparedObject>>;
 }
 
 /** Recently served objects in memory, bounded in bytes, least recently used evicted first. */
@@ -55,13 +57,20 @@ export interface GatewayDeps {
   /** CORS_ORIGINS: players on these origins may read what the gateway serves ("*" for any). */
   corsOrigins: string[];
   metrics?: Metrics;
-  /** /play/{lessonId}/...: the published asset's target, or undefined (404). */
-  play(lessonId: string): Promise<GatewayTarget | undefined>;
+  /**
+   * /play/{lessonId}/...: the published asset's target, or undefined (404). An answer the gate already
+   * holds in memory may come back as a value rather than a promise: the request is then answered
+   * without waiting on anything (objects in the cache too), which is most of a player's requests.
+   */
+  play(lessonId: string): Gated;
   /** /preview/{token}/...: the token's asset target, or undefined (404). */
-  preview(token: string): Promise<GatewayTarget | undefined>;
+  preview(token: string): Gated;
   /** /live/{lessonId}/...: the on-air session's target, or undefined (404). */
-  live?(lessonId: string): Promise<GatewayTarget | undefined>;
+  live?(lessonId: string): Gated;
 }
+
+/** The gate's answer: at once when it is known in memory, else when the catalog has answered. */
+export type Gated = GatewayTarget | undefined | Promise<GatewayTarget | undefined>;
 
 /** Maps a path under an asset to its storage key: HLS files, poster and storyboard. */
 export function assetTarget(a: AssetLocation, profile: CacheProfile): GatewayTarget {
@@ -124,109 +133,242 @@ const kinds: [string, Kind][] = [['/play/', 'play'], ['/live/', 'live'], ['/prev
  * The playback gateway: the only way media leaves private storage. It answers GET and HEAD on
  * /play, /live and /preview straight from node:http, ahead of the Express app: a playlist is a few
  * hundred bytes held in memory, and the app's chain (request log, metrics middleware, CORS, router
- * matching) cost players three quarters of the throughput (issue 12). The gate itself is unchanged:
- * every request asks `play`/`live`/`preview` first, whose answers are cached only until a change is
+ * matching) cost players three quarters of the throughput (issue 12). When both the gate's answer and
+ * the object are in memory, the request is answered synchronously with its headers written out once
+ * per object version (`prepared`): no promise and no header-by-header building, which were most of
+ * what was left (a CPU profile of the gateway under bench:gateway). The gate itself is unchanged:
+ * every request asks `play`/`live`/`preview` first, whose answers are kept only until a change is
  * announced over Redis. Returns false for requests it does not take (preflights, other methods, other paths).
  */
 export function gatewayHandler(d: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const uuid = (fn: (id: string) => Promise<GatewayTarget | undefined>) => async (id: string) => (isUuid(id) ? fn(id.toLowerCase()) : undefined);
-  const resolvers: Record<Kind, ((id: string) => Promise<GatewayTarget | undefined>) | undefined> = {
-    play: uuid(d.play),
-    live: d.live ? uuid(d.live.bind(d)) : undefined,
-    preview: d.preview,
-  };
-  const record = gatewayMetrics(d.metrics);
-  const cors = gatewayCors(d.corsOrigins);
-  const lastGood: LastGoodPlaylists = new LRUCache({ max: 10_000 });
-  const debug = d.log.isLevelEnabled('debug');
-  return (req, res) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-    const url = req.url ?? '';
-    const hit = kinds.find(([prefix]) => url.startsWith(prefix));
-    const resolve = hit && resolvers[hit[1]];
-    if (!hit || !resolve) return false;
-    const started = performance.now();
-    const route = `/${hit[1]}/*`;
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    cors(req, res);
-    serve(d, lastGood, req, res, resolve, url.slice(hit[0].length))
-      .catch((err: unknown) => {
-        if (res.headersSent) return void res.destroy();
-        if (isUnavailableError(err)) {
-          // the catalog's database (access check) or storage is restarting: players retry
-          d.log.warn({ err, url: scrubUrl(url).slice(0, 300) }, 'gateway: a part underneath is unreachable');
-          res.setHeader('Retry-After', String(unavailableRetryAfterS));
-          return problem(res, 503, 'service_unavailable', 'the service is briefly unavailable; try again shortly');
-        }
-        d.log.error({ err, url: scrubUrl(url).slice(0, 300) }, 'gateway request failed');
-        problem(res, 500, 'internal_error', 'internal error');
-      })
-      .finally(() => {
-        record(req.method!, route, res.statusCode, started);
-        if (res.statusCode >= 500) d.log.error({ method: req.method, url: scrubUrl(url).slice(0, 300), status: res.statusCode }, 'request');
-        else if (debug) d.log.debug({ method: req.method, url: scrubUrl(url).slice(0, 300), status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
-      });
-    return true;
-  };
+  const gateway = new Gateway(d);
+  return (req, res) => gateway.handle(req, res);
 }
 
-async function serve(d: GatewayDeps, lastGood: LastGoodPlaylists, req: IncomingMessage, res: ServerResponse, resolve: (id: string) => Promise<GatewayTarget | undefined>, rest: string): Promise<void> {
+/** gatewayHandler's state; its methods are what a request runs (no closures made per request). */
+class Gateway {
+  private readonly resolvers: Record<Kind, ((id: string) => Gated) | undefined>;
+  private readonly recorder: (method: string, kind: Kind) => RequestRecorder;
+  private readonly cors: GatewayCors;
+  private readonly lastGood: LastGoodPlaylists = new LRUCache({ max: 10_000 });
+  private readonly debug: boolean;
+
+  constructor(private readonly d: GatewayDeps) {
+    const uuid = (fn: (id: string) => Gated) => (id: string): Gated => (isUuid(id) ? fn(id.toLowerCase()) : undefined);
+    this.resolvers = { play: uuid(d.play.bind(d)), live: d.live ? uuid(d.live.bind(d)) : undefined, preview: d.preview.bind(d) };
+    this.recorder = gatewayMetrics(d.metrics);
+    this.cors = gatewayCors(d.corsOrigins);
+    this.debug = d.log.isLevelEnabled('debug');
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD') return false;
+    const url = req.url ?? '';
+    let kind: Kind | undefined;
+    let prefixLength = 0;
+    for (const [prefix, k] of kinds) {
+      if (url.startsWith(prefix)) {
+        kind = k;
+        prefixLength = prefix.length;
+        break;
+      }
+    }
+    const resolve = kind && this.resolvers[kind];
+    if (!kind || !resolve) return false;
+    const started = performance.now();
+    const record = this.recorder(method, kind);
+    let out: Promise<void> | undefined;
+    try {
+      const p = gatewayPath(url.slice(prefixLength));
+      const gated = p && resolve(p.id);
+      out = !p ? this.answer(req, res, undefined, '') : gated instanceof Promise ? gated.then((t) => this.answer(req, res, t, p.rel)) : this.answer(req, res, gated, p.rel);
+    } catch (err) {
+      this.failed(req, res, err);
+    }
+    if (out) out.catch((err: unknown) => this.failed(req, res, err)).finally(() => this.done(req, res, record, started));
+    else this.done(req, res, record, started);
+    return true;
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse, target: GatewayTarget | undefined, rel: string): Promise<void> | undefined {
+    const key = target?.keyFor(rel);
+    if (!target || !key) {
+      commonHeaders(res, this.cors, req);
+      return void notFound(res);
+    }
+    if (fromMemory(this.d.cache, this.cors, req, res, key, target.profile, rel)) return undefined;
+    commonHeaders(res, this.cors, req);
+    return sendObject(this.d, this.lastGood, req, res, key, target.profile, rel);
+  }
+
+  private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (res.headersSent) return void res.destroy();
+    commonHeaders(res, this.cors, req);
+    const url = scrubUrl(req.url ?? '').slice(0, 300);
+    if (isUnavailableError(err)) {
+      // the catalog's database (access check) or storage is restarting: players retry
+      this.d.log.warn({ err, url }, 'gateway: a part underneath is unreachable');
+      res.setHeader('Retry-After', String(unavailableRetryAfterS));
+      return problem(res, 503, 'service_unavailable', 'the service is briefly unavailable; try again shortly');
+    }
+    this.d.log.error({ err, url }, 'gateway request failed');
+    problem(res, 500, 'internal_error', 'internal error');
+  }
+
+  /** Metrics for every request; a log line only for a server error (or every request at debug level). */
+  private done(req: IncomingMessage, res: ServerResponse, record: RequestRecorder, started: number): void {
+    const status = res.statusCode;
+    record(status, started);
+    if (status < 500 && !this.debug) return;
+    const line = { method: req.method, url: scrubUrl(req.url ?? '').slice(0, 300), status, ms: Math.round((performance.now() - started) * 10) / 10 };
+    if (status >= 500) this.d.log.error(line, 'request');
+    else this.d.log.debug(line, 'request');
+  }
+}
+
+/** The lesson id (or preview token) and the path under it from what follows /play/ etc.; undefined when malformed or empty. */
+function gatewayPath(rest: string): { id: string; rel: string } | undefined {
   const q = rest.indexOf('?');
-  const parts = (q < 0 ? rest : rest.slice(0, q)).split('/');
+  const path = q < 0 ? rest : rest.slice(0, q);
   let id: string;
   let rel: string;
-  try {
-    id = decodeURIComponent(parts[0]);
-    rel = parts.slice(1).map(decodeURIComponent).join('/');
-  } catch {
-    return notFound(res);
+  if (!path.includes('%')) {
+    // nothing encoded (every player's request): the same split as below, without decoding
+    const slash = path.indexOf('/');
+    if (slash < 0) return undefined;
+    id = path.slice(0, slash);
+    rel = path.slice(slash + 1);
+  } else {
+    try {
+      const parts = path.split('/');
+      id = decodeURIComponent(parts[0]);
+      rel = parts.slice(1).map(decodeURIComponent).join('/');
+    } catch {
+      return undefined;
+    }
   }
-  if (!id || !rel) return notFound(res);
-  const target = await resolve(id);
-  const key = target?.keyFor(rel);
-  if (!target || !key) return notFound(res);
-  await sendObject(d, lastGood, req, res, key, target.profile, rel);
+  return id && rel ? { id, rel } : undefined;
+}
+
+/** What every gateway answer carries, set header by header (answers not made from `prepared`). */
+function commonHeaders(res: ServerResponse, cors: GatewayCors, req: IncomingMessage): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  setAll(res, cors.fixed);
+  if (cors.vary) res.setHeader('Vary', cors.vary);
+  setAll(res, cors.forRequest(req));
+}
+
+function setAll(res: ServerResponse, flat: readonly string[] | undefined): void {
+  if (flat) for (let i = 0; i < flat.length; i += 2) res.setHeader(flat[i], flat[i + 1]);
 }
 
 /**
  * CORS on what the gateway serves. Unlike the API's (the `cors` package, which answers only requests
  * carrying an Origin), the answer must not depend on whether this request had an Origin: the edge
  * keeps one copy per URL for every player. With "*" every answer allows any origin; with a list,
- * allowed origins are echoed and the answer varies by Origin.
+ * allowed origins are echoed and the answer varies by Origin. `fixed`: headers the same on every
+ * answer (name, value, name, value...); `vary`: what Vary names for CORS; `forRequest`: the headers
+ * that depend on the request's Origin.
  */
-function gatewayCors(origins: string[]): (req: IncomingMessage, res: ServerResponse) => void {
-  const any = origins.includes('*');
+interface GatewayCors {
+  fixed: readonly string[];
+  /** Vary's members beside Accept-Encoding ("Origin" with a list of origins). */
+  vary: string | undefined;
+  forRequest(req: IncomingMessage): readonly string[] | undefined;
+}
+
+function gatewayCors(origins: string[]): GatewayCors {
   const expose = 'Content-Length, Content-Range, Accept-Ranges, Retry-After';
-  return (req, res) => {
-    if (any) {
-      res.setHeader('Access-Control-Allow-Origin', '*');
-      res.setHeader('Access-Control-Expose-Headers', expose);
-      return;
-    }
-    res.setHeader('Vary', 'Origin');
-    const origin = req.headers.origin;
-    if (origin && origins.includes(origin)) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Access-Control-Expose-Headers', expose);
-    }
+  if (origins.includes('*')) return { fixed: ['Access-Control-Allow-Origin', '*', 'Access-Control-Expose-Headers', expose], vary: undefined, forRequest: () => undefined };
+  return {
+    fixed: [],
+    vary: 'Origin',
+    forRequest: (req) => {
+      const origin = req.headers.origin;
+      return origin && origins.includes(origin) ? ['Access-Control-Allow-Origin', origin, 'Access-Control-Expose-Headers', expose] : undefined;
+    },
   };
 }
 
-/** Request counts and latencies under the same metric names as the app's, with label children made once. */
-function gatewayMetrics(m: Metrics | undefined): (method: string, route: string, status: number, started: number) => void {
-  if (!m) return () => undefined;
-  const counters = new Map<string, { inc(): void }>();
-  const timers = new Map<string, { observe(v: number): void }>();
-  return (method, route, status, started) => {
-    const ck = `${method} ${route} ${status}`;
-    let c = counters.get(ck);
-    if (!c) counters.set(ck, (c = m.requests.labels({ method, route, status: String(status) })));
-    const tk = `${method} ${route}`;
-    let t = timers.get(tk);
-    if (!t) timers.set(tk, (t = m.duration.labels({ method, route })));
-    c.inc();
-    t.observe((performance.now() - started) / 1000);
+/** Request counts and latencies under the same metric names and labels as the app's (/play/* etc.). */
+function gatewayMetrics(m: Metrics | undefined): (method: string, kind: Kind) => RequestRecorder {
+  if (!m) return () => () => undefined;
+  const recorders = new Map<string, RequestRecorder>();
+  return (method, kind) => {
+    const k = `${method} ${kind}`;
+    let r = recorders.get(k);
+    if (!r) recorders.set(k, (r = m.requestRecorder(method, `/${kind}/*`)));
+    return r;
   };
+}
+
+/**
+ * An object's answer with every header written out, made once per cached object version and cache
+ * profile: what the gateway would set header by header (nosniff, CORS, Cache-Control, X-Accel-Expires,
+ * Vary, ETag, Content-Type, Content-Encoding, Content-Length, Accept-Ranges), as flat name/value lists
+ * for `writeHead`. Playlists have an identity and (when worth it) a gzip variant, each with its 304.
+ */
+export interface PreparedObject {
+  playlist: boolean;
+  identity: PreparedVariant;
+  gzip?: PreparedVariant;
+}
+
+interface PreparedVariant {
+  body: Buffer;
+  etag?: string;
+  ok: string[];
+  notModified?: string[];
+}
+
+function prepared(o: CachedObject, profile: CacheProfile, rel: string, cors: GatewayCors): PreparedObject {
+  const answers = (o.answers ??= {});
+  const had = answers[profile];
+  if (had) return had;
+  const ext = rel.slice(rel.lastIndexOf('.') + 1);
+  const playlist = ext === 'm3u8' || ext === 'vtt';
+  const edge = edgeLifetimeS(profile, playlist, profile === 'live' && playlist ? targetDurationS(o.body) : undefined);
+  const base = ['X-Content-Type-Options', 'nosniff', ...cors.fixed, 'Cache-Control', cacheControl(profile, playlist)];
+  if (edge !== undefined) base.push('X-Accel-Expires', String(edge));
+  const type = contentTypeOf(rel);
+  let out: PreparedObject;
+  if (playlist) {
+    base.push('Vary', cors.vary ? `${cors.vary}, Accept-Encoding` : 'Accept-Encoding');
+    const variant = (body: Buffer, etag: string, gzip: boolean): PreparedVariant => {
+      const notModified = [...base, 'ETag', etag];
+      return { body, etag, notModified, ok: [...notModified, 'Content-Type', type, ...(gzip ? ['Content-Encoding', 'gzip'] : []), 'Content-Length', String(body.length)] };
+    };
+    out = { playlist, identity: variant(o.body, o.etag!, false), gzip: o.gz && variant(o.gz, o.gzEtag!, true) };
+  } else {
+    if (cors.vary) base.push('Vary', cors.vary);
+    out = { playlist, identity: { body: o.body, ok: [...base, 'Accept-Ranges', 'bytes', 'Content-Type', type, 'Content-Length', String(o.body.length)] } };
+  }
+  answers[profile] = out;
+  return out;
+}
+
+/**
+ * Answers from the object cache at once with a prepared answer: playlists (200 or 304) and whole
+ * objects (a Range request goes the long way). False when the object is not in memory or is not
+ * answered this way; nothing was written then.
+ */
+function fromMemory(cache: ObjectCache | undefined, cors: GatewayCors, req: IncomingMessage, res: ServerResponse, key: string, profile: CacheProfile, rel: string): boolean {
+  const o = cache?.get(key);
+  if (!o) return false;
+  const p = prepared(o, profile, rel, cors);
+  if (!p.playlist && req.headers.range) return false;
+  const ae = req.headers['accept-encoding'];
+  const v = p.gzip && ae !== undefined && /\bgzip\b/.test(ae) ? p.gzip : p.identity;
+  const own = cors.forRequest(req);
+  if (v.notModified && matchesIfNoneMatch(req.headers['if-none-match'], v.etag!)) {
+    res.writeHead(304, own ? [...v.notModified, ...own] : v.notModified);
+    res.end();
+    return true;
+  }
+  res.writeHead(200, own ? [...v.ok, ...own] : v.ok);
+  res.end(req.method === 'HEAD' ? undefined : v.body);
+  return true;
 }
 
 /**

@@ -74,11 +74,21 @@ export class PlaybackAccessService {
     for (const l of this.listeners) l(lessonId);
   }
 
+  /**
+   * publishedAsset's answer when it is held in memory and still current (the same entry publishedAsset
+   * would return, dropped by the same announcements), else undefined: the gateway answers a known
+   * lesson without waiting on a promise.
+   */
+  knownPublishedAsset(lessonId: string): AssetLocation | null | undefined {
+    const hit = this.cache.get(lessonId);
+    return hit && hit.until > Date.now() ? hit.asset : undefined;
+  }
+
   /** The asset published on the portal for a lesson, or null. */
   async publishedAsset(lessonId: string): Promise<AssetLocation | null> {
     const now = Date.now();
-    const hit = this.cache.get(lessonId);
-    if (hit && hit.until > now) return hit.asset;
+    const known = this.knownPublishedAsset(lessonId);
+    if (known !== undefined) return known;
     const epoch = this.epoch;
     const files = await portalAssetFiles(this.db, lessonId);
     const asset = files ? location(files) : null;
@@ -95,8 +105,8 @@ export class PlaybackAccessService {
    */
   async liveRoot(lessonId: string, load: (lessonId: string) => Promise<string | undefined>): Promise<string | undefined> {
     const now = Date.now();
-    const hit = this.live.get(lessonId);
-    if (hit && hit.until > now) return hit.root;
+    const known = this.knownLiveRoot(lessonId);
+    if (known) return known.root;
     const epoch = this.epoch;
     const root = await load(lessonId);
     if (epoch !== this.epoch) return root;
@@ -104,6 +114,12 @@ export class PlaybackAccessService {
     // a session that ended by itself closes on its own clock (two minutes later): never keep it long
     this.live.set(lessonId, { root, until: now + (this.pubsub.healthy ? Math.min(this.ttlMs, 5000) : 500) });
     return root;
+  }
+
+  /** liveRoot's answer when it is held in memory and still current (`root` undefined: not on air), else undefined. */
+  knownLiveRoot(lessonId: string): { root: string | undefined } | undefined {
+    const hit = this.live.get(lessonId);
+    return hit && hit.until > Date.now() ? hit : undefined;
   }
 
   /** A processed asset's location (preview links), or null while it is not ready. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { lessonBody, startTestSystem, uploadAndProcess, type TestSystem } from '../helpers/system.ts';
 import { startSystem, type System } from '../../src/system.ts';
 import { hlsObjectKey, masterKey, posterKey } from '../../src/media/storage-keys.ts';
-import { gatewayHandler, liveTarget } from '../../src/api/gateway.routes.ts';
+import { gatewayHandler, liveTarget, objectCache } from '../../src/api/gateway.routes.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 
 /**
@@ -133,6 +133,21 @@ describe('playback gateway', () => {
     expect((await fetch(`${ts.url}/play/${lessonId}/master.m3u8`, { method: 'POST' })).status).toBe(404);
   });
 
+  it('when playlists are answered from memory, then /metrics counts each request under its route template and status', async () => {
+    const { lessonId } = await withMedia();
+    await approveAndPublish(lessonId);
+    const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${ts.url}/metrics`)).text())?.[1] ?? 0);
+    const ok = /classcast_http_requests_total\{method="GET",route="\/play\/\*",status="200"\} (\d+)/;
+    const notModified = /classcast_http_requests_total\{method="GET",route="\/play\/\*",status="304"\} (\d+)/;
+    const timed = /classcast_http_request_duration_seconds_count\{method="GET",route="\/play\/\*"\} (\d+)/;
+    const url = `${ts.url}/play/${lessonId}/master.m3u8`;
+    const etag = (await fetch(url)).headers.get('etag')!; // read from storage, then kept in memory
+    const before = { ok: await metric(ok), notModified: await metric(notModified), timed: await metric(timed) };
+    for (let i = 0; i < 3; i++) expect((await fetch(url)).status).toBe(200);
+    expect((await fetch(url, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    expect({ ok: await metric(ok), notModified: await metric(notModified), timed: await metric(timed) }).toEqual({ ok: before.ok + 3, notModified: before.notModified + 1, timed: before.timed + 4 });
+  });
+
   it('when a reviewer previews through the signed link, then it plays before publication, only for that version, and a forged or expired token is 404', async () => {
     const { lessonId, assetId } = await withMedia();
     const staff = await ts.api('GET', `/api/v1/lessons/${lessonId}`, { token: ts.users.reviewerA.token });
@@ -237,5 +252,67 @@ describe('live playlists read while storage rewrites them', () => {
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).not.toBeNull();
     expect(r.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+describe('answers from memory', () => {
+  const root = `live/memory-${Date.now().toString(36)}/`;
+  const lessonId = '00000000-0000-4000-8000-00000000abce';
+  const playlist = `#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:3\n${'#EXTINF:4.000000,\nseg-3.ts\n'.repeat(20)}`;
+  const servers: http.Server[] = [];
+  afterAll(async () => {
+    for (const s of servers) await new Promise((r) => s.close(r));
+  });
+  /** The gateway with an object cache over the real storage, admitting the one lesson (the gate is tested above). */
+  async function gatewayWith(corsOrigins: string[]): Promise<string> {
+    const handle = gatewayHandler({
+      storage: ts.sys.storage, log: createLogger('silent'), corsOrigins, cache: objectCache(1024 * 1024),
+      play: () => undefined, preview: () => undefined,
+      live: (id) => (id === lessonId ? liveTarget(root) : undefined),
+    });
+    const server = http.createServer((req, res) => {
+      if (!handle(req, res)) res.writeHead(404).end();
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/live/${lessonId}/`;
+  }
+  const answer = async (url: string, headers: Record<string, string>) => {
+    const r = await fetch(url, { headers });
+    const h = Object.fromEntries([...r.headers].filter(([k]) => k !== 'date'));
+    return { status: r.status, headers: h, body: Buffer.from(await r.arrayBuffer()).toString('base64') };
+  };
+
+  it('when an object is answered from memory, then status, headers and bytes are those of its first answer from storage, CORS by origin list included', async () => {
+    const st = ts.sys.storage;
+    await st.putBuffer(st.mediaBucket, `${root}720p/index.m3u8`, playlist, 'application/vnd.apple.mpegurl');
+    await st.putBuffer(st.mediaBucket, `${root}720p/seg-3.ts`, segment, 'video/mp2t');
+    for (const origins of [['*'], ['https://portal.example.cn']]) {
+      const base = await gatewayWith(origins);
+      const asks: [string, Record<string, string>][] = [
+        ['720p/index.m3u8', { 'accept-encoding': 'gzip', origin: 'https://portal.example.cn' }],
+        ['720p/index.m3u8', { 'accept-encoding': 'identity' }],
+        ['720p/index.m3u8', { 'accept-encoding': 'gzip', origin: 'https://elsewhere.example' }],
+        ['720p/seg-3.ts', { origin: 'https://portal.example.cn' }],
+        ['720p/seg-3.ts', {}],
+      ];
+      for (const [rel, headers] of asks) {
+        const fromStorage = await answer(`${base}${rel}`, headers);
+        expect(fromStorage.status).toBe(200);
+        const fromMemory = await answer(`${base}${rel}`, headers);
+        expect({ origins, rel, asked: headers, ...fromMemory }).toEqual({ origins, rel, asked: headers, ...fromStorage });
+        const etag = fromStorage.headers.etag;
+        if (etag) {
+          const again = await fetch(`${base}${rel}`, { headers: { ...headers, 'if-none-match': etag } });
+          expect(again.status).toBe(304);
+          expect(again.headers.get('vary')).toBe(fromStorage.headers.vary);
+          expect(again.headers.get('access-control-allow-origin')).toBe(fromStorage.headers['access-control-allow-origin'] ?? null);
+        }
+      }
+      const listed = await answer(`${base}720p/index.m3u8`, { 'accept-encoding': 'gzip', origin: 'https://portal.example.cn' });
+      expect(listed.headers['access-control-allow-origin']).toBe(origins[0] === '*' ? '*' : 'https://portal.example.cn');
+      expect(listed.headers['x-accel-expires']).toBe('2');
+      expect(listed.headers['content-encoding']).toBe('gzip');
+    }
   });
 });
