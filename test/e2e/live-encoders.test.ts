@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { approvedLiveLesson, eventually, variantUris as variants } from '../helpers/live-lesson.ts';
 import { startPublisher, stopAllFfmpeg, type PublisherOptions } from '../helpers/ffmpeg-rtmp.ts';
+import { encodeFlvTags, loopClip, publishFlvTags, restartEncoder } from '../helpers/rtmp-client.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
 import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
 import { validateVod } from '../../src/media/hls-validator.ts';
@@ -33,6 +34,9 @@ function decode(url: string, seconds: number, kind: 'v' | 'a' = 'v'): Promise<{ 
     });
   });
 }
+
+/** Seconds of a live ledger's slots. */
+const ledgerSeconds = (ledger: { slots: { parts: { durationS: number }[] }[] } | null): number => (ledger?.slots ?? []).reduce((t, x) => t + x.parts[0].durationS, 0);
 
 /** A media playlist's EXTINFs all fit its TARGETDURATION (RFC 8216 4.3.3.1: rounded EXTINF <= target). */
 function expectValidTarget(text: string): void {
@@ -208,5 +212,70 @@ describe('live lessons from real encoders\' streams', () => {
     const rec = await expectRecording(l.id, parts[0] + parts[1]);
     expect((await sessionOf(l.id)).epoch).toBe(2);
     if (rec.root.startsWith('live/')) expect(rec.asset.media!.discontinuities).toBeGreaterThanOrEqual(1);
+  }, 300_000);
+
+  it('when the encoder restarts on its connection while the ladder is on air (its timestamps 5 s back), then students keep getting valid, playable live segments, capture and transcoder run on, and the recording holds everything sent', async () => {
+    const l = await liveLesson('编码器原地重启');
+    const url = new URL(l.url);
+    // the encoder sends until the ladder is live, restarts at its next keyframe, and sends 6 s more
+    let ladderLive = false;
+    let restartAtMs: number | null = null;
+    const pauseS = 0.3;
+    const feed = restartEncoder(loopClip(await encodeFlvTags({ seconds: 4 }), (ms) => restartAtMs === null || ms < restartAtMs + 6000), {
+      when: () => ladderLive, backS: 5, pauseS, onRestart: (ms) => { restartAtMs = ms; },
+    });
+    const pub = await publishFlvTags(Number(url.port), `${url.pathname.split('/').pop()}${url.search}`, feed);
+    expect(pub.status).toBe('NetStream.Publish.Start');
+    const seen: { uri: string; msn: number; dsn: number }[] = [];
+    let session: Awaited<ReturnType<typeof sessionOf>>;
+    let transcodedBeforeS = 0;
+    let sentAfterFromMs = 0;
+    try {
+      await eventually(() => status(l.id), (s) => s === 'on_air', 20_000, 'on air');
+      await eventually(() => gateway(`/live/${l.id}/master.m3u8`), (m) => variants(m).includes('360p/index.m3u8'), 90_000, 'the live ladder');
+      session = await sessionOf(l.id);
+      transcodedBeforeS = ledgerSeconds(await new LiveLedgerStore(ts.sys.storage, session.id).load());
+      sentAfterFromMs = pub.lastSentAtMs();
+      ladderLive = true;
+      // every live playlist students fetch until the encoder stops: valid, its numbering only moving forward
+      let sending = true;
+      const watch = (async () => {
+        while (sending) {
+          for (const uri of ['360p/index.m3u8', 'source/index.m3u8']) {
+            const text = await gateway(`/live/${l.id}/${uri}`).catch(() => null);
+            if (!text?.includes('#EXTINF')) continue;
+            expectValidTarget(text);
+            seen.push({ uri, msn: Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]), dsn: Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0) });
+          }
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      })();
+      // students who start watching after the restart get picture
+      await eventually(async () => pub.lastSentAtMs(), (ms) => restartAtMs !== null && ms > restartAtMs + 1500, 30_000, 'the restart sent');
+      const played = await decode(`${ts.url}/live/${l.id}/master.m3u8`, 3);
+      expect(played.code, played.stderr).toBe(0);
+      expect(played.frames).toBeGreaterThan(40);
+      await pub.done.finally(() => { sending = false; });
+      await watch;
+    } finally {
+      pub.stop();
+    }
+    for (const uri of ['360p/index.m3u8', 'source/index.m3u8']) {
+      const mine = seen.filter((x) => x.uri === uri);
+      expect(mine.length, uri).toBeGreaterThan(0);
+      expect(mine.every((x, i) => i === 0 || (x.msn >= mine[i - 1].msn && x.dsn >= mine[i - 1].dsn)), `${uri}: ${JSON.stringify(mine)}`).toBe(true);
+    }
+    // media seconds sent (the restart's pause is not media; a frame is 1/30 s)
+    const sentS = (pub.lastSentAtMs() - pauseS * 1000 + 33) / 1000;
+    const rec = await expectRecording(l.id, sentS);
+    // one connection, one epoch; the capture and the transcoder each ran on in one run, the replayed seconds kept
+    expect((await sessionOf(l.id)).epoch).toBe(1);
+    const capture = await new LiveLedgerStore(ts.sys.storage, session!.id, 'capture').load();
+    expect(capture!.runs).toHaveLength(1);
+    expect(ledgerSeconds(capture)).toBeGreaterThan(sentS - 2);
+    const ladder = await new LiveLedgerStore(ts.sys.storage, session!.id).load();
+    expect(ladder!.runs).toHaveLength(1);
+    expect(ledgerSeconds(ladder) - transcodedBeforeS).toBeGreaterThan((pub.lastSentAtMs() - sentAfterFromMs) / 1000 - 2);
+    expect(variants(rec.master).length).toBeGreaterThanOrEqual(2);
   }, 300_000);
 });

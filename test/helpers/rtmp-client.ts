@@ -477,20 +477,52 @@ export function realTime(tags: readonly FlvTag[]): TimedTag[] {
 
 /**
  * An encoder that restarts without reconnecting (OBS changing settings, a hardware encoder's reset):
- * at the first video keyframe sent at or after `atS` seconds into the publish, it sends its codec configuration again and its
- * timestamps start over at `atS - backS` (0 at the least), the tags after it keeping their spacing.
- * `pauseS` is the restart's own silence on the wire. Tags after the restart point are retimed, audio
- * included (the same encoder restarted both).
+ * at the first video keyframe sent at or after `atS` seconds into the publish, or the first for which
+ * `when` holds, it sends its codec configurations again and its timestamps start over `backS` earlier
+ * (0 at the least), the tags after it keeping their spacing. `pauseS` is the restart's own silence on
+ * the wire. Every tag from there on is retimed, sound included (the same encoder restarted both);
+ * `onRestart` learns when the restart was sent. Lazy: the tags may be an endless feed (loopClip).
  */
-export function restartEncoderAt(tags: readonly TimedTag[], o: { atS: number; backS: number; pauseS?: number }): TimedTag[] {
-  const cut = tags.findIndex((t) => isVideoKeyframe(t) && t.sendAtMs >= o.atS * 1000);
-  if (cut < 0) throw new Error(`no keyframe after ${o.atS} s`);
-  const from = tags[cut].timestamp;
-  const to = Math.max(0, from - Math.round(o.backS * 1000));
+export function* restartEncoder(tags: Iterable<TimedTag>, o: { atS?: number; when?: () => boolean; backS: number; pauseS?: number; onRestart?: (sendAtMs: number) => void }): Generator<TimedTag> {
+  const configs = new Map<number, TimedTag>();
   const pause = Math.round((o.pauseS ?? 0) * 1000);
-  const headers = tags.slice(0, cut).filter(isSequenceHeader).map((t) => ({ ...t, timestamp: to, sendAtMs: tags[cut].sendAtMs + pause }));
-  const after = tags.slice(cut).map((t) => ({ ...t, timestamp: Math.max(0, t.timestamp - from + to), sendAtMs: t.sendAtMs + pause }));
-  return [...tags.slice(0, cut), ...headers, ...after];
+  let shift: { from: number; to: number } | null = null;
+  for (const t of tags) {
+    if (!shift && isVideoKeyframe(t) && (o.atS !== undefined ? t.sendAtMs >= o.atS * 1000 : !!o.when?.())) {
+      shift = { from: t.timestamp, to: Math.max(0, t.timestamp - Math.round(o.backS * 1000)) };
+      o.onRestart?.(t.sendAtMs + pause);
+      for (const c of configs.values()) yield { ...c, timestamp: shift.to, sendAtMs: t.sendAtMs + pause };
+    }
+    if (!shift) {
+      if (isSequenceHeader(t)) configs.set(t.type, t);
+      yield t;
+    } else {
+      yield { ...t, timestamp: Math.max(0, t.timestamp - shift.from + shift.to), sendAtMs: t.sendAtMs + pause };
+    }
+  }
+  if (!shift && o.atS !== undefined) throw new Error(`no keyframe after ${o.atS} s`);
+}
+
+/** restartEncoder over a whole clip, as a list. */
+export function restartEncoderAt(tags: readonly TimedTag[], o: { atS: number; backS: number; pauseS?: number }): TimedTag[] {
+  return [...restartEncoder(tags, o)];
+}
+
+/**
+ * An encoder on air for as long as a test needs: the clip (from encodeFlvTags, starting with a
+ * keyframe) round after round, timestamps and send times continuing, its metadata and codec
+ * configurations once at the start; after each round `more(sentMs)` decides whether another follows.
+ */
+export function* loopClip(clip: readonly FlvTag[], more: (sentMs: number) => boolean): Generator<TimedTag> {
+  const frames = clip.filter((t) => t.type !== MSG.data && !isSequenceHeader(t));
+  const video = frames.filter((t) => t.type === MSG.video);
+  if (!video.length || !isVideoKeyframe(video[0])) throw new Error('the clip must start with a keyframe');
+  const step = video.length > 1 ? video[1].timestamp - video[0].timestamp : 40;
+  const roundMs = video[video.length - 1].timestamp + step;
+  for (const t of clip.filter((x) => !frames.includes(x))) yield { ...t, sendAtMs: 0 };
+  for (let round = 0; round === 0 || more(round * roundMs); round++) {
+    for (const t of frames) yield { ...t, timestamp: t.timestamp + round * roundMs, sendAtMs: t.timestamp + round * roundMs };
+  }
 }
 
 /**
@@ -523,9 +555,10 @@ export function writeFlv(tags: readonly FlvTag[]): Buffer {
  * Publishes tags to an ingest as an encoder does: handshake, connect, publish `nameWithQuery`, the
  * metadata as @setDataFrame, then each tag at its `sendAtMs` (chunk stream 4 for sound, 6 for
  * picture, full headers: any timestamp can follow any other). Resolves with the publish status and
- * a `done` that settles once everything is sent (or `stop()` was called), the connection then closed.
+ * a `done` that settles once everything is sent (or `stop()` was called), the connection then closed;
+ * `lastSentAtMs` is the send time of the last tag sent so far.
  */
-export async function publishFlvTags(port: number, nameWithQuery: string, tags: readonly TimedTag[]): Promise<{ status: string; done: Promise<void>; stop: () => void }> {
+export async function publishFlvTags(port: number, nameWithQuery: string, tags: Iterable<TimedTag>): Promise<{ status: string; done: Promise<void>; stop: () => void; lastSentAtMs: () => number }> {
   const c = await RawRtmpClient.open(port);
   await c.handshake();
   await c.connect('live');
@@ -535,6 +568,7 @@ export async function publishFlvTags(port: number, nameWithQuery: string, tags: 
     const payload = t.type === MSG.data ? Buffer.concat([amfEncode('@setDataFrame'), t.data]) : t.data;
     c.send({ cid: t.type === MSG.audio ? 4 : t.type === MSG.video ? 6 : 5, type: t.type, streamId: 1, timestamp: t.timestamp, payload });
   };
+  let last = 0;
   const done = (async () => {
     const start = Date.now();
     for (const t of tags) {
@@ -542,10 +576,11 @@ export async function publishFlvTags(port: number, nameWithQuery: string, tags: 
       const wait = start + t.sendAtMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       send(t);
+      last = t.sendAtMs;
     }
     // the last tags reach the ingest before the connection ends
     if (!c.isClosed) await new Promise((r) => setTimeout(r, 200));
     c.destroy();
   })();
-  return { status, done, stop: () => { stopped = true; } };
+  return { status, done, stop: () => { stopped = true; }, lastSentAtMs: () => last };
 }
