@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { runFfmpegCli } from '../helpers/media.ts';
 import { validateAdiPackage } from '../../src/media/adi-validator.ts';
+import { eventually } from '../helpers/wait.ts';
 
 /**
  * Publishing to cable from the operator's side, with every real part: a processed, approved lesson is
@@ -16,16 +17,6 @@ import { validateAdiPackage } from '../../src/media/adi-validator.ts';
 
 let ts: TestSystem;
 let dir = '';
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v).slice(0, 600)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 async function uploadVersion(lessonId: string, seconds: number): Promise<void> {
   const file = path.join(dir, `v${Date.now()}.mp4`);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { Worker } from 'bullmq';
 import { ensureWebBuild } from '../../scripts/build-web.mjs';
-import { lessonBody, startTestSystem, type TestSystem, type TestUser } from '../helpers/system.ts';
-import { collectPageErrors, launchChromium, newContext, screenshot, seriousA11yProblems, viewports, type ViewportName } from '../helpers/browser.ts';
+import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { collectPageErrors, launchChromium, newContext, screenshot, seriousA11yProblems, signIn, sizes } from '../helpers/browser.ts';
 import { LiveWorkersStore } from '../../src/infra/live-workers.store.ts';
 import { createRedis } from '../../src/infra/redis.ts';
 import { jobIds, queueNames } from '../../src/jobs/job-types.ts';
@@ -19,17 +19,6 @@ import { jobIds, queueNames } from '../../src/jobs/job-types.ts';
 let ts: TestSystem;
 let browser: Browser;
 let taker: Worker | undefined;
-const sizes = Object.keys(viewports) as ViewportName[];
-
-async function signIn(ctx: BrowserContext, u: TestUser, landing: string): Promise<Page> {
-  const page = await ctx.newPage();
-  await page.goto(`${ts.url}/login`);
-  await page.locator('input[name="username"]').fill(u.username);
-  await page.locator('input[name="password"]').fill(u.password);
-  await page.getByRole('button', { name: '登录' }).click();
-  await page.waitForURL(`${ts.url}${landing}`);
-  return page;
-}
 
 const liveLesson = async (title: string, startMs: number, minutes = 40): Promise<string> => {
   const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(startMs).toISOString(), scheduledEnd: new Date(startMs + minutes * 60_000).toISOString() }) });
@@ -69,7 +58,7 @@ afterAll(async () => {
 describe('live capacity in the consoles', () => {
   it.each(sizes)('when the operator opens 直播容量 (%s), then the fleet, each lesson on air with its reason and the windows over capacity show', async (size) => {
     const ctx = await newContext(browser, size);
-    const page = await signIn(ctx, ts.users.operator, '/ops');
+    const page = await signIn(ctx, ts.url, ts.users.operator, '/ops');
     const errors = collectPageErrors(page);
     await page.getByRole('button', { name: '直播容量' }).click();
     const now = page.locator('[data-testid="capacity-now"]');
@@ -92,7 +81,7 @@ describe('live capacity in the consoles', () => {
 
   it('when the teacher\'s lesson waits for a transcoder, then the live panel says students get only the original stream and how many lessons are ahead', async () => {
     const ctx = await newContext(browser, 'phone');
-    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const page = await signIn(ctx, ts.url, ts.users.teacherA, '/teach');
     const errors = collectPageErrors(page);
     const item = page.locator('[data-testid="lesson-item"]', { hasText: '直播：古诗两首' });
     await item.getByRole('button', { name: '直播推流' }).click();

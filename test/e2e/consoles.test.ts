@@ -3,12 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { ensureWebBuild } from '../../scripts/build-web.mjs';
-import { lessonBody, startTestSystem, type TestSystem, type TestUser } from '../helpers/system.ts';
+import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { runFfmpegCli } from '../helpers/media.ts';
 import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
-import { collectPageErrors, launchChromium, newContext, screenshot, seriousA11yProblems, viewports, type ViewportName } from '../helpers/browser.ts';
+import { collectPageErrors, launchChromium, newContext, screenshot, seriousA11yProblems, signIn, sizes, type ViewportName } from '../helpers/browser.ts';
+import { eventually } from '../helpers/wait.ts';
 
 /**
  * The staff consoles in Debian's Chromium against a whole system (API, worker with ffmpeg, RTMP
@@ -26,29 +27,6 @@ let recordedId = '';
 let evil: http.Server | undefined;
 let evilUrl = '';
 const title = '分数的初步认识（网页上传）';
-const sizes = Object.keys(viewports) as ViewportName[];
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** Signs in through /login and waits for the console of the role. */
-async function signIn(ctx: BrowserContext, u: TestUser, landing: string): Promise<Page> {
-  const page = await ctx.newPage();
-  page.on('dialog', (d) => void d.accept());
-  await page.goto(`${ts.url}/login`);
-  await page.locator('input[name="username"]').fill(u.username);
-  await page.locator('input[name="password"]').fill(u.password);
-  await page.getByRole('button', { name: '登录' }).click();
-  await page.waitForURL(`${ts.url}${landing}`);
-  return page;
-}
 
 const lessonOf = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body;
 
@@ -139,7 +117,7 @@ afterAll(async () => {
 describe('staff consoles in Chromium', () => {
   it('when a teacher signs in on a phone, creates a lesson and uploads a clip through the page, then it reaches 待审核 without a reload', async () => {
     const ctx = await newContext(browser, 'phone');
-    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const page = await signIn(ctx, ts.url, ts.users.teacherA, '/teach');
     const errors = collectPageErrors(page);
     await page.getByRole('button', { name: '新建课程' }).click();
     await page.locator('input[name="title"]').fill(title);
@@ -168,7 +146,7 @@ describe('staff consoles in Chromium', () => {
   it('when the browser goes offline during an upload, then the upload resumes from the parts received and finishes', async () => {
     const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ title: '断网续传' }) });
     const ctx = await newContext(browser, 'desktop');
-    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const page = await signIn(ctx, ts.url, ts.users.teacherA, '/teach');
     const item = page.locator('[data-testid="lesson-item"]', { hasText: '断网续传' });
     await item.getByRole('button', { name: '上传视频' }).click();
     // the connection drops just as part 2 leaves (a local server takes all parts faster than a test could cut them)
@@ -194,7 +172,7 @@ describe('staff consoles in Chromium', () => {
   it('when the reviewer previews the lesson and approves it, the operator publishes it to portal and cable, then the student page plays it', async () => {
     expect(recordedId).not.toBe('');
     const ctx = await newContext(browser, 'desktop');
-    const page = await signIn(ctx, ts.users.reviewerA, '/review');
+    const page = await signIn(ctx, ts.url, ts.users.reviewerA, '/review');
     const errors = collectPageErrors(page);
     const item = page.locator('[data-testid="queue-item"]', { hasText: title });
     await item.getByRole('button', { name: '预览' }).click();
@@ -204,7 +182,7 @@ describe('staff consoles in Chromium', () => {
     expect(await seriousA11yProblems(page)).toEqual([]);
     {
       const phoneCtx = await newContext(browser, 'phone');
-      const phone = await signIn(phoneCtx, ts.users.reviewerA, '/review');
+      const phone = await signIn(phoneCtx, ts.url, ts.users.reviewerA, '/review');
       const onPhone = phone.locator('[data-testid="queue-item"]', { hasText: title });
       await onPhone.getByRole('button', { name: '预览' }).click();
       await expectStripFits(onPhone, 'phone');
@@ -217,7 +195,7 @@ describe('staff consoles in Chromium', () => {
     expect(errors).toEqual([]);
 
     const opsCtx = await newContext(browser, 'phone');
-    const ops = await signIn(opsCtx, ts.users.operator, '/ops');
+    const ops = await signIn(opsCtx, ts.url, ts.users.operator, '/ops');
     const pub = ops.locator('[data-testid="publish-item"]', { hasText: title });
     await pub.getByRole('button', { name: '发布到网站' }).click();
     await pub.getByRole('button', { name: '下架（网站）' }).waitFor();
@@ -241,7 +219,7 @@ describe('staff consoles in Chromium', () => {
   it('when the operator opens the cable packages and the audit log, then states and actions read in Chinese, never as codes', async () => {
     expect(recordedId).not.toBe('');
     const ctx = await newContext(browser, 'phone');
-    const page = await signIn(ctx, ts.users.operator, '/ops');
+    const page = await signIn(ctx, ts.url, ts.users.operator, '/ops');
     const errors = collectPageErrors(page);
     await page.getByRole('button', { name: '有线电视' }).click();
     const states = page.locator('[data-testid="cable-state"]');
@@ -276,7 +254,7 @@ describe('staff consoles in Chromium', () => {
     const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', title: '直播：认识钟表', scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 3_600_000).toISOString() }) });
     await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } });
     const ctx = await newContext(browser, 'phone');
-    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const page = await signIn(ctx, ts.url, ts.users.teacherA, '/teach');
     const item = page.locator('[data-testid="lesson-item"]', { hasText: '直播：认识钟表' });
     await item.getByRole('button', { name: '直播推流' }).click();
     await item.getByRole('button', { name: '显示 OBS 设置' }).click();
@@ -290,7 +268,7 @@ describe('staff consoles in Chromium', () => {
     expect(await seriousA11yProblems(page)).toEqual([]);
 
     const rctx = await newContext(browser, 'phone');
-    const review = await signIn(rctx, ts.users.reviewerA, '/review');
+    const review = await signIn(rctx, ts.url, ts.users.reviewerA, '/review');
     await review.getByRole('button', { name: '直播中' }).click();
     const onAir = review.locator('[data-testid="onair-item"]', { hasText: '直播：认识钟表' });
     await onAir.getByRole('button', { name: '停止直播' }).click();
@@ -319,7 +297,7 @@ describe('staff consoles in Chromium', () => {
     expect((await add(other.body.id, at + 60_000, '')).status).toBe(201);
 
     const ctx = await newContext(browser, 'phone');
-    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const page = await signIn(ctx, ts.url, ts.users.teacherA, '/teach');
     const errors = collectPageErrors(page);
     await page.getByRole('button', { name: '本校课表' }).click();
     const week = page.locator('[data-testid="timetable-week"]', { hasText: '三年级数学' });
@@ -343,7 +321,7 @@ describe('staff consoles in Chromium', () => {
 
   it('when a teacher\'s session opens the operator console, then it gets the login page and no data', async () => {
     const ctx = await newContext(browser, 'desktop');
-    const page = await signIn(ctx, ts.users.teacherA, '/teach');
+    const page = await signIn(ctx, ts.url, ts.users.teacherA, '/teach');
     const seen: string[] = [];
     page.on('response', (r) => {
       if (r.url().includes('/api/v1/') && r.status() === 200) seen.push(new URL(r.url()).pathname);
@@ -359,7 +337,7 @@ describe('staff consoles in Chromium', () => {
 
   it('when a session expires, then the console returns to the login and, after signing in again, to where the person was', async () => {
     const ctx = await newContext(browser, 'phone');
-    const page = await signIn(ctx, ts.users.reviewerA, '/review');
+    const page = await signIn(ctx, ts.url, ts.users.reviewerA, '/review');
     await ts.sys.db.query("UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1 AND label = 'login'", [ts.users.reviewerA.id]);
     await page.goto(`${ts.url}/review?tab=edits`);
     await page.waitForURL(/\/login\?.*reason=expired/);
@@ -374,7 +352,7 @@ describe('staff consoles in Chromium', () => {
   it('when another site posts a form carrying the reviewer\'s cookie, then it is refused and nothing changes', async () => {
     const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', title: '伪造请求', scheduledStart: new Date(Date.now() + 86_400_000).toISOString(), scheduledEnd: new Date(Date.now() + 90_000_000).toISOString() }) });
     const ctx = await newContext(browser, 'desktop');
-    await signIn(ctx, ts.users.reviewerA, '/review');
+    await signIn(ctx, ts.url, ts.users.reviewerA, '/review');
     const page = await ctx.newPage();
     const answer = page.waitForResponse((r) => r.url().includes(`/api/v1/lessons/${c.body.id}/review`));
     await page.goto(`${evilUrl}/${encodeURIComponent(`${ts.url}/api/v1/lessons/${c.body.id}/review`)}`);
@@ -402,7 +380,7 @@ describe('staff consoles in Chromium', () => {
     ] as const;
     for (const [u, landing, name, tabs] of consoles) {
       const c2 = await newContext(browser, size);
-      const p = await signIn(c2, u, landing);
+      const p = await signIn(c2, ts.url, u, landing);
       const errors = collectPageErrors(p);
       await p.locator('.tabs').waitFor();
       for (const [i, tab] of tabs.entries()) {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
+import { describe, expect, it } from 'vitest';
+import { startPublisher } from '../helpers/ffmpeg-rtmp.ts';
+import { approvedLiveLesson, useLiveSystem } from '../helpers/live-lesson.ts';
 import { eventually } from '../helpers/fleet.ts';
 
 /**
@@ -10,25 +10,11 @@ import { eventually } from '../helpers/fleet.ts';
  * live-capture.test.ts (640x360 sources, 360p ladder).
  */
 
-let ts: TestSystem;
-beforeAll(async () => {
-  ts = await startTestSystem({ api: true, ingest: true, worker: true }, { LIVE_CONCURRENCY: '1', LIVE_RECONNECT_WINDOW_S: '4', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p' });
-});
-afterAll(async () => {
-  await stopAllFfmpeg();
-  await ts?.stop();
-});
-
-const liveLesson = async (title: string): Promise<{ id: string; url: string }> => {
-  const start = Date.now() - 5 * 60_000;
-  const c = await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 45 * 60_000).toISOString() }) });
-  await ts.api('POST', `/api/v1/lessons/${c.body.id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } });
-  const k = await ts.api('POST', `/api/v1/lessons/${c.body.id}/live`, { token: ts.users.teacherA.token });
-  return { id: c.body.id, url: `${(k.body.rtmpUrl as string).replace(/:\d+\//, `:${ts.sys.ingest!.port}/`)}/${k.body.streamKey}` };
-};
-const transcode = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}/live/status`, { token: ts.users.teacherA.token })).body.transcode;
-
 describe('two publishers and one live slot', () => {
+  const ts = useLiveSystem({ LIVE_CONCURRENCY: '1' });
+  const liveLesson = (title: string) => approvedLiveLesson(ts, title);
+  const transcode = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}/live/status`, { token: ts.users.teacherA.token })).body.transcode;
+
   it('when a second lesson goes on air while the only live slot is busy, then its teacher is told it is captured only because every slot is busy', async () => {
     const a = await liveLesson('容量直播一');
     const b = await liveLesson('容量直播二');

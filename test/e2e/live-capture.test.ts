@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { approvedLiveLesson, eventually, variantUris as variants } from '../helpers/live-lesson.ts';
-import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
+import { describe, expect, it } from 'vitest';
+import { approvedLiveLesson, decode, eventually, liveReaders, useLiveSystem, variantUris as variants } from '../helpers/live-lesson.ts';
+import { startPublisher } from '../helpers/ffmpeg-rtmp.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
 import { validateVod } from '../../src/media/hls-validator.ts';
 import { loadVodInput } from '../../src/media/hls-vod-input.ts';
@@ -15,48 +13,12 @@ import { loadVodInput } from '../../src/media/hls-vod-input.ts';
  * ladder 360p + 240p + audio) to keep two shared cores free.
  */
 
-/** ffmpeg decodes `seconds` of `url`; resolves with its exit code and decoded video frames. */
-function decode(url: string, seconds: number): Promise<{ code: number | null; frames: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rw_timeout', '15000000', '-i', url, '-t', String(seconds), '-map', '0:v:0', '-f', 'null', '-', '-progress', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let frames = 0;
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => {
-      for (const m of d.toString().matchAll(/frame=(\d+)/g)) frames = Math.max(frames, Number(m[1]));
-    });
-    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    const kill = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.once('exit', (code) => {
-      clearTimeout(kill);
-      resolve({ code, frames, stderr: err });
-    });
-  });
-}
-
 describe('live capture when the only transcoder is busy', () => {
-  let ts: TestSystem;
-  beforeAll(async () => {
-    ts = await startTestSystem({ api: true, ingest: true, worker: true }, {
-      LIVE_CONCURRENCY: '1', LIVE_RECONNECT_WINDOW_S: '4', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}),
-    });
-  });
-  afterEach(async () => {
-    await stopAllFfmpeg();
-  });
-  afterAll(async () => {
-    await stopAllFfmpeg();
-    await ts?.stop();
-  });
+  const ts = useLiveSystem({ LIVE_CONCURRENCY: '1' });
+  const { status, gateway, assetOf } = liveReaders(ts);
 
   const liveLesson = (title: string) => approvedLiveLesson(ts, title);
-  const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
-  const masterAt = (id: string) => eventually(async () => {
-    const r = await fetch(`${ts.url}/live/${id}/master.m3u8`);
-    if (r.status !== 200) throw new Error(`master ${r.status}`);
-    return r.text();
-  }, () => true, 60_000, 'the live master');
-  const assetOf = async (id: string) => (await ts.sys.db.query<{ id: string; state: string; duration_s: number | null; hls_root: string | null; media: Record<string, any> | null }>(
-    'SELECT a.id, a.state, a.duration_s, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.current_asset_id WHERE l.id = $1', [id]))[0];
+  const masterAt = (id: string) => eventually(() => gateway(`/live/${id}/master.m3u8`), () => true, 60_000, 'the live master');
 
   it('when two publishers are on air for 60 s and a third comes and goes, then all play live (the first with its ladder, the others at source quality) and all three recordings reach review as valid ladders as long as what was sent', async () => {
     const [a, b, c] = [await liveLesson('直播一'), await liveLesson('直播二'), await liveLesson('直播三')];

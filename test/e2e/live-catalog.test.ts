@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { startPublisher, stopAllFfmpeg, type FfProc } from '../helpers/ffmpeg-rtmp.ts';
 import { IngestEventLog } from '../helpers/ingest-events.ts';
+import { eventually } from '../helpers/wait.ts';
 
 /**
  * The catalog side of live lessons with the real ingest (node-media-server child) and real ffmpeg
@@ -20,16 +21,6 @@ afterAll(async () => {
   await stopAllFfmpeg();
   await ts?.stop();
 });
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function liveLesson(opts: { approve?: boolean; startOffsetMin?: number } = {}): Promise<string> {
   const start = Date.now() + (opts.startOffsetMin ?? -5) * 60_000;

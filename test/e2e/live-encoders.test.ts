@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { approvedLiveLesson, eventually, variantUris as variants } from '../helpers/live-lesson.ts';
-import { startPublisher, stopAllFfmpeg, type PublisherOptions } from '../helpers/ffmpeg-rtmp.ts';
+import { describe, expect, it } from 'vitest';
+import { approvedLiveLesson, decode, eventually, liveReaders, useLiveSystem, variantUris as variants, type LessonAsset } from '../helpers/live-lesson.ts';
+import { startPublisher, type PublisherOptions } from '../helpers/ffmpeg-rtmp.ts';
 import { encodeFlvTags, loopClip, publishFlvTags, restartEncoder } from '../helpers/rtmp-client.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
 import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
@@ -16,25 +14,6 @@ import { loadVodInput } from '../../src/media/hls-vod-input.ts';
  * shared cores usable. LIVE_TEST_LOG=1 prints the system's logs.
  */
 
-/** ffmpeg decodes `seconds` of `url`'s first stream of `kind`; resolves with its exit code and decoded frames. */
-function decode(url: string, seconds: number, kind: 'v' | 'a' = 'v'): Promise<{ code: number | null; frames: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rw_timeout', '15000000', '-i', url, '-t', String(seconds), '-map', `0:${kind}:0`, '-f', 'null', '-', '-progress', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let frames = 0;
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => {
-      for (const m of d.toString().matchAll(/frame=(\d+)/g)) frames = Math.max(frames, Number(m[1]));
-      if (kind === 'a') for (const m of d.toString().matchAll(/out_time_us=(\d+)/g)) frames = Math.max(frames, Math.floor(Number(m[1]) / 21_333));
-    });
-    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    const kill = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.once('exit', (code) => {
-      clearTimeout(kill);
-      resolve({ code, frames, stderr: err });
-    });
-  });
-}
-
 /** Seconds of a live ledger's slots. */
 const ledgerSeconds = (ledger: { slots: { parts: { durationS: number }[] }[] } | null): number => (ledger?.slots ?? []).reduce((t, x) => t + x.parts[0].durationS, 0);
 
@@ -47,31 +26,12 @@ function expectValidTarget(text: string): void {
 }
 
 describe('live lessons from real encoders\' streams', () => {
-  let ts: TestSystem;
-  beforeAll(async () => {
-    ts = await startTestSystem({ api: true, ingest: true, worker: true }, {
-      LIVE_CONCURRENCY: '2', LIVE_RECONNECT_WINDOW_S: '4', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}),
-    });
-  });
-  afterEach(async () => {
-    await stopAllFfmpeg();
-  });
-  afterAll(async () => {
-    await stopAllFfmpeg();
-    await ts?.stop();
-  });
+  const ts = useLiveSystem({ LIVE_CONCURRENCY: '2' });
+  const { status, gateway, assetOf } = liveReaders(ts);
 
   const liveLesson = (title: string) => approvedLiveLesson(ts, title);
-  const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
   const liveStatus = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}/live/status`, { token: ts.users.teacherA.token })).body;
-  const gateway = async (p: string): Promise<string> => {
-    const r = await fetch(`${ts.url}${p}`);
-    if (r.status !== 200) throw new Error(`GET ${p}: ${r.status}`);
-    return r.text();
-  };
   const sessionOf = async (id: string) => (await ts.sys.db.query<{ id: string; epoch: number }>('SELECT id, epoch FROM live_sessions WHERE lesson_id = $1 ORDER BY started_at', [id]))[0];
-  const assetOf = async (id: string) => (await ts.sys.db.query<{ id: string; state: string; error: string | null; duration_s: number | null; hls_root: string | null; media: Record<string, any> | null }>(
-    'SELECT a.id, a.state, a.error, a.duration_s, a.hls_root, a.media FROM lessons l JOIN assets a ON a.id = l.current_asset_id WHERE l.id = $1', [id]))[0];
   const stored = async (key: string) => (await ts.sys.storage.getBuffer(ts.sys.storage.mediaBucket, key)).toString('utf8');
 
   /**
@@ -79,7 +39,7 @@ describe('live lessons from real encoders\' streams', () => {
    * live recording checked by the live recording check (live-recording-check.ts) in the worker, or
    * the capture's VOD transcode checked here by the VOD validator. Returns the recording's master.
    */
-  const expectRecording = async (id: string, sentS: number): Promise<{ master: string; root: string; asset: Awaited<ReturnType<typeof assetOf>> }> => {
+  const expectRecording = async (id: string, sentS: number): Promise<{ master: string; root: string; asset: LessonAsset }> => {
     await eventually(() => status(id), (s) => s === 'in_review' || s === 'failed', 240_000, `the recording of ${id}`);
     const asset = await assetOf(id);
     expect(await status(id), asset.error ?? '').toBe('in_review');

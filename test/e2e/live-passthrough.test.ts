@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { approvedLiveLesson, eventually, variantUris as variants } from '../helpers/live-lesson.ts';
-import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
+import { describe, expect, it } from 'vitest';
+import { approvedLiveLesson, eventually, liveReaders, useLiveSystem, variantUris as variants } from '../helpers/live-lesson.ts';
+import { startPublisher } from '../helpers/ffmpeg-rtmp.ts';
 import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
 import { liveSlotKey } from '../../src/media/storage-keys.ts';
 
@@ -20,26 +19,10 @@ const variantLine = (master: string, uri: string): string => {
 };
 
 describe('passthrough top rung of the live ladder', () => {
-  let ts: TestSystem;
-  beforeAll(async () => {
-    ts = await startTestSystem({ api: true, ingest: true, worker: true }, {
-      LIVE_CONCURRENCY: '1', LIVE_RECONNECT_WINDOW_S: '4', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '720p,480p,360p', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}),
-    });
-  });
-  afterEach(async () => {
-    await stopAllFfmpeg();
-  });
-  afterAll(async () => {
-    await stopAllFfmpeg();
-    await ts?.stop();
-  });
+  const ts = useLiveSystem({ LIVE_CONCURRENCY: '1', LIVE_LADDER: '720p,480p,360p' });
+  const { status, gateway } = liveReaders(ts);
 
-  const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
-  const ladderMaster = (id: string, top: string) => eventually(async () => {
-    const r = await fetch(`${ts.url}/live/${id}/master.m3u8`);
-    if (r.status !== 200) throw new Error(`master ${r.status}`);
-    return r.text();
-  }, (m) => variants(m).includes(`${top}/index.m3u8`), 120_000, 'the live ladder');
+  const ladderMaster = (id: string, top: string) => eventually(() => gateway(`/live/${id}/master.m3u8`), (m) => variants(m).includes(`${top}/index.m3u8`), 120_000, 'the live ladder');
   const session = async (id: string) => (await ts.sys.db.query<{ id: string; asset_id: string | null }>('SELECT id, asset_id FROM live_sessions WHERE lesson_id = $1', [id]))[0];
   const assetOf = async (assetId: string) => (await ts.sys.db.query<{ state: string; duration_s: number | null; media: Record<string, any> | null }>('SELECT state, duration_s, media FROM assets WHERE id = $1', [assetId]))[0];
   const segment = async (sessionId: string, rendition: string, run: number, seq: number) => ts.sys.storage.getBuffer(ts.sys.storage.mediaBucket, liveSlotKey(sessionId, rendition, run, seq));

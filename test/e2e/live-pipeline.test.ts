@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { startPublisher, stopAllFfmpeg, type FfProc } from '../helpers/ffmpeg-rtmp.ts';
+import { decode, eventually, variantUris } from '../helpers/live-lesson.ts';
 import { RawRtmpClient } from '../helpers/rtmp-client.ts';
 import type { Config } from '../../config/config.schema.ts';
 import { jobIds } from '../../src/jobs/job-types.ts';
@@ -18,16 +19,6 @@ import { jobIds } from '../../src/jobs/job-types.ts';
  */
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch((err: Error) => err as unknown as T);
-    if (!(v instanceof Error) && ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${v instanceof Error ? v.message : JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface Seg {
   msn: number;
@@ -74,31 +65,6 @@ function readPlaylist(text: string): Snapshot {
     playlistType: tag('EXT-X-PLAYLIST-TYPE') ?? null,
     segments,
   };
-}
-
-/** Variant URIs of a master playlist. */
-const variantUris = (master: string): string[] => master.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-
-/** ffmpeg decodes `url` (optionally only `seconds` of it); resolves with its exit code and decoded video frames. */
-function decode(url: string, seconds?: number): Promise<{ code: number | null; frames: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rw_timeout', '15000000', '-i', url, ...(seconds ? ['-t', String(seconds)] : []), '-map', '0:v:0', '-f', 'null', '-', '-progress', 'pipe:1'];
-    const p = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let frames = 0;
-    let err = '';
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      for (const m of out.matchAll(/frame=(\d+)/g)) frames = Math.max(frames, Number(m[1]));
-      out = out.slice(-200);
-    });
-    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    const kill = setTimeout(() => p.kill('SIGKILL'), 90_000);
-    p.once('exit', (code) => {
-      clearTimeout(kill);
-      resolve({ code, frames, stderr: err });
-    });
-  });
 }
 
 /** A running lesson's helpers on one test system. */

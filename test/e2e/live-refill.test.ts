@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSystem, type TestSystem } from '../helpers/system.ts';
-import { approvedLiveLesson, eventually } from '../helpers/live-lesson.ts';
-import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
+import { describe, expect, it } from 'vitest';
+import { approvedLiveLesson, eventually, liveReaders, useLiveSystem } from '../helpers/live-lesson.ts';
+import { startPublisher } from '../helpers/ffmpeg-rtmp.ts';
 
 /**
  * Gap-only refill (issue 11 item 1) with one live slot in the whole system (LIVE_CONCURRENCY=1): the
@@ -18,19 +17,10 @@ interface Refill {
 }
 
 describe('gap-only refill of a live recording', () => {
-  let ts: TestSystem;
-  beforeAll(async () => {
-    ts = await startTestSystem({ api: true, ingest: true, worker: true }, {
-      LIVE_CONCURRENCY: '1', LIVE_RECONNECT_WINDOW_S: '4', RTMP_IDLE_TIMEOUT_S: '3', LIVE_LADDER: '360p', LIVE_X264_PRESET: 'ultrafast', ...(process.env.LIVE_TEST_LOG ? { LOG_LEVEL: 'info' } : {}),
-    });
-  });
-  afterAll(async () => {
-    await stopAllFfmpeg();
-    await ts?.stop();
-  });
+  const ts = useLiveSystem({ LIVE_CONCURRENCY: '1', LIVE_X264_PRESET: 'ultrafast' });
+  const { status } = liveReaders(ts);
 
   const liveLesson = (title: string) => approvedLiveLesson(ts, title);
-  const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
   const master = async (id: string) => {
     const r = await fetch(`${ts.url}/live/${id}/master.m3u8`);
     return r.status === 200 ? r.text() : '';

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { runFfmpegCli } from '../helpers/media.ts';
+import { eventually } from '../helpers/wait.ts';
 
 /**
  * A recorded lesson end to end with every real part: upload through the API, the BullMQ worker's
@@ -22,16 +23,6 @@ let portal: http.Server | undefined;
 let portalUrl = '';
 let dir = '';
 let lessonId = '';
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 beforeAll(async () => {
   ts = await startTestSystem({ api: true, worker: true });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { ensureWebBuild } from '../../scripts/build-web.mjs';
-import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { startTestSystem, type TestSystem } from '../helpers/system.ts';
+import { approvedLiveLesson } from '../helpers/live-lesson.ts';
 import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
 import { collectPageErrors, launchChromium, newContext, screenshot, seriousA11yProblems } from '../helpers/browser.ts';
 
@@ -27,16 +28,9 @@ afterAll(async () => {
 
 describe('a live lesson on the student pages', () => {
   it('when a teacher goes on air from an RTMP publisher, then the lesson is under 直播中 on the home page and plays with its delay shown', async () => {
-    const start = Date.now() - 5 * 60_000;
     const title = '直播：认识钟表';
-    const c = await ts.api('POST', '/api/v1/lessons', {
-      token: ts.users.teacherA.token,
-      body: lessonBody({ kind: 'live', type: 'live', title, scheduledStart: new Date(start).toISOString(), scheduledEnd: new Date(start + 45 * 60_000).toISOString() }),
-    });
-    const id = c.body.id as string;
-    expect((await ts.api('POST', `/api/v1/lessons/${id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).body.status).toBe('approved_for_air');
-    const k = await ts.api('POST', `/api/v1/lessons/${id}/live`, { token: ts.users.teacherA.token });
-    startPublisher(`${(k.body.rtmpUrl as string).replace(/:\d+\//, `:${ts.sys.ingest!.port}/`)}/${k.body.streamKey}`, { size: '640x360', durationS: 180 });
+    const { id, url, streamKey } = await approvedLiveLesson(ts, title);
+    startPublisher(url, { size: '640x360', durationS: 180 });
 
     const ctx = await newContext(browser, 'phone');
     const page = await ctx.newPage();
@@ -60,7 +54,7 @@ describe('a live lesson on the student pages', () => {
     await page.getByText(/延迟约 \d+ 秒/).waitFor({ timeout: 30_000 });
     await screenshot(page, 'lesson-live', 'phone');
     // the stream key never reaches a page
-    expect(await page.content()).not.toContain(String(k.body.streamKey).split('?key=')[1]);
+    expect(await page.content()).not.toContain(streamKey.split('?key=')[1]);
     expect(errors).toEqual([]);
     await ctx.close();
   }, 400_000);

@@ -3,11 +3,12 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { ensureWebBuild } from '../../scripts/build-web.mjs';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { runFfmpegCli } from '../helpers/media.ts';
-import { collectPageErrors, launchChromium, newContext, screenshot, seriousA11yProblems, viewports, type ViewportName } from '../helpers/browser.ts';
+import { collectPageErrors, launchChromium, newContext, screenshot, playsOn, seriousA11yProblems, sizes } from '../helpers/browser.ts';
+import { eventually } from '../helpers/wait.ts';
 
 /**
  * The student pages in Debian's Chromium against a whole system (API, worker with ffmpeg, S3 server,
@@ -22,17 +23,6 @@ let lessonId = '';
 let withdrawId = '';
 let draftId = '';
 const title = '分数的初步认识：几分之一';
-const sizes = Object.keys(viewports) as ViewportName[];
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Upload -> worker ladder -> approve -> publish on the portal, all through the API. */
 async function publishRecording(file: string, body: Record<string, unknown>): Promise<string> {
@@ -48,15 +38,6 @@ async function publishRecording(file: string, body: Record<string, unknown>): Pr
   expect((await ts.api('POST', `/api/v1/lessons/${id}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).status).toBe(200);
   expect((await ts.api('POST', `/api/v1/lessons/${id}/publications`, { token: ts.users.operator.token, body: { channel: 'portal' } })).status).toBe(201);
   return id;
-}
-
-/** Waits until the page's video has played `seconds` further than when called. */
-async function playsOn(page: Page, seconds: number): Promise<number> {
-  const video = page.locator('video');
-  await video.waitFor();
-  const t0 = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
-  await page.waitForFunction(({ t0, seconds }) => (document.querySelector('video')?.currentTime ?? 0) >= t0 + seconds, { t0, seconds }, { timeout: 90_000, polling: 200 });
-  return video.evaluate((v: HTMLVideoElement) => v.currentTime);
 }
 
 beforeAll(async () => {

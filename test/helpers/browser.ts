@@ -1,7 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ensureWebBuild } from '../../scripts/build-web.mjs';
+import type { TestUser } from './system.ts';
 
 /** The two sizes every page is checked at: a 360x740 touch phone and a 1366x768 desktop. */
 export const viewports = {
@@ -9,6 +12,8 @@ export const viewports = {
   desktop: { viewport: { width: 1366, height: 768 }, hasTouch: false, isMobile: false, deviceScaleFactor: 1 },
 } as const;
 export type ViewportName = keyof typeof viewports;
+/** Both sizes, for it.each and loops. */
+export const sizes = Object.keys(viewports) as ViewportName[];
 
 export const screenshotDir = path.resolve('test-output/screenshots');
 
@@ -47,4 +52,47 @@ export function collectPageErrors(page: Page): string[] {
     if (m.type() === 'error' && !/status of 404|Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
   });
   return errors;
+}
+
+/**
+ * Signs `u` in through the site's /login page at `baseUrl` in a new page of `ctx` and waits for the
+ * console of the role (`landing`); confirmation dialogs on that page are accepted.
+ */
+export async function signIn(ctx: BrowserContext, baseUrl: string, u: TestUser, landing: string): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(`${baseUrl}/login`);
+  await page.locator('input[name="username"]').fill(u.username);
+  await page.locator('input[name="password"]').fill(u.password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForURL(`${baseUrl}${landing}`);
+  return page;
+}
+
+/**
+ * One Chromium for the whole test file, the pages built first (beforeAll), closed after the file; the
+ * returned function gives it inside hooks and tests.
+ */
+export function useBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    await ensureWebBuild();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error('Chromium is not running (use it in a hook or a test)');
+    return browser;
+  };
+}
+
+/** Waits until the page's video element has played `seconds` further than when called; returns its time. */
+export async function playsOn(page: Page, seconds: number, timeoutMs = 90_000): Promise<number> {
+  const video = page.locator('video');
+  await video.waitFor();
+  const t0 = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
+  await page.waitForFunction(({ t0, seconds }) => (document.querySelector('video')?.currentTime ?? 0) >= t0 + seconds, { t0, seconds }, { timeout: timeoutMs, polling: 200 });
+  return video.evaluate((v: HTMLVideoElement) => v.currentTime);
 }

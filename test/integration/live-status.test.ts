@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { startPublisher, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
+import { eventually } from '../helpers/wait.ts';
 
 let ts: TestSystem;
 beforeAll(async () => {
@@ -13,16 +14,6 @@ afterAll(async () => {
   await stopAllFfmpeg();
   await ts?.stop();
 });
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function onAirLesson(gop: number): Promise<string> {
   const start = Date.now() - 60_000;
