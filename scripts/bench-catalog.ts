@@ -3,7 +3,8 @@
 // and Chinese searches from 50 connections (autocannon, bounded in time), and the same for a route
 // returning a fixed JSON body of the same size, then the catalog again while a change is announced every
 // second. Prints requests/s, p50/p99 and the ratios, and the latency of each query shape on a
-// response-cache miss and on a hit. `--seconds N` (or BENCH_SECONDS) sets each run's length.
+// response-cache miss and on a hit. `--seconds N` (or BENCH_SECONDS) sets each run's length;
+// `--miss-only` prints the latencies per query shape and skips the runs under load.
 import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -20,6 +21,7 @@ const LESSONS = Number(process.env.BENCH_LESSONS ?? 100_000);
 const secondsArg = process.argv.indexOf('--seconds');
 const DURATION_S = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = 50;
+const MISS_ONLY = process.argv.includes('--miss-only');
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'classcast-bench-'));
 const schema = `bench_${Date.now().toString(36)}`;
@@ -64,6 +66,7 @@ try {
     );
   }
   await sys.db.query('ANALYZE lessons');
+  await sys.db.query('ANALYZE lesson_search_cells');
   process.stdout.write(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 
   const queries = [
@@ -96,7 +99,11 @@ try {
     return performance.now() - t0;
   };
   process.stdout.write('     miss      hit  query (mean of 5 each)\n');
-  for (const q of [...queries, '/api/v1/facets', `/api/v1/facets?stage=primary&q=${encodeURIComponent('光合作用')}`, `/api/v1/lessons/${someId}`]) {
+  // facets: from the kept counts, and searches of a word in all (学习, 的学习), a fifth (光合作用) and
+  // 0.1% (第123) of the lessons, of one character (no bigram: 诗, in about 40%), of two words, with filters
+  const facets = ['', 'stage=primary&q=光合作用', 'q=光合作用', 'q=学习', 'q=的学习', 'subject=math&edition=pep&q=光合作用 函数', 'q=诗', 'type=special&q=第123']
+    .map((f) => `/api/v1/facets${f ? `?${f.replace(/q=(.*)$/, (_, t: string) => `q=${encodeURIComponent(t)}`)}` : ''}`);
+  for (const q of [...queries, ...facets, `/api/v1/lessons/${someId}`]) {
     let miss = 0;
     let hit = 0;
     for (let i = 0; i < 5; i++) miss += await timed(q, true);
@@ -104,6 +111,16 @@ try {
     process.stdout.write(`  ${(miss / 5).toFixed(1).padStart(7)} ${(hit / 5).toFixed(1).padStart(8)} ms  ${decodeURIComponent(q)}\n`);
   }
 
+  if (MISS_ONLY) process.stdout.write(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  else await underLoad(sample, queries);
+} finally {
+  await sys.stop();
+  await dropBenchData(config, schema, dataDir, Boolean(process.env.BENCH_KEEP));
+}
+
+/** The catalog list (`queries`), a trivial route with the same body, and the list while changes are announced, under load. */
+async function underLoad(sample: string, queries: string[]): Promise<void> {
+  const s = sys.services;
   // the baseline: a trivial Express route with a fixed body of the same size
   const app = express();
   app.get('/fixed', (_req, res) => {
@@ -141,7 +158,4 @@ try {
     `load generator ${clientThread ? 'in its own thread' : "on the server's event loop (BENCH_CLIENT_THREAD=0)"}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     '',
   ].join('\n'));
-} finally {
-  await sys.stop();
-  await dropBenchData(config, schema, dataDir, Boolean(process.env.BENCH_KEEP));
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from './db.ts';
+import type { Db, Queryable } from './db.ts';
 import { afterCursorWhere } from './cursor.ts';
 import { textSearchWhere } from './text-search.ts';
 import type { LessonRow } from '../domain/types.ts';
@@ -68,6 +68,37 @@ export async function publishedLessonsPage(q: Queryable, f: CatalogFilter, curso
   }
   const fenced = taxonomyDims + (searching ? 1 : 0) >= 2;
   return pageOf(fenced ? `(SELECT * FROM lessons l WHERE ${where.join(' AND ')} OFFSET 0) l` : 'lessons l', fenced);
+}
+
+/** How many published lessons have one combination of the five taxonomy columns. */
+export type FacetCell = Record<CatalogDimension, string> & { n: number };
+
+/** Every combination among all published lessons, from the counts triggers keep (migration 011). */
+export function publishedFacetCells(q: Queryable): Promise<FacetCell[]> {
+  return q.query<FacetCell>('SELECT stage, grade, subject, type, edition, n FROM lesson_facet_counts WHERE n > 0');
+}
+
+/**
+ * Every combination among the published lessons matching a text search, counted over the narrow rows
+ * migration 012 keeps (a combination's number and the search text, bigrams indexed by expression):
+ * a word in a fifth of the lessons reads a fifth of the pages lessons would, and groups one integer.
+ * The planner takes a search's bigrams as independent and may expect most rows to match; it must
+ * still ask the index, as a scan would compute every row's bigrams, and group by hash (sorting
+ * thousands of numbers to group them costs more).
+ */
+export function matchingFacetCells(db: Db, text: string): Promise<FacetCell[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const indexed = textSearchWhere('s', text, where, params, 'lesson_text_bigrams(s.search_text)');
+  return db.tx(async (q) => {
+    await q.query(`SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true)`, [indexed ? 'off' : 'on']);
+    return q.query<FacetCell>(
+      `SELECT c.stage, c.grade, c.subject, c.type, c.edition, m.n
+       FROM (SELECT s.cell, count(*)::int n FROM lesson_search_cells s WHERE ${where.join(' AND ')} GROUP BY s.cell) m
+       JOIN lesson_facet_counts c ON c.cell = m.cell`,
+      params,
+    );
+  });
 }
 
 /** A lesson the public may see (published on the portal, or live approved for air and not stopped), or undefined. */

@@ -1,7 +1,7 @@
-import type { Db, Queryable } from './db.ts';
+import type { Queryable } from './db.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import type { EditField, LessonStatus } from '../domain/lesson-state.ts';
-import { searchBigrams, textSearchWhere } from './text-search.ts';
+import { searchBigrams } from './text-search.ts';
 import type { LessonRow } from '../domain/types.ts';
 
 /** Reads a lesson row for update inside a transaction (serialises concurrent changes of one lesson). */
@@ -66,37 +66,6 @@ export async function writeLessonFields(q: Queryable, lessonId: string, values: 
 /** One lesson row, or undefined. */
 export async function findLesson(q: Queryable, lessonId: string): Promise<LessonRow | undefined> {
   return (await q.query<LessonRow>('SELECT * FROM lessons WHERE id = $1', [lessonId]))[0];
-}
-
-/** How many published lessons have one combination of the five taxonomy columns. */
-export interface FacetCell {
-  stage: string;
-  grade: string;
-  subject: string;
-  type: string;
-  edition: string;
-  n: number;
-}
-
-/** Every combination among all published lessons, from the counts triggers keep (migration 011). */
-export function publishedFacetCells(q: Queryable): Promise<FacetCell[]> {
-  return q.query<FacetCell>('SELECT stage, grade, subject, type, edition, n FROM lesson_facet_counts WHERE n > 0');
-}
-
-/**
- * Every combination among the published lessons matching a text search: one scan. The
- * planner takes a search's bigrams as independent, so it expects a few hundred rows where a common
- * word matches thousands, and would sort them on five text columns to group them; grouping by hash
- * instead halves the time of such a search (and costs nothing for a rare one).
- */
-export function matchingFacetCells(db: Db, text: string): Promise<FacetCell[]> {
-  const where = ['l.portal_published_at IS NOT NULL'];
-  const params: unknown[] = [];
-  textSearchWhere('l', text, where, params);
-  return db.tx(async (q) => {
-    await q.query('SET LOCAL enable_sort = off');
-    return q.query<FacetCell>(`SELECT l.stage, l.grade, l.subject, l.type, l.edition, count(*)::int n FROM lessons l WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4, 5`, params);
-  });
 }
 
 /** Makes a version the lesson's current one. */

@@ -18,18 +18,22 @@ export function searchBigrams(text: string): string[] {
   return [...out];
 }
 
-/** Adds the conditions of query `q` on the row alias `alias` to `where`, their values to `params`. */
-export function textSearchWhere(alias: string, q: string | undefined, where: string[], params: unknown[]): void {
-  if (!q?.trim()) return;
-  const bigrams = new Set<string>();
+/**
+ * Adds the conditions of query `q` on the row alias `alias` to `where`, their values to `params`;
+ * `bigrams` is the GIN-indexed expression of the row's bigrams (by default its `search_bigrams`).
+ * Returns whether the conditions ask the index (a term of one character cannot).
+ */
+export function textSearchWhere(alias: string, q: string | undefined, where: string[], params: unknown[], bigrams = `${alias}.search_bigrams`): boolean {
+  if (!q?.trim()) return false;
+  const keys = new Set<string>();
   for (const term of q.trim().toLowerCase().split(/\s+/).slice(0, 5)) {
     params.push(`%${likeEscape(term)}%`);
     where.push(`${alias}.search_text LIKE $${params.length}`);
-    for (const b of searchBigrams(term)) bigrams.add(b);
+    for (const b of searchBigrams(term)) keys.add(b);
   }
-  if (bigrams.size) {
-    // the GIN index narrows to rows holding every bigram; LIKE above keeps the result exact
-    params.push([...bigrams]);
-    where.push(`${alias}.search_bigrams @> $${params.length}::text[]`);
-  }
+  if (!keys.size) return false;
+  // the GIN index narrows to rows holding every bigram; LIKE above keeps the result exact
+  params.push([...keys]);
+  where.push(`${bigrams} @> $${params.length}::text[]`);
+  return true;
 }

@@ -9,11 +9,11 @@ import type { UrlSigner } from './url-signer.ts';
 import { encodeCursor } from '../infra/cursor.ts';
 import { isUuid } from '../domain/ids.ts';
 import type { PublicLesson } from '../domain/public-lesson.ts';
-import { findLesson, insertLesson, matchingFacetCells, publishedFacetCells, type FacetCell } from '../infra/lessons.repo.ts';
+import { findLesson, insertLesson } from '../infra/lessons.repo.ts';
 import { findAsset } from '../infra/assets.repo.ts';
 import { listPublications } from '../infra/publications.repo.ts';
 import * as catalog from '../infra/catalog.repo.ts';
-import type { CatalogRow, StaffScope } from '../infra/catalog.repo.ts';
+import type { CatalogRow, FacetCell, StaffScope } from '../infra/catalog.repo.ts';
 
 export interface LessonInput {
   title: string;
@@ -109,9 +109,9 @@ export class LessonsService {
     const [tax, wanted] = await Promise.all([this.taxonomy.get(), this.filterValues(filters)]);
     let cells: FacetCell[];
     if (filters.q?.trim()) {
-      cells = await matchingFacetCells(this.db, filters.q);
+      cells = await catalog.matchingFacetCells(this.db, filters.q);
     } else {
-      cells = await publishedFacetCells(this.db);
+      cells = await catalog.publishedFacetCells(this.db);
     }
     const matches = (c: FacetCell, except?: TaxonomyKind) => facetKinds.every((k) => k === except || !wanted[k] || wanted[k].has(c[k]));
     const out = { total: 0 } as Record<TaxonomyKind, { code: string; label: string; count: number }[]> & { total: number };

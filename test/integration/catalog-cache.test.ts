@@ -146,14 +146,14 @@ describe('public catalog responses', () => {
   });
 });
 
-/** Counts the public catalog's queries sent to PostgreSQL (not the live sweep's, say), until restored. */
+/** Counts the public catalog's queries (of lessons or their search rows) sent to PostgreSQL (not the live sweep's, say), until restored. */
 function countLessonQueries(sys: TestSystem['sys']): { readonly n: number; restore: () => void } {
   type Query = (sql: string, params?: unknown[]) => Promise<unknown[]>;
   const db = sys.db as unknown as { query: Query; tx: <T>(fn: (q: { query: Query }) => Promise<T>) => Promise<T> };
   const { query, tx } = db;
   let n = 0;
   const counted = (q: Query): Query => (sql, params) => {
-    if (/\bportal_published_at\b/.test(sql)) n++;
+    if (/\bportal_published_at\b|\blesson_search_cells\b/.test(sql)) n++;
     return q(sql, params);
   };
   db.query = counted(query.bind(db));

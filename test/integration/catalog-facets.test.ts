@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishedLesson, startTestSystem, type TestSystem } from '../helpers/system.ts';
+import type { PublicFilters } from '../../src/services/lessons.service.ts';
+import { searchBigrams } from '../../src/infra/text-search.ts';
+
+/**
+ * Facet counts of a text search (read from the narrow rows and combination numbers the database keeps,
+ * migration 012) against a plain COUNT(*) ... GROUP BY over lessons with the same search and filters,
+ * on a few thousand lessons with words of different frequency, through publications, withdrawals and
+ * edits by the API and by bulk statements.
+ */
+
+let ts: TestSystem;
+beforeAll(async () => {
+  ts = await startTestSystem({ api: true });
+});
+afterAll(async () => {
+  await ts?.stop();
+});
+
+const dims = ['stage', 'grade', 'subject', 'type', 'edition'] as const;
+type Dim = (typeof dims)[number];
+
+/** A small deterministic generator: the same data set on every run. */
+function generator(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Inserts `n` lessons as the benchmark does (one statement per batch), a sixth of them not published.
+ * Every text holds 学习; 方程 is in about half, 光合作用 in a fifth, 三角形 in a twentieth, 丝绸之路 in
+ * one in a hundred; some hold 光合, 合作 and 作用 apart (every bigram of 光合作用, never the word), some
+ * "100%" or "100x", some Latin capitals (found lower-cased).
+ */
+async function seedLessons(n: number): Promise<void> {
+  const rnd = generator(12);
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const tax = await ts.sys.services.taxonomy.get();
+  const school = (await ts.sys.db.query<{ id: string }>('SELECT id FROM schools WHERE code = $1', [ts.schools.A]))[0].id;
+  // a few grades, subjects, editions and types, so that combinations repeat and filters match many
+  const grades = tax.grade.filter((g) => ['g1', 'g3', 'g7', 'g10', 'v1'].includes(g.code));
+  const subjects = ['chinese', 'math', 'biology', 'history'];
+  const types = ['recorded', 'micro', 'special', 'special_life', 'special_mental'];
+  const editions = ['pep', 'bnu', 'general'];
+  for (let off = 0; off < n; off += 500) {
+    const values: string[] = [];
+    const params: unknown[] = [];
+    for (let i = off; i < Math.min(n, off + 500); i++) {
+      const parts = [`第${i}课`];
+      if (rnd() < 0.5) parts.push('方程的解法');
+      if (rnd() < 0.2) parts.push('植物的光合作用');
+      if (rnd() < 0.05) parts.push('三角形');
+      if (rnd() < 0.01) parts.push('丝绸之路');
+      if (rnd() < 0.1) parts.push('光合细胞的合作与作用');
+      if (rnd() < 0.05) parts.push(rnd() < 0.5 ? '折扣100%' : '编号100x');
+      if (rnd() < 0.1) parts.push('Photosynthesis Lab');
+      const title = parts.slice(0, 2).join(' ');
+      const description = `${parts.slice(2).join('，')}的学习`;
+      const text = `${title}\n${description}`.toLowerCase();
+      const grade = pick(grades);
+      const published = rnd() < 5 / 6 ? new Date(Date.UTC(2026, 0, 1) + i * 60_000) : null;
+      const p = params.length;
+      values.push(`($${p + 1}, $${p + 2}, $${p + 3}, 'recorded', $${p + 4}, $${p + 5}, $${p + 6}, $${p + 7}, $${p + 8}, $${p + 9}, $${p + 10}, $${p + 11}, $${p + 12}, $${p + 13}, $${p + 14})`);
+      params.push(randomUUID(), title, description, school, ts.users.teacherA.id, grade.stage, grade.code, pick(subjects), pick(types), pick(editions), published ? 'published' : 'draft', published, text, searchBigrams(text));
+    }
+    await ts.sys.db.query(
+      `INSERT INTO lessons (id, title, description, kind, school_id, teacher_id, stage, grade, subject, type, edition, status, portal_published_at, search_text, search_bigrams) VALUES ${values.join(', ')}`,
+      params,
+    );
+  }
+}
+
+/** Per dimension, [code, count] pairs in code order (and the total), as a plain COUNT(*) over lessons gives them. */
+async function counted(f: PublicFilters): Promise<Record<Dim, [string, number][]> & { total: number }> {
+  const codes: Partial<Record<Dim, string[]>> = {};
+  for (const d of dims) {
+    if (!f[d]) continue;
+    codes[d] = d === 'type'
+      ? (await ts.sys.db.query<{ code: string }>("SELECT code FROM taxonomy WHERE kind = 'type' AND (code = ANY($1) OR parent = ANY($1))", [f.type])).map((r) => r.code)
+      : f[d];
+  }
+  const terms = f.q ? f.q.split(' ').slice(0, 5) : [];
+  const where = (except?: Dim) => {
+    const params: unknown[] = [];
+    const conds = ['portal_published_at IS NOT NULL'];
+    for (const t of terms) { params.push(t); conds.push(`strpos(search_text, $${params.length}) > 0`); }
+    for (const d of dims) if (d !== except && codes[d]) { params.push(codes[d]); conds.push(`${d} = ANY($${params.length})`); }
+    return { sql: conds.join(' AND '), params };
+  };
+  const out = { total: 0 } as Record<Dim, [string, number][]> & { total: number };
+  for (const d of dims) {
+    const w = where(d);
+    out[d] = (await ts.sys.db.query<{ code: string; n: number }>(`SELECT ${d} code, count(*)::int n FROM lessons WHERE ${w.sql} GROUP BY ${d} ORDER BY ${d}`, w.params)).map((r) => [r.code, r.n]);
+  }
+  const w = where();
+  out.total = (await ts.sys.db.query<{ n: number }>(`SELECT count(*)::int n FROM lessons WHERE ${w.sql}`, w.params))[0].n;
+  return out;
+}
+
+/** The facets the catalog answers, in the same shape (the service itself: no response cache in between). */
+async function answered(f: PublicFilters): Promise<Record<Dim, [string, number][]> & { total: number }> {
+  const r = await ts.sys.services.lessons.facets(f);
+  const out = { total: r.total } as Record<Dim, [string, number][]> & { total: number };
+  for (const d of dims) out[d] = r[d].map((i): [string, number] => [i.code, i.count]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return out;
+}
+
+/** Searches (as the API hands them on: trimmed, lower-cased) of different frequency, and filters. */
+const searches = ['学习', '方程', '光合作用', '合作', '三角形', '丝绸之路', '诗', '第1', '100%', '100x', 'photosynthesis', '光合作用 方程', '学习 三角形 第2', '不存在的词'];
+const filterSets: Omit<PublicFilters, 'q'>[] = [
+  {},
+  { stage: ['primary'] },
+  { subject: ['math', 'biology'], edition: ['pep'] },
+  { type: ['special'] },
+  { stage: ['junior', 'senior'], grade: ['g7', 'g1'], subject: ['chinese'], type: ['micro', 'special_life'], edition: ['bnu', 'general'] },
+];
+
+/** Every search under every filter set: the catalog's counts equal the plain count. */
+async function expectAllCountsTrue(): Promise<number> {
+  let compared = 0;
+  for (const q of searches) {
+    for (const filters of filterSets) {
+      const f = { ...filters, q };
+      expect({ f, counts: await answered(f) }).toEqual({ f, counts: await counted(f) });
+      compared++;
+    }
+  }
+  return compared;
+}
+
+describe('facet counts of a text search', () => {
+  it('when a few thousand lessons are searched with filters, then every count equals a COUNT(*) GROUP BY over the lessons, also after publications, withdrawals and edits', async () => {
+    await seedLessons(3000);
+    // the data set is what the test means it to be: a common word, a fifth, a rare one, decoys
+    const share = async (term: string) => (await counted({ q: term })).total / (await counted({})).total;
+    expect(await share('学习')).toBe(1);
+    expect(await share('光合作用')).toBeGreaterThan(0.15);
+    expect(await share('丝绸之路')).toBeLessThan(0.03);
+    const withEveryBigram = (await ts.sys.db.query<{ n: number }>("SELECT count(*)::int n FROM lessons WHERE portal_published_at IS NOT NULL AND search_bigrams @> '{光合,合作,作用}'"))[0].n;
+    expect((await counted({ q: '光合作用' })).total).toBeLessThan(withEveryBigram);
+    expect(await expectAllCountsTrue()).toBe(searches.length * filterSets.length);
+
+    // through the API: publish, withdraw, an accepted edit of text and grade, a republication
+    const a = await publishedLesson(ts, { title: '光合作用与三角形', description: '学习丝绸之路' });
+    const b = await publishedLesson(ts, { title: '方程', description: '学习' });
+    const c = await publishedLesson(ts, { title: '诗词', description: '学习' });
+    expect((await ts.api('DELETE', `/api/v1/lessons/${b}/publications/portal`, { token: ts.users.operator.token })).status).toBe(200);
+    expect((await ts.api('PATCH', `/api/v1/lessons/${c}`, { token: ts.users.teacherA.token, body: { title: '光合作用的诗', grade: 'g1' } })).status).toBe(200);
+    const pending = (await ts.api('GET', `/api/v1/lessons/${c}/edits`, { token: ts.users.teacherA.token })).body.pending.id as string;
+    expect((await ts.api('POST', `/api/v1/lesson-edits/${pending}/review`, { token: ts.users.reviewerA.token, body: { decision: 'approve' } })).status).toBe(200);
+    expect((await counted({ q: '光合作用的诗', grade: ['g1'] })).total).toBe(1);
+    expect((await ts.api('DELETE', `/api/v1/lessons/${a}/publications/portal`, { token: ts.users.operator.token })).status).toBe(200);
+    expect((await ts.api('POST', `/api/v1/lessons/${a}/publications`, { token: ts.users.operator.token, body: { channel: 'portal' } })).status).toBe(201);
+    await expectAllCountsTrue();
+
+    // bulk statements: a tenth withdrawn, texts rewritten, lessons moved to other combinations (some
+    // never counted before), drafts published, lessons deleted
+    await ts.sys.db.query("UPDATE lessons SET portal_published_at = NULL WHERE portal_published_at IS NOT NULL AND title LIKE '第%1课%'");
+    await ts.sys.db.query("UPDATE lessons SET search_text = replace(search_text, '三角形', '平行四边形') WHERE search_text LIKE '%三角形%' AND title LIKE '第%3%'");
+    await ts.sys.db.query("UPDATE lessons SET search_bigrams = lesson_text_bigrams(search_text) WHERE search_text LIKE '%平行四边形%'");
+    await ts.sys.db.query("UPDATE lessons SET subject = 'geography', edition = 'sujiao' WHERE title LIKE '第%7课%'");
+    await ts.sys.db.query("UPDATE lessons SET portal_published_at = now(), status = 'published' WHERE portal_published_at IS NULL AND title LIKE '第%5课%'");
+    await ts.sys.db.query("DELETE FROM lessons WHERE title LIKE '第%9课%' AND id NOT IN (SELECT lesson_id FROM assets)");
+    await expectAllCountsTrue();
+    for (const q of ['平行四边形', '三角形 平行四边形']) {
+      for (const filters of [{}, { subject: ['geography'] }]) expect(await answered({ ...filters, q })).toEqual(await counted({ ...filters, q }));
+    }
+    expect((await counted({ q: '平行四边形' })).total).toBeGreaterThan(0);
+
+    // the route itself: the search as a student types it (capitals, spaces)
+    const r = await ts.api('GET', `/api/v1/facets?stage=primary&q=${encodeURIComponent('  PhotoSynthesis   光合作用 ')}`);
+    expect(r.status).toBe(200);
+    const want = await counted({ stage: ['primary'], q: 'photosynthesis 光合作用' });
+    expect(r.body.total).toBe(want.total);
+    expect(r.body.total).toBeGreaterThan(0);
+  });
+});
