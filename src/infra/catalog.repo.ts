@@ -81,15 +81,15 @@ export function publishedFacetCells(q: Queryable): Promise<FacetCell[]> {
 /**
  * Every combination among the published lessons matching a text search, counted over the narrow rows
  * migration 012 keeps (a combination's number and the search text, bigrams indexed by expression):
- * a word in a fifth of the lessons reads a fifth of the pages lessons would, and groups one integer.
- * The planner takes a search's bigrams as independent and may expect most rows to match; it must
+ * a word in a fifth of the lessons reads a fifth of the pages lessons would, and groups one integer;
+ * a term of two characters is its one bigram, found by the index alone (no LIKE). The planner takes a search's bigrams as independent and may expect most rows to match; it must
  * still ask the index, as a scan would compute every row's bigrams, and group by hash (sorting
  * thousands of numbers to group them costs more).
  */
 export function matchingFacetCells(db: Db, text: string): Promise<FacetCell[]> {
   const where: string[] = [];
   const params: unknown[] = [];
-  const indexed = textSearchWhere('s', text, where, params, 'lesson_text_bigrams(s.search_text)');
+  const indexed = textSearchWhere('s', text, where, params, { bigrams: 'lesson_text_bigrams(s.search_text)', everyPair: true });
   return db.tx(async (q) => {
     await q.query(`SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true)`, [indexed ? 'off' : 'on']);
     return q.query<FacetCell>(

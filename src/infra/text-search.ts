@@ -18,22 +18,34 @@ export function searchBigrams(text: string): string[] {
   return [...out];
 }
 
+/** Which GIN-indexed bigrams of a row a search asks. */
+export interface BigramIndex {
+  /** the expression of the row's bigrams (by default its `search_bigrams` column) */
+  bigrams?: string;
+  /**
+   * the expression holds every pair of characters of the row's text: a term of exactly two
+   * characters is then in the text exactly when its one bigram is, and needs no LIKE
+   */
+  everyPair?: boolean;
+}
+
 /**
- * Adds the conditions of query `q` on the row alias `alias` to `where`, their values to `params`;
- * `bigrams` is the GIN-indexed expression of the row's bigrams (by default its `search_bigrams`).
+ * Adds the conditions of query `q` on the row alias `alias` to `where`, their values to `params`.
  * Returns whether the conditions ask the index (a term of one character cannot).
  */
-export function textSearchWhere(alias: string, q: string | undefined, where: string[], params: unknown[], bigrams = `${alias}.search_bigrams`): boolean {
+export function textSearchWhere(alias: string, q: string | undefined, where: string[], params: unknown[], index: BigramIndex = {}): boolean {
   if (!q?.trim()) return false;
   const keys = new Set<string>();
   for (const term of q.trim().toLowerCase().split(/\s+/).slice(0, 5)) {
+    const bigrams = searchBigrams(term);
+    for (const b of bigrams) keys.add(b);
+    if (index.everyPair && Array.from(term).length === 2) continue;
     params.push(`%${likeEscape(term)}%`);
     where.push(`${alias}.search_text LIKE $${params.length}`);
-    for (const b of searchBigrams(term)) keys.add(b);
   }
   if (!keys.size) return false;
   // the GIN index narrows to rows holding every bigram; LIKE above keeps the result exact
   params.push([...keys]);
-  where.push(`${bigrams} @> $${params.length}::text[]`);
+  where.push(`${index.bigrams ?? `${alias}.search_bigrams`} @> $${params.length}::text[]`);
   return true;
 }
