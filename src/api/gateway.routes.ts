@@ -151,6 +151,11 @@ class Gateway {
   private readonly recorder: (method: string, kind: Kind) => RequestRecorder;
   private readonly cors: GatewayCors;
   private readonly lastGood: LastGoodPlaylists = new LRUCache({ max: 10_000 });
+  /**
+   * Reads from storage under way, by key: a request for an object being read waits for that read
+   * instead of starting its own (a new live segment or playlist is asked for by every viewer at once).
+   */
+  private readonly reading = new Map<string, Promise<Loaded>>();
   private readonly debug: boolean;
 
   constructor(private readonly d: GatewayDeps) {
@@ -197,9 +202,75 @@ class Gateway {
       commonHeaders(res, this.cors, req);
       return void notFound(res);
     }
-    if (fromMemory(this.d.cache, this.cors, req, res, key, target.profile, rel)) return undefined;
-    commonHeaders(res, this.cors, req);
-    return sendObject(this.d, this.lastGood, req, res, key, target.profile, rel);
+    const kept = this.d.cache?.get(key);
+    if (kept && answerObject(kept, this.cors, req, res, target.profile, rel)) return undefined;
+    return this.sendObject(req, res, key, target.profile, rel);
+  }
+
+  /** One read of `key` at a time: a read under way is shared. */
+  private once(key: string, read: () => Promise<Loaded>): Promise<Loaded> {
+    let p = this.reading.get(key);
+    if (!p) {
+      p = read().finally(() => this.reading.delete(key));
+      this.reading.set(key, p);
+    }
+    return p;
+  }
+
+  /** An object not in memory (or a Range of one): read from storage, kept when it may be. */
+  private async sendObject(req: IncomingMessage, res: ServerResponse, key: string, profile: CacheProfile, rel: string): Promise<void> {
+    const { d, cors } = this;
+    const playlist = isPlaylist(rel);
+    const ttl = cacheTtlMs(profile, playlist);
+    if (playlist || (d.cache && !req.headers.range)) {
+      const cache = d.cache;
+      const loaded = await this.once(key, () => (playlist ? readPlaylist(d, this.lastGood, key, profile === 'live', ttl) : readWhole(d, cache!, key, ttl)));
+      if ('object' in loaded) return void answerObject(loaded.object, cors, req, res, profile, rel);
+      commonHeaders(res, cors, req);
+      if ('error' in loaded) return missing(d, res, loaded.error);
+      if ('cut' in loaded) {
+        res.setHeader('Retry-After', String(unavailableRetryAfterS));
+        return problem(res, 503, 'storage_unavailable', 'the playlist is being updated; try again');
+      }
+      // too big to keep: streamed to this player below
+    } else {
+      commonHeaders(res, cors, req);
+    }
+    const bucket = d.storage.mediaBucket;
+    const head = req.method === 'HEAD';
+    res.setHeader('Cache-Control', cacheControl(profile, false));
+    const edge = edgeLifetimeS(profile, false);
+    if (edge !== undefined) res.setHeader('X-Accel-Expires', edge);
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Content-Type', contentTypeOf(rel));
+    const cached = d.cache?.get(key);
+    if (cached) return sendRange(req, res, cached.body);
+    if (req.headers.range) {
+      const st = await d.storage.stat(bucket, key).catch(() => null);
+      if (!st) return notFound(res);
+      const range = rangeAnswer(req, res, st.size);
+      if (range === 'refused') return;
+      if (range) {
+        if (head) return void res.end();
+        const s = await d.storage.get(bucket, key, range);
+        await pipeline(s, res).catch(() => res.destroy());
+        return;
+      }
+    }
+    let s: IncomingMessage;
+    try {
+      s = (await d.storage.get(bucket, key)) as IncomingMessage;
+    } catch (err) {
+      return missing(d, res, err);
+    }
+    const len = s.headers?.['content-length'];
+    if (len) res.setHeader('Content-Length', len);
+    res.statusCode = 200;
+    if (head) {
+      s.destroy();
+      return void res.end();
+    }
+    await pipeline(s, res).catch(() => res.destroy());
   }
 
   private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
@@ -326,8 +397,7 @@ function prepared(o: CachedObject, profile: CacheProfile, rel: string, cors: Gat
   const answers = (o.answers ??= {});
   const had = answers[profile];
   if (had) return had;
-  const ext = rel.slice(rel.lastIndexOf('.') + 1);
-  const playlist = ext === 'm3u8' || ext === 'vtt';
+  const playlist = isPlaylist(rel);
   const edge = edgeLifetimeS(profile, playlist, profile === 'live' && playlist ? targetDurationS(o.body) : undefined);
   const base = ['X-Content-Type-Options', 'nosniff', ...cors.fixed, 'Cache-Control', cacheControl(profile, playlist)];
   if (edge !== undefined) base.push('X-Accel-Expires', String(edge));
@@ -349,13 +419,10 @@ function prepared(o: CachedObject, profile: CacheProfile, rel: string, cors: Gat
 }
 
 /**
- * Answers from the object cache at once with a prepared answer: playlists (200 or 304) and whole
- * objects (a Range request goes the long way). False when the object is not in memory or is not
- * answered this way; nothing was written then.
+ * Answers with an object's prepared answer: playlists (200 or 304) and whole objects. False for a
+ * Range request on a whole object (answered the long way); nothing was written then.
  */
-function fromMemory(cache: ObjectCache | undefined, cors: GatewayCors, req: IncomingMessage, res: ServerResponse, key: string, profile: CacheProfile, rel: string): boolean {
-  const o = cache?.get(key);
-  if (!o) return false;
+function answerObject(o: CachedObject, cors: GatewayCors, req: IncomingMessage, res: ServerResponse, profile: CacheProfile, rel: string): boolean {
   const p = prepared(o, profile, rel, cors);
   if (!p.playlist && req.headers.range) return false;
   const ae = req.headers['accept-encoding'];
@@ -395,14 +462,19 @@ function playlistEntry(body: Buffer): CachedObject {
   return { body, etag: strongEtag(body), gz, gzEtag: gz && strongEtag(body, '.gz') };
 }
 
+/** What a read from storage gave: the object, an error, a playlist still cut after a retry, or an object too big to keep. */
+type Loaded = { object: CachedObject } | { error: unknown } | { cut: true } | { tooBig: true };
+
+/** Objects up to this size are read whole and kept; larger ones are streamed to each player. */
+const keepableBytes = 4 * 1024 * 1024;
+
 /**
  * A playlist from storage, checked whole: when a read lands while storage rewrites it, a live
  * playlist's last whole copy (if young enough) answers, otherwise the read is tried once more after a
- * moment; still nothing whole is a 503 that players retry. Undefined: the answer was sent.
- * What is read whole goes into the object cache for `ttl`.
+ * moment; still nothing whole is `cut` (a 503 that players retry). What is read whole goes into the
+ * object cache for `ttl`.
  */
-async function readPlaylist(d: GatewayDeps, lastGood: LastGoodPlaylists, res: ServerResponse, key: string, live: boolean, ttl: number): Promise<CachedObject | undefined> {
-  const bucket = d.storage.mediaBucket;
+async function readPlaylist(d: GatewayDeps, lastGood: LastGoodPlaylists, key: string, live: boolean, ttl: number): Promise<Loaded> {
   const standIn = () => {
     const last = live ? lastGood.get(key) : undefined;
     return last && last.until > Date.now() ? last.hit : undefined;
@@ -410,127 +482,77 @@ async function readPlaylist(d: GatewayDeps, lastGood: LastGoodPlaylists, res: Se
   for (let attempt = 0; attempt < 2; attempt++) {
     let body: Buffer;
     try {
-      body = await d.storage.getBuffer(bucket, key);
-    } catch (err) {
+      body = await d.storage.getBuffer(d.storage.mediaBucket, key);
+    } catch (error) {
       const last = standIn();
-      if (last) return last;
-      return void missing(d, res, err);
+      return last ? { object: last } : { error };
     }
     if (wholePlaylist(body, live)) {
       const hit = playlistEntry(body);
       // only what was read now is kept (a stand-in is not: its age stays bounded)
       d.cache?.set(key, hit, { ttl });
       if (live) lastGood.set(key, { hit, until: Date.now() + standInMs(body) });
-      return hit;
+      return { object: hit };
     }
     const last = standIn();
-    if (last) return last;
+    if (last) return { object: last };
     if (attempt === 0) await new Promise((r) => setTimeout(r, 50));
   }
-  res.setHeader('Retry-After', String(unavailableRetryAfterS));
-  return void problem(res, 503, 'storage_unavailable', 'the playlist is being updated; try again');
+  return { cut: true };
 }
 
-async function sendObject(d: GatewayDeps, lastGood: LastGoodPlaylists, req: IncomingMessage, res: ServerResponse, key: string, profile: CacheProfile, rel: string): Promise<void> {
-  const ext = rel.slice(rel.lastIndexOf('.') + 1);
-  const type = contentTypeOf(rel);
-  const bucket = d.storage.mediaBucket;
-  const playlist = ext === 'm3u8' || ext === 'vtt';
-  const head = req.method === 'HEAD';
-  res.setHeader('Cache-Control', cacheControl(profile, playlist));
-  const edge = edgeLifetimeS(profile, playlist);
-  if (edge !== undefined) res.setHeader('X-Accel-Expires', edge);
-  const ttl = profile === 'live' ? (playlist ? 500 : 60_000) : 60_000;
-  if (playlist) {
-    const hit = d.cache?.get(key) ?? await readPlaylist(d, lastGood, res, key, profile === 'live', ttl);
-    if (!hit) return;
-    if (profile === 'live') res.setHeader('X-Accel-Expires', edgeLifetimeS(profile, true, targetDurationS(hit.body))!);
-    const gzip = hit.gz !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
-    const etag = gzip ? hit.gzEtag! : hit.etag!;
-    res.setHeader('Vary', res.hasHeader('Vary') ? `${String(res.getHeader('Vary'))}, Accept-Encoding` : 'Accept-Encoding');
-    res.setHeader('ETag', etag);
-    if (matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
-      res.statusCode = 304;
-      res.end();
-      return;
-    }
-    const out = gzip ? hit.gz! : hit.body;
-    res.setHeader('Content-Type', type);
-    if (gzip) res.setHeader('Content-Encoding', 'gzip');
-    res.setHeader('Content-Length', out.length);
-    res.statusCode = 200;
-    res.end(head ? undefined : out);
-    return;
-  }
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('Content-Type', type);
-  const cached = d.cache?.get(key);
-  if (cached) return sendBuffer(req, res, cached.body, true);
-  if (req.headers.range) {
-    const st = await d.storage.stat(bucket, key).catch(() => null);
-    if (!st) return notFound(res);
-    const range = byteRange(req, st.size);
-    if (range === 'unsatisfiable') {
-      res.setHeader('Content-Range', `bytes */${st.size}`);
-      return problem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
-    }
-    if (range) {
-      res.statusCode = 206;
-      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${st.size}`);
-      res.setHeader('Content-Length', range.end - range.start + 1);
-      if (head) return void res.end();
-      const s = await d.storage.get(bucket, key, range);
-      await pipeline(s, res).catch(() => res.destroy());
-      return;
-    }
-  }
-  let s: IncomingMessage;
+/** A whole object from storage into the object cache when it is small enough to keep (`cache` is set). */
+async function readWhole(d: GatewayDeps, cache: ObjectCache, key: string, ttl: number): Promise<Loaded> {
   try {
-    s = (await d.storage.get(bucket, key)) as IncomingMessage;
-  } catch (err) {
-    return missing(d, res, err);
-  }
-  const len = s.headers?.['content-length'];
-  if (d.cache && len && Number(len) <= 4 * 1024 * 1024) {
-    // small enough to keep: read it whole, remember it, answer from memory
-    const chunks: Buffer[] = [];
-    try {
-      for await (const c of s) chunks.push(c as Buffer);
-    } catch (err) {
-      return missing(d, res, err);
+    const s = (await d.storage.get(d.storage.mediaBucket, key)) as IncomingMessage;
+    const len = Number(s.headers?.['content-length'] ?? NaN);
+    if (!(len <= keepableBytes)) {
+      s.destroy();
+      return { tooBig: true };
     }
-    const body = Buffer.concat(chunks);
-    d.cache.set(key, { body }, { ttl });
-    return sendBuffer(req, res, body, false);
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    const object: CachedObject = { body: Buffer.concat(chunks) };
+    cache.set(key, object, { ttl });
+    return { object };
+  } catch (error) {
+    return { error };
   }
-  if (len) res.setHeader('Content-Length', len);
-  res.statusCode = 200;
-  if (head) {
-    s.destroy();
-    return void res.end();
-  }
-  await pipeline(s, res).catch(() => res.destroy());
 }
 
-function sendBuffer(req: IncomingMessage, res: ServerResponse, body: Buffer, honourRange: boolean): void {
+/** How long the object cache keeps an object: live playlists change every segment, the rest never. */
+const cacheTtlMs = (profile: CacheProfile, playlist: boolean): number => (profile === 'live' && playlist ? 500 : 60_000);
+
+const isPlaylist = (rel: string): boolean => rel.endsWith('.m3u8') || rel.endsWith('.vtt');
+
+/** A Range request on an object in memory: its range, or the whole object when the range is one we ignore. */
+function sendRange(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
   const head = req.method === 'HEAD';
-  if (honourRange) {
-    const range = byteRange(req, body.length);
-    if (range === 'unsatisfiable') {
-      res.setHeader('Content-Range', `bytes */${body.length}`);
-      return problem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
-    }
-    if (range) {
-      res.statusCode = 206;
-      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${body.length}`);
-      res.setHeader('Content-Length', range.end - range.start + 1);
-      res.end(head ? undefined : body.subarray(range.start, range.end + 1));
-      return;
-    }
-  }
+  const range = rangeAnswer(req, res, body.length);
+  if (range === 'refused') return;
+  if (range) return void res.end(head ? undefined : body.subarray(range.start, range.end + 1));
   res.statusCode = 200;
   res.setHeader('Content-Length', body.length);
   res.end(head ? undefined : body);
+}
+
+/**
+ * The request's range over an object of `size` bytes, with the 206's headers set; 'refused' when a
+ * 416 was sent; undefined when the object is answered whole.
+ */
+function rangeAnswer(req: IncomingMessage, res: ServerResponse, size: number): { start: number; end: number } | 'refused' | undefined {
+  const range = byteRange(req, size);
+  if (range === 'unsatisfiable') {
+    res.setHeader('Content-Range', `bytes */${size}`);
+    problem(res, 416, 'range_not_satisfiable', 'range not satisfiable');
+    return 'refused';
+  }
+  if (range) {
+    res.statusCode = 206;
+    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+    res.setHeader('Content-Length', range.end - range.start + 1);
+  }
+  return range;
 }
 
 function missing(d: GatewayDeps, res: ServerResponse, err: unknown): void {

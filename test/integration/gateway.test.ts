@@ -264,13 +264,14 @@ describe('answers from memory', () => {
     for (const s of servers) await new Promise((r) => s.close(r));
   });
   /** The gateway with an object cache over the real storage, admitting the one lesson (the gate is tested above). */
-  async function gatewayWith(corsOrigins: string[]): Promise<string> {
+  async function gatewayWith(corsOrigins: string[], storage = ts.sys.storage, onRequest = () => undefined as void): Promise<string> {
     const handle = gatewayHandler({
-      storage: ts.sys.storage, log: createLogger('silent'), corsOrigins, cache: objectCache(1024 * 1024),
+      storage, log: createLogger('silent'), corsOrigins, cache: objectCache(1024 * 1024),
       play: () => undefined, preview: () => undefined,
       live: (id) => (id === lessonId ? liveTarget(root) : undefined),
     });
     const server = http.createServer((req, res) => {
+      onRequest();
       if (!handle(req, res)) res.writeHead(404).end();
     });
     servers.push(server);
@@ -314,5 +315,27 @@ describe('answers from memory', () => {
       expect(listed.headers['x-accel-expires']).toBe('2');
       expect(listed.headers['content-encoding']).toBe('gzip');
     }
+  });
+  it('when many players ask at once for objects not in memory, then storage is read once per object and every player gets it', async () => {
+    const st = ts.sys.storage;
+    await st.putBuffer(st.mediaBucket, `${root}480p/index.m3u8`, playlist, 'application/vnd.apple.mpegurl');
+    await st.putBuffer(st.mediaBucket, `${root}480p/seg-3.ts`, segment, 'video/mp2t');
+    const players = 20;
+    // storage answers only once every request has reached the gateway, so none comes after a read ended
+    let arrived = 0;
+    let allArrived!: () => void;
+    const together = new Promise<void>((r) => { allArrived = r; });
+    const reads: string[] = [];
+    const counting = Object.assign(Object.create(st) as typeof st, {
+      getBuffer: async (bucket: string, key: string) => { reads.push(key); await together; return st.getBuffer(bucket, key); },
+      get: async (bucket: string, key: string, range?: { start: number; end: number }) => { reads.push(key); await together; return st.get(bucket, key, range); },
+    });
+    const base = await gatewayWith(['*'], counting, () => { if (++arrived === 2 * players) allArrived(); });
+    const answers = await Promise.all(Array.from({ length: players }, () => ['480p/index.m3u8', '480p/seg-3.ts']).flat().map(async (rel) => {
+      const r = await fetch(`${base}${rel}`);
+      return { rel, status: r.status, same: Buffer.from(await r.arrayBuffer()).equals(rel.endsWith('.ts') ? segment : Buffer.from(playlist)) };
+    }));
+    expect(answers.filter((a) => a.status !== 200 || !a.same)).toEqual([]);
+    expect(reads.sort()).toEqual([`${root}480p/index.m3u8`, `${root}480p/seg-3.ts`]);
   });
 });
