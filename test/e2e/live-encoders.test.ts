@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { approvedLiveLesson, decode, eventually, liveReaders, useLiveSystem, variantUris as variants, type LessonAsset } from '../helpers/live-lesson.ts';
 import { startPublisher, type PublisherOptions } from '../helpers/ffmpeg-rtmp.ts';
 import { encodeFlvTags, loopClip, publishFlvTags, restartEncoder } from '../helpers/rtmp-client.ts';
+import { collectPageErrors, newContext, playsOn, screenshot, seriousA11yProblems, sizes, useBrowser, type ViewportName } from '../helpers/browser.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
 import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
 import { validateVod } from '../../src/media/hls-validator.ts';
@@ -27,6 +28,7 @@ function expectValidTarget(text: string): void {
 
 describe('live lessons from real encoders\' streams', () => {
   const ts = useLiveSystem({ LIVE_CONCURRENCY: '2' });
+  const browser = useBrowser();
   const { status, gateway, assetOf } = liveReaders(ts);
 
   const liveLesson = (title: string) => approvedLiveLesson(ts, title);
@@ -53,6 +55,21 @@ describe('live lessons from real encoders\' streams', () => {
       expect(validateVod(input)).toEqual([]);
     }
     return { master: await stored(`${root}master.m3u8`), root, asset };
+  };
+
+  /** A student opens the live lesson of sound alone: the player says so, its media element plays on, no quality menu. */
+  const studentHears = async (id: string, size: ViewportName): Promise<void> => {
+    const ctx = await newContext(browser(), size);
+    const page = await ctx.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(`${ts.url}/lessons/${id}`);
+    await page.getByText('本节课只有声音，没有画面。').waitFor({ timeout: 30_000 });
+    await playsOn(page, 2, 30_000);
+    expect(await page.locator('.quality-menu').count()).toBe(0);
+    await screenshot(page, 'lesson-live-sound-only', size);
+    expect(await seriousA11yProblems(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    await ctx.close();
   };
 
   /** Publishes `opts` for `sentS` seconds; resolves once the transcoder's live ladder is at the gateway and ffmpeg played it. */
@@ -91,11 +108,14 @@ describe('live lessons from real encoders\' streams', () => {
     expect(variants(rec.master).length).toBeGreaterThanOrEqual(2);
   }, 300_000);
 
-  it('when the publisher sends sound and no picture (a radio-style class), then students hear it live from an audio-only master, and the recording (no poster, no storyboard) reaches review, previews and plays once published', async () => {
+  it('when the publisher sends sound and no picture (a radio-style class), then students hear it live from an audio-only master (the player says there is no picture), and the recording (no poster, no storyboard) reaches review, previews and plays once published', async () => {
     const sent = 14;
     const l = await liveLesson('广播课');
     startPublisher(l.url, { noVideo: true, durationS: sent });
     await eventually(() => status(l.id), (s) => s === 'on_air', 20_000, 'on air');
+    // a student at each size opens the lesson at once (the page waits for the first segments itself)
+    const students = Promise.all(sizes.map((size) => studentHears(l.id, size)));
+    students.catch(() => undefined); // awaited below
     expect((await eventually(() => liveStatus(l.id), (b) => b.stream !== null, 15_000, 'live figures')).advice).toContain('no_video');
     const master = await eventually(() => gateway(`/live/${l.id}/master.m3u8`), (m) => variants(m).includes('audio/index.m3u8'), 60_000, 'the audio-only live master');
     expect(variants(master)).toEqual(['audio/index.m3u8']);
@@ -104,6 +124,7 @@ describe('live lessons from real encoders\' streams', () => {
     const heard = await decode(`${ts.url}/live/${l.id}/master.m3u8`, 3, 'a');
     expect(heard.code, heard.stderr).toBe(0);
     expect(heard.frames).toBeGreaterThan(40);
+    await students;
 
     const rec = await expectRecording(l.id, sent);
     expect(rec.root).toMatch(/^live\//);

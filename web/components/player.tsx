@@ -28,6 +28,7 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
   const [rungs, setRungs] = useState<Rung[]>([]);
   const [audioOnly, setAudioOnly] = useState(false);
   const [soundOnly, setSoundOnly] = useState(false);
+  const [sourceOnly, setSourceOnly] = useState(false);
   const [quality, setQuality] = useState<Quality>('auto');
   const [rung, setRung] = useState<number | undefined>();
   const [paused, setPaused] = useState(true);
@@ -43,11 +44,12 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
     const v = video.current!;
     let dead = false;
     createEngine(v, src, live, {
-      onLadder: (r, a, s) => {
+      onLadder: (l) => {
         if (dead) return;
-        setRungs(r);
-        setAudioOnly(a);
-        setSoundOnly(s);
+        setRungs(l.rungs);
+        setAudioOnly(l.audioOnly);
+        setSoundOnly(l.soundOnly);
+        setSourceOnly(l.sourceOnly);
       },
       onRung: (i) => !dead && setRung(i),
       onFatal: (kind) => {
@@ -147,7 +149,7 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
         <button type="button" class="player__button" onClick={() => { v().muted = !v().muted; }} aria-label={muted ? t.unmute : t.mute}>
           <Icon name={muted ? 'muted' : 'volume'} />
         </button>
-        {!soundOnly && (rungs.length > 0 || audioOnly) && <QualityMenu rungs={rungs} audioOnly={audioOnly} value={quality} playing={rung} onChange={choose} />}
+        {!soundOnly && !sourceOnly && (rungs.length > 0 || audioOnly) && <QualityMenu rungs={rungs} audioOnly={audioOnly} value={quality} playing={rung} onChange={choose} />}
         {typeof box.current?.requestFullscreen === 'function' && (
           <button
             type="button"
@@ -158,6 +160,8 @@ export function Player({ src, live, poster, storyboardUrl, onGone }: PlayerProps
             <Icon name="fullscreen" />
           </button>
         )}
+        {/* the capture of a lesson no transcoder carries yet has no rungs to choose among: say so instead (a line of its own) */}
+        {sourceOnly && !soundOnly && <p class="player__quality-note" role="status">{t.sourceQualityOnly}</p>}
       </div>
     </div>
   );

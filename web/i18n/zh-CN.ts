@@ -202,6 +202,7 @@ export const t = {
   qualityAudio: '仅声音',
   audioOnlyNote: '仅声音模式：只播放声音，节省流量。',
   soundOnlyLesson: '本节课只有声音，没有画面。',
+  sourceQualityOnly: '本节课暂时以原画质播放，其他清晰度准备好后会自动提供。',
   liveDelay: (s: number) => `延迟约 ${s} 秒`,
   liveNotStarted: '直播尚未开始，开始后会自动播放。',
   liveEnded: '直播已结束，录像审核通过后会在这里发布。',

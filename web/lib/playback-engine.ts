@@ -10,12 +10,25 @@ export interface Rung {
 /** `auto` lets the player climb and fall with the link; a number pins one rung; `audio` plays sound only. */
 export type Quality = 'auto' | 'audio' | number;
 
-export interface EngineEvents {
+/** What the lesson's master playlist offers, as the player shows it. */
+export interface Ladder {
+  /** Video rungs from lowest to highest. */
+  rungs: Rung[];
+  /** An audio-only rendition exists (仅声音). */
+  audioOnly: boolean;
+  /** The lesson is sound alone: a radio-style live class has no picture variant at all. */
+  soundOnly: boolean;
   /**
-   * The ladder is known (video rungs from lowest to highest; whether an audio-only rendition exists;
-   * whether the lesson is sound alone: a radio-style live class has no picture variant at all).
+   * A live lesson no transcoder carries yet (all transcoders busy or down): the master offers only
+   * the ingest's capture of the teacher's own stream, at its original quality. The engine watches the
+   * master and moves to the ladder when a transcoder's rungs join it.
    */
-  onLadder(rungs: Rung[], audioOnly: boolean, soundOnly: boolean): void;
+  sourceOnly: boolean;
+}
+
+export interface EngineEvents {
+  /** The ladder is known, or changed (a transcoder's rungs joined a live lesson played from its capture). */
+  onLadder(ladder: Ladder): void;
   /** The rung now playing changed (undefined: audio only or unknown). */
   onRung(index: number | undefined): void;
   /** Playback cannot go on: `gone` when the gateway no longer serves the lesson (withdrawn, stopped). */
@@ -42,6 +55,18 @@ export function hasPicture(master: string): boolean {
   return /RESOLUTION=|avc1|hvc1|hev1|av01|vp09/.test(master);
 }
 
+/**
+ * Whether a master playlist offers only the ingest's capture of the publisher's stream: every variant
+ * is in the capture's folder, `source/` (captureRendition in src/media/storage-keys.ts).
+ */
+export function isSourceOnly(master: string): boolean {
+  const uris = master.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return uris.length > 0 && uris.every((u) => /^(\.\/)?source\//.test(u));
+}
+
+/** How often a live lesson played from its capture looks for the transcoder's ladder in its master. */
+const ladderWatchMs = 5_000;
+
 /** The audio-only variant of a master playlist (CODECS without a video codec and no RESOLUTION). */
 export function audioVariantOf(master: string, masterUrl: string): string | undefined {
   const lines = master.split(/\r?\n/);
@@ -67,24 +92,56 @@ function startHints(): { startLevel: number; estimate: number } {
 export async function createEngine(video: HTMLVideoElement, masterUrl: string, live: boolean, ev: EngineEvents): Promise<Engine> {
   let audioUrl: string | undefined;
   let soundOnly = false;
-  const findAudio = async (): Promise<string | undefined> => {
+  let sourceOnly = false;
+  /** Reads the master (from the HTTP cache when fresh): sound alone, capture only, its audio-only variant. */
+  const readMaster = async (): Promise<string | undefined> => {
     try {
       const res = await fetch(masterUrl);
       if (res.status === 404) ev.onFatal('gone');
       if (!res.ok) return undefined;
       const text = await res.text();
       soundOnly = !hasPicture(text);
-      return audioVariantOf(text, masterUrl);
+      sourceOnly = live && isSourceOnly(text);
+      audioUrl = audioVariantOf(text, masterUrl);
+      return text;
     } catch {
       return undefined; // the player reports its own errors
     }
   };
+  /**
+   * While a live lesson plays from its capture, looks at its master now and then; once a transcoder's
+   * rungs are in it, `reopen` plays the ladder (players read a master once and would never see them).
+   */
+  let watch: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const watchForLadder = (reopen: () => void): void => {
+    clearTimeout(watch);
+    if (!sourceOnly || stopped) return;
+    watch = setTimeout(async () => {
+      const text = await readMaster();
+      if (stopped) return;
+      if (text !== undefined && !sourceOnly) reopen();
+      else watchForLadder(reopen);
+    }, ladderWatchMs);
+  };
+  const stopWatching = (): void => {
+    stopped = true;
+    clearTimeout(watch);
+  };
   if (prefersNativeHls(video)) {
-    audioUrl = await findAudio();
-    ev.onLadder([], Boolean(audioUrl), soundOnly);
+    await readMaster();
+    const announce = (): void => ev.onLadder({ rungs: [], audioOnly: Boolean(audioUrl), soundOnly, sourceOnly });
+    announce();
     video.src = masterUrl;
     const onError = (): void => ev.onFatal('network');
     video.addEventListener('error', onError);
+    const reopen = (): void => {
+      const wasPaused = video.paused;
+      video.src = masterUrl;
+      if (!wasPaused) void video.play().catch(() => undefined);
+      announce();
+    };
+    watchForLadder(reopen);
     return {
       setQuality(q) {
         const at = video.currentTime;
@@ -99,6 +156,7 @@ export async function createEngine(video: HTMLVideoElement, masterUrl: string, l
         return Math.max(0, (Date.now() - (start.getTime() + video.currentTime * 1000)) / 1000);
       },
       destroy() {
+        stopWatching();
         video.removeEventListener('error', onError);
         video.removeAttribute('src');
         video.load();
@@ -133,8 +191,9 @@ export async function createEngine(video: HTMLVideoElement, masterUrl: string, l
     h.on(HlsCtor.Events.MANIFEST_PARSED, async () => {
       if (url !== masterUrl) return;
       // hls.js drops audio-only variants from its levels: read the master (from the HTTP cache) for it
-      if (audioUrl === undefined) audioUrl = await findAudio();
-      ev.onLadder(h.levels.map((l, index) => ({ index, height: l.height, bitrate: l.bitrate })).filter((r) => r.height > 0), Boolean(audioUrl), soundOnly);
+      await readMaster();
+      ev.onLadder({ rungs: h.levels.map((l, index) => ({ index, height: l.height, bitrate: l.bitrate })).filter((r) => r.height > 0), audioOnly: Boolean(audioUrl), soundOnly, sourceOnly });
+      if (h === hls && quality === 'auto') watchForLadder(reopenLadder);
     });
     h.on(HlsCtor.Events.LEVEL_SWITCHED, (_e, d) => ev.onRung(url === masterUrl ? d.level : undefined));
     h.on(HlsCtor.Events.ERROR, (_e, d) => {
@@ -146,6 +205,13 @@ export async function createEngine(video: HTMLVideoElement, masterUrl: string, l
     });
     h.loadSource(url);
     h.attachMedia(video);
+  };
+  /** The transcoder's ladder arrived while playing the capture: play the master again, now with its rungs. */
+  const reopenLadder = (): void => {
+    if (quality === 'audio') return;
+    const wasPaused = video.paused;
+    open(masterUrl, -1, hints.startLevel);
+    if (!wasPaused) void video.play().catch(() => undefined);
   };
   open(masterUrl, -1, hints.startLevel);
   return {
@@ -176,6 +242,7 @@ export async function createEngine(video: HTMLVideoElement, masterUrl: string, l
       return Number.isFinite(hls.latency) ? hls.latency : undefined;
     },
     destroy() {
+      stopWatching();
       hls?.destroy();
       hls = undefined;
     },
