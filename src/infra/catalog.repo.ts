@@ -80,18 +80,19 @@ export function publishedFacetCells(q: Queryable): Promise<FacetCell[]> {
 
 /**
  * Every combination among the published lessons matching a text search, counted over the narrow rows
- * migration 012 keeps (a combination's number and the search text, bigrams indexed by expression):
- * a word in a fifth of the lessons reads a fifth of the pages lessons would, and groups one integer;
- * a term of two characters is its one bigram, found by the index alone (no LIKE). The planner takes a search's bigrams as independent and may expect most rows to match; it must
- * still ask the index, as a scan would compute every row's bigrams, and group by hash (sorting
- * thousands of numbers to group them costs more). No parallel workers: the leader builds the whole
- * bitmap and the plan saved it no CPU (学习 at 100,000 lessons: 22 ms with a worker, 19 without), while
- * a busy machine made the wait for the worker double the time.
+ * migration 012 keeps (a combination's number and the search text, indexed by its runs of two and
+ * three characters, migration 013): a word in a fifth of the lessons reads a fifth of the pages
+ * lessons would, and groups one integer; a term of two or three characters is one key, found by the
+ * index alone (no LIKE). The planner takes a search's keys as independent and may expect most rows to
+ * match; it must still ask the index, as a scan would compute every row's keys, and group by hash
+ * (sorting thousands of numbers to group them costs more). No parallel workers: the leader builds the
+ * whole bitmap and the plan saved it no CPU (学习 at 100,000 lessons: 22 ms with a worker, 19
+ * without), while a busy machine made the wait for the worker double the time.
  */
 export function matchingFacetCells(db: Db, text: string): Promise<FacetCell[]> {
   const where: string[] = [];
   const params: unknown[] = [];
-  const indexed = textSearchWhere('s', text, where, params, { bigrams: 'lesson_text_bigrams(s.search_text)', everyPair: true });
+  const indexed = textSearchWhere('s', text, where, params, { keys: 'lesson_text_grams(s.search_text)', runsOf2And3: true });
   return db.tx(async (q) => {
     await q.query(`SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true), set_config('max_parallel_workers_per_gather', '0', true)`, [indexed ? 'off' : 'on']);
     return q.query<FacetCell>(

@@ -18,34 +18,44 @@ export function searchBigrams(text: string): string[] {
   return [...out];
 }
 
-/** Which GIN-indexed bigrams of a row a search asks. */
-export interface BigramIndex {
-  /** the expression of the row's bigrams (by default its `search_bigrams` column) */
-  bigrams?: string;
+/** Which GIN-indexed keys of a row a search asks. */
+export interface SearchIndex {
+  /** the expression of the row's keys (by default its `search_bigrams` column) */
+  keys?: string;
   /**
-   * the expression holds every pair of characters of the row's text: a term of exactly two
-   * characters is then in the text exactly when its one bigram is, and needs no LIKE
+   * the keys are every run of two and of three characters of the row's text: a term of two or three
+   * characters is then one key, in the text exactly when the key is (no LIKE); a longer one asks its
+   * runs of three
    */
-  everyPair?: boolean;
+  runsOf2And3?: boolean;
+}
+
+/** What the index is asked for one query term, and whether that alone is exact. */
+function termKeys(term: string, index: SearchIndex): { keys: string[]; exact: boolean } {
+  if (!index.runsOf2And3) return { keys: searchBigrams(term), exact: false };
+  const chars = Array.from(term);
+  if (chars.length < 2) return { keys: [], exact: false };
+  if (chars.length <= 3) return { keys: [term], exact: true };
+  return { keys: chars.slice(2).map((c, i) => chars[i] + chars[i + 1] + c), exact: false };
 }
 
 /**
  * Adds the conditions of query `q` on the row alias `alias` to `where`, their values to `params`.
  * Returns whether the conditions ask the index (a term of one character cannot).
  */
-export function textSearchWhere(alias: string, q: string | undefined, where: string[], params: unknown[], index: BigramIndex = {}): boolean {
+export function textSearchWhere(alias: string, q: string | undefined, where: string[], params: unknown[], index: SearchIndex = {}): boolean {
   if (!q?.trim()) return false;
   const keys = new Set<string>();
   for (const term of q.trim().toLowerCase().split(/\s+/).slice(0, 5)) {
-    const bigrams = searchBigrams(term);
-    for (const b of bigrams) keys.add(b);
-    if (index.everyPair && Array.from(term).length === 2) continue;
+    const t = termKeys(term, index);
+    for (const k of t.keys) keys.add(k);
+    if (t.exact) continue;
     params.push(`%${likeEscape(term)}%`);
     where.push(`${alias}.search_text LIKE $${params.length}`);
   }
   if (!keys.size) return false;
-  // the GIN index narrows to rows holding every bigram; LIKE above keeps the result exact
+  // the GIN index narrows to rows holding every key; LIKE above keeps the result exact
   params.push([...keys]);
-  where.push(`${index.bigrams ?? `${alias}.search_bigrams`} @> $${params.length}::text[]`);
+  where.push(`${index.keys ?? `${alias}.search_bigrams`} @> $${params.length}::text[]`);
   return true;
 }
