@@ -41,8 +41,10 @@ export interface FfmpegRunOptions {
   log?: Logger;
   /** Wait this long after SIGTERM before SIGKILL (default 3 s). */
   killGraceMs?: number;
-  /** Lines of stderr kept for the error (default 40). */
+  /** Lines of stderr kept for the error (default 40); `[info]` lines are not kept, only handed to onStderrLine. */
   tailLines?: number;
+  /** Each line ffmpeg writes to stderr (e.g. its input dump at `-loglevel level+info`). */
+  onStderrLine?: (line: string) => void;
   cwd?: string;
 }
 
@@ -75,12 +77,12 @@ function spawnGuarded(bin: string, args: string[], cwd?: string): ChildProcess {
 class LineTail {
   private lines: string[] = [];
   private partial = '';
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number, private readonly keep: (line: string) => boolean = () => true) {}
   push(chunk: string): string[] {
     const text = this.partial + chunk;
     const parts = text.split(/\r?\n|\r/);
     this.partial = parts.pop() ?? '';
-    for (const l of parts) if (l.trim()) this.lines.push(l);
+    for (const l of parts) if (l.trim() && this.keep(l)) this.lines.push(l);
     if (this.lines.length > this.max) this.lines = this.lines.slice(-this.max);
     return parts;
   }
@@ -108,7 +110,8 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions): Prom
   log?.info({ cmd: scrubUrl(['ffmpeg', ...args].map(quoteForLog).join(' ')) }, 'ffmpeg started');
   return new Promise((resolve, reject) => {
     const child = spawnGuarded(opts.ffmpegPath, [...args], opts.cwd);
-    const tail = new LineTail(opts.tailLines ?? 40);
+    // tagged info lines (an input dump asked for) would push the warnings out of the error's tail
+    const tail = new LineTail(opts.tailLines ?? 40, (l) => !l.includes('[info]'));
     const progressLines = new LineTail(4);
     let last = -1;
     let aborted = false;
@@ -132,7 +135,9 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions): Prom
         if (pct !== null && pct < 100) report(pct);
       }
     });
-    child.stderr?.on('data', (chunk: string) => tail.push(chunk));
+    child.stderr?.on('data', (chunk: string) => {
+      for (const line of tail.push(chunk)) opts.onStderrLine?.(line);
+    });
     const onAbort = () => {
       aborted = true;
       child.kill('SIGTERM');

@@ -128,7 +128,7 @@ export interface LiveLadderArgsOptions {
 
 /** One ffmpeg per run: the pulled stream through the whole live ladder into local HLS. */
 export function buildLiveLadderArgs(o: LiveLadderArgsOptions): string[] {
-  return buildTranscodeArgs({
+  return withInputDump(buildTranscodeArgs({
     input: o.input,
     // A stalled pull ends the run (the worker then checks the session and pulls again).
     inputOptions: pullOptions(o.rwTimeoutS),
@@ -139,7 +139,17 @@ export function buildLiveLadderArgs(o: LiveLadderArgsOptions): string[] {
     segmentFormat: 'mpegts',
     // Segments stay on disk until uploaded (we delete them); PROGRAM-DATE-TIME is ours (live-ledger.ts).
     live: { listSize: o.localListSize, programDateTime: false, deleteSegments: false, playlistType: null },
-  });
+  }));
+}
+
+/**
+ * A live pull logs at info level: its input dump says where the pull started on the publisher's
+ * timeline (src/media/source-time.ts), so its segments can be placed on it. The runner keeps only the
+ * warnings for errors.
+ */
+function withInputDump(args: string[]): string[] {
+  const i = args.indexOf('-loglevel');
+  return i < 0 ? args : [...args.slice(0, i + 1), 'level+info', ...args.slice(i + 2)];
 }
 
 /**
@@ -184,8 +194,8 @@ export interface CaptureArgsOptions {
  * publisher's own keyframes once `segmentSeconds` have passed (longer when its keyframes are sparser).
  */
 export function buildCaptureArgs(o: CaptureArgsOptions): string[] {
-  return [
-    '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning',
+  return withInputDump([
+    '-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning', '-nostats',
     // A stalled pull ends the run (the capture then checks the session and pulls again).
     ...pullOptions(o.rwTimeoutS),
     '-i', o.input,
@@ -201,5 +211,5 @@ export function buildCaptureArgs(o: CaptureArgsOptions): string[] {
     '-hls_flags', 'independent_segments+temp_file',
     '-hls_segment_filename', `${o.dir}/seg-%05d.ts`,
     `${o.dir}/index.m3u8`,
-  ];
+  ]);
 }

@@ -30,6 +30,11 @@ export interface LiveSlot {
   discontinuity: boolean;
   /** Per rendition, in ledger rendition order. */
   parts: LiveSlotPart[];
+  /**
+   * Start on the publisher's timeline as the ingest relays it, ms (src/media/source-time.ts): the same
+   * clock for the capture and the transcoder within one epoch. Absent when the pull's start was not known.
+   */
+  srcMs?: number;
 }
 
 /** A rendition of the session (fixed by the first run: the master lists the same variants throughout). */
@@ -77,6 +82,7 @@ const slotTuple = z.tuple([
   z.number().int(),
   z.union([z.literal(0), z.literal(1)]),
   z.array(z.tuple([z.number().min(0), z.number().int().min(0)])),
+  z.number().int().optional(),
 ]);
 type SlotTuple = z.infer<typeof slotTuple>;
 
@@ -114,8 +120,14 @@ export type LedgerHead = z.infer<typeof ledgerHeadSchema>;
 export const ledgerPageSchema = z.object({ v: z.literal(1), page: z.number().int().min(0), slots: z.array(slotTuple) });
 export type LedgerPage = z.infer<typeof ledgerPageSchema>;
 
-const toTuple = (s: LiveSlot): SlotTuple => [s.msn, s.run, s.seq, s.pdtMs, s.discontinuity ? 1 : 0, s.parts.map((p) => [p.durationS, p.bytes] as [number, number])];
-const fromTuple = (t: SlotTuple): LiveSlot => ({ msn: t[0], run: t[1], seq: t[2], pdtMs: t[3], discontinuity: t[4] === 1, parts: t[5].map(([durationS, bytes]) => ({ durationS, bytes })) });
+const toTuple = (s: LiveSlot): SlotTuple => {
+  const parts = s.parts.map((p) => [p.durationS, p.bytes] as [number, number]);
+  return s.srcMs === undefined ? [s.msn, s.run, s.seq, s.pdtMs, s.discontinuity ? 1 : 0, parts] : [s.msn, s.run, s.seq, s.pdtMs, s.discontinuity ? 1 : 0, parts, s.srcMs];
+};
+const fromTuple = (t: SlotTuple): LiveSlot => ({
+  msn: t[0], run: t[1], seq: t[2], pdtMs: t[3], discontinuity: t[4] === 1, parts: t[5].map(([durationS, bytes]) => ({ durationS, bytes })),
+  ...(t[6] === undefined ? {} : { srcMs: t[6] }),
+});
 
 export function newLedger(o: { sessionId: string; lessonId: string; segmentSeconds: number }): LiveLedger {
   return { sessionId: o.sessionId, lessonId: o.lessonId, segmentSeconds: o.segmentSeconds, targetDurationS: Math.max(1, Math.round(o.segmentSeconds)), renditions: [], runs: [], slots: [] };
@@ -180,6 +192,8 @@ export interface SlotInput {
   runElapsedS: number;
   /** Segments were lost inside the run (the watcher fell behind): mark a discontinuity anyway. */
   gap: boolean;
+  /** The segment's start on the publisher's timeline, ms, when known. */
+  srcMs?: number | null;
 }
 
 /**
@@ -201,6 +215,7 @@ export function nextSlot(ledger: LiveLedger, input: SlotInput): LiveSlot {
     pdtMs: Math.max(planned, prevEnd),
     discontinuity: !!prev && (firstOfRun || input.gap),
     parts: input.parts.map((p) => ({ durationS: round6(p.durationS), bytes: p.bytes })),
+    ...(input.srcMs == null ? {} : { srcMs: input.srcMs }),
   };
 }
 

@@ -31,6 +31,85 @@ export function missingStretches(transcoded: readonly LiveSlot[], captured: read
   return out;
 }
 
+/** A captured stretch to transcode again: the captured slots that hold it, and what of them to keep. */
+export interface RefillGap {
+  slots: LiveSlot[];
+  /**
+   * Where the missing span starts in the slots joined end to end, and its length, seconds: known when
+   * both ledgers carry source times. Null: the whole slots (whose middles no transcoder slot covers).
+   */
+  trim: { startS: number; durationS: number } | null;
+  /** Its start on the recording's clock (the transcoder's PROGRAM-DATE-TIME where it has one near). */
+  startPdtMs: number;
+}
+
+/** A missing span shorter than this is two pulls' first frames a little apart, not missing media. */
+export const minGapMs = 250;
+/** Transcoded slots this close on the source timeline are one covered span (segment rounding). */
+const joinMs = 100;
+
+type Timed = Pick<LiveLedger, 'slots' | 'runs'>;
+const srcEnd = (s: LiveSlot): number => s.srcMs! + Math.round(s.parts[0].durationS * 1000);
+
+/**
+ * The captured stretches the transcoder's recording misses. On the publisher's own timeline when every
+ * slot of both ledgers knows its source time (src/media/source-time.ts): within one epoch (one publisher
+ * connection, one timeline) the captured span minus the transcoded spans, to the millisecond, so the
+ * spliced recording neither repeats nor drops what both have. Otherwise by the two wall clocks
+ * (missingStretches: whole captured slots, off by the clocks' disagreement).
+ */
+export function refillGaps(transcoded: Timed, captured: Timed): RefillGap[] {
+  const timed = [...transcoded.slots, ...captured.slots].every((s) => s.srcMs !== undefined);
+  if (!timed) return missingStretches(transcoded.slots, captured.slots).map((slots) => ({ slots, trim: null, startPdtMs: slots[0].pdtMs }));
+  const epochs = (l: Timed) => new Map(l.runs.map((r) => [r.run, r.epoch]));
+  const tEpoch = epochs(transcoded);
+  const cEpoch = epochs(captured);
+  const out: RefillGap[] = [];
+  for (const st of splitAt(stretches(captured.slots), (a, b) => cEpoch.get(a.run) !== cEpoch.get(b.run))) {
+    const epoch = cEpoch.get(st[0].run);
+    const covering = transcoded.slots.filter((s) => tEpoch.get(s.run) === epoch);
+    for (const [a, b] of uncovered(st[0].srcMs!, srcEnd(st[st.length - 1]), covering)) {
+      if (b - a < minGapMs) continue;
+      const slots = st.filter((s) => s.srcMs! < b && srcEnd(s) > a);
+      // the recording's clock where it has the transcoder's slots near; the capture's own otherwise
+      const ref = nearestOnSource(covering, a) ?? slots[0];
+      out.push({ slots, trim: { startS: Math.max(0, a - slots[0].srcMs!) / 1000, durationS: (b - a) / 1000 }, startPdtMs: ref.pdtMs + (a - ref.srcMs!) });
+    }
+  }
+  return out;
+}
+
+/** [from, to) minus the source spans of the covering slots, in order. */
+function uncovered(from: number, to: number, covering: readonly LiveSlot[]): [number, number][] {
+  const spans = covering.map((s) => [s.srcMs!, srcEnd(s)] as [number, number]).sort((x, y) => x[0] - y[0]);
+  const out: [number, number][] = [];
+  let at = from;
+  for (const [a, b] of spans) {
+    if (b <= at) continue;
+    if (a >= to) break;
+    if (a > at + joinMs) out.push([at, Math.min(a, to)]);
+    at = Math.max(at, b);
+  }
+  if (at < to) out.push([at, to]);
+  return out;
+}
+
+function nearestOnSource(slots: readonly LiveSlot[], ms: number): LiveSlot | undefined {
+  return slots.reduce<LiveSlot | undefined>((best, s) => (!best || Math.abs(s.srcMs! - ms) < Math.abs(best.srcMs! - ms) ? s : best), undefined);
+}
+
+/** Each group split further wherever `apart` holds between neighbours. */
+function splitAt(groups: LiveSlot[][], apart: (a: LiveSlot, b: LiveSlot) => boolean): LiveSlot[][] {
+  return groups.flatMap((g) => {
+    const out: LiveSlot[][] = [[g[0]]];
+    for (let i = 1; i < g.length; i++) {
+      if (apart(g[i - 1], g[i])) out.push([]);
+      out[out.length - 1].push(g[i]);
+    }
+    return out;
+  });
+}
+
 /** Seconds of a list of slots. */
 export function slotSeconds(slots: readonly LiveSlot[]): number {
   return slots.reduce((t, s) => t + s.parts[0].durationS, 0);

@@ -19,11 +19,11 @@ import pMap from 'p-map';
 import { runFfmpeg, runFfprobe } from '../infra/ffmpeg.runner.ts';
 import { retry } from '../infra/retry.ts';
 import type { JobResult } from '../jobs/job-types.ts';
-import { buildTranscodeArgs, type PassthroughPlan, type TranscodePlan, type VideoRendition } from '../media/ffmpeg-args.ts';
+import { buildTranscodeArgs, fmtS, type PassthroughPlan, type TranscodePlan, type VideoRendition } from '../media/ffmpeg-args.ts';
 import { withPassthrough } from '../media/passthrough.ts';
 import { buildConcatList, buildConcatRemuxArgs, planLiveRun } from '../media/live-args.ts';
 import { readFfmpegLivePlaylist, readySlots } from '../media/live-playlists.ts';
-import { missingStretches, slotSeconds, spliceRefill, type RefilledStretch } from '../media/live-refill.ts';
+import { refillGaps, slotSeconds, spliceRefill, type RefillGap, type RefilledStretch } from '../media/live-refill.ts';
 import { rationalValue } from '../media/media-info.ts';
 import { parseProbe } from '../media/probe.ts';
 import { captureRendition, liveCaptureRecordingKey, liveSlotKey } from '../media/storage-keys.ts';
@@ -65,6 +65,8 @@ export interface RefillReport {
   seconds: number;
   /** Seconds of the transcoder's own slots kept. */
   keptS: number;
+  /** What decided the missing stretches: the publisher's timestamps (cut to the frame) or the two wall clocks (whole captured segments). */
+  alignedOn: 'source' | 'clock';
 }
 
 /**
@@ -85,14 +87,15 @@ export async function recordSession(ctx: LiveSessionContext, captured: LiveLedge
     const keptRuns = ledger.runs;
     const keptTarget = ledger.targetDurationS;
     try {
-      const gaps = missingStretches(kept, capture.slots);
+      const gaps = refillGaps({ slots: kept, runs: keptRuns }, capture);
       const refills: RefilledStretch[] = [];
       for (const [k, gap] of gaps.entries()) refills.push(await refillStretch(ctx, capture, gap, k));
-      const sessionStart = Math.min(kept[0].pdtMs, capture.slots[0].pdtMs);
+      const sessionStart = Math.min(kept[0].pdtMs, ...gaps.map((g) => g.startPdtMs));
       const report: RefillReport = {
-        stretches: gaps.map((g, k) => ({ fromS: round3((g[0].pdtMs - sessionStart) / 1000), seconds: round3(refills[k].positions.reduce((t, p) => t + p.parts[0].durationS, 0)), segments: refills[k].positions.length })),
+        stretches: gaps.map((g, k) => ({ fromS: round3((g.startPdtMs - sessionStart) / 1000), seconds: round3(refills[k].positions.reduce((t, p) => t + p.parts[0].durationS, 0)), segments: refills[k].positions.length })),
         seconds: 0,
         keptS: round3(slotSeconds(kept)),
+        alignedOn: gaps.every((g) => g.trim) ? 'source' : 'clock',
       };
       report.seconds = round3(report.stretches.reduce((t, x) => t + x.seconds, 0));
       ledger.slots = spliceRefill({ slots: kept }, refills);
@@ -112,12 +115,13 @@ export async function recordSession(ctx: LiveSessionContext, captured: LiveLedge
 
 /**
  * One missing stretch: its captured segments joined, probed and transcoded with the session's
- * renditions (the live encoder settings, keyframes every segment, 2 s segments), uploaded as a new run.
+ * renditions (the live encoder settings, keyframes every segment, 2 s segments), cut to the missing
+ * span on the source's timeline when it is known, uploaded as a new run.
  */
-async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap: LiveSlot[], k: number): Promise<RefilledStretch> {
+async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap: RefillGap, k: number): Promise<RefilledStretch> {
   const { ledger, config, storage, bucket, p, log } = ctx;
   const dir = path.join(ctx.dir, `refill-${k}`);
-  const input = await joinCaptured(ctx, gap, dir);
+  const input = await joinCaptured(ctx, gap.slots, dir);
   const probe = await runFfprobe(config.FFPROBE_PATH, input, { signal: ctx.signal, timeoutMs: 60_000 });
   const outcome = parseProbe(probe);
   if (!outcome.ok) throw new Error(`the captured stretch cannot be read: ${outcome.failure.reason}`);
@@ -131,16 +135,19 @@ async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap:
   const plan = copied ? withPassthrough(encoded, { copied: copied.rendition, refused: [], keyframePeriodS: copied.keyframePeriodS, videoKbps: copied.sourceKbps }, { width: info.video.width, height: info.video.height }) : encoded;
   const out = path.join(dir, 'out');
   for (const name of names) await mkdir(path.join(out, name), { recursive: true });
+  // Encoded rungs are cut to the frame where the transcoder's own slots end and start again; a copied
+  // picture can only start at a keyframe, so it is refilled whole slots as before.
+  const trim = gap.trim && !copied ? ['-ss', fmtS(gap.trim.startS), '-t', fmtS(gap.trim.durationS)] : [];
   await runFfmpeg(buildTranscodeArgs({
-    input, outDir: out, plan, preset: config.LIVE_X264_PRESET, segmentFormat: 'mpegts',
+    input, inputOptions: trim, outDir: out, plan, preset: config.LIVE_X264_PRESET, segmentFormat: 'mpegts',
     // the live rungs' encoder settings, every segment kept in the local list
     live: { listSize: 0, programDateTime: false, deleteSegments: false, playlistType: 'event' },
-  }), { ffmpegPath: config.FFMPEG_PATH, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(refillTimeoutMs(gap))]), log });
+  }), { ffmpegPath: config.FFMPEG_PATH, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(refillTimeoutMs(gap.slots))]), log });
   const lists = await Promise.all(names.map(async (n) => readFfmpegLivePlaylist(await readFile(path.join(out, n, 'index.m3u8'), 'utf8'))));
   const { ready } = readySlots(lists, 0);
   if (!ready.length) throw new Error('the refill transcode wrote no segment');
   const run = await ctx.control.claimRun();
-  const epoch = captured.runs.find((r) => r.run === gap[0].run)?.epoch ?? 0;
+  const epoch = captured.runs.find((r) => r.run === gap.slots[0].run)?.epoch ?? 0;
   ledger.runs = [...ledger.runs, {
     run, epoch, startedAtMs: Date.now(),
     sizes: Object.fromEntries(plan.renditions.filter((r): r is VideoRendition => r.kind === 'video').map((r) => [r.name, { width: r.width, height: r.height }])),
@@ -155,7 +162,7 @@ async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap:
       return { durationS: part.durationS, bytes: (await stat(file)).size };
     })),
   }), { concurrency: 2 });
-  return { run, startPdtMs: gap[0].pdtMs, positions };
+  return { run, startPdtMs: gap.startPdtMs, positions };
 }
 
 /** A refill transcode that takes longer than this is given up (the whole capture is transcoded instead): a minute plus ten times the stretch. */

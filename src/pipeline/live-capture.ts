@@ -13,6 +13,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FfmpegError, runFfmpeg } from '../infra/ffmpeg.runner.ts';
 import { buildCaptureArgs } from '../media/live-args.ts';
+import { PullStart } from '../media/source-time.ts';
 import { captureRendition } from '../media/storage-keys.ts';
 import { rwTimeoutS, runStopper, type LiveSessionContext } from './live-context.ts';
 import { steerSession, watchCatalog } from './live-run.ts';
@@ -45,12 +46,13 @@ async function captureRun(ctx: LiveSessionContext, epoch: number): Promise<boole
   ctx.signal.addEventListener('abort', onClose, { once: true });
   if (!ledger.renditions.length) ledger.renditions = [{ name: captureRendition, kind: 'video', codecs: null, capBps: 0 }];
   ledger.runs.push({ run, epoch, startedAtMs: Date.now(), sizes: {}, frameRate: null, plan: null });
-  const watcher = new SegmentWatcher(ctx, run, runDir, [captureRendition], log, stopRun);
+  const pull = new PullStart();
+  const watcher = new SegmentWatcher(ctx, run, runDir, [captureRendition], log, stopRun, pull);
   try {
     await mkdir(dir, { recursive: true });
     watcher.start();
     await runFfmpeg(buildCaptureArgs({ input: ctx.pullUrl, rwTimeoutS, dir, segmentSeconds: ctx.ledger.segmentSeconds, localListSize }), {
-      ffmpegPath: ctx.config.FFMPEG_PATH, signal: ac.signal, killGraceMs: 3000,
+      ffmpegPath: ctx.config.FFMPEG_PATH, signal: ac.signal, killGraceMs: 3000, onStderrLine: pull.feed,
     });
   } catch (err) {
     if (!(err instanceof FfmpegError && err.aborted)) log.warn({ err }, 'capture ffmpeg failed');

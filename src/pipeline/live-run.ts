@@ -15,6 +15,7 @@ import { capBandwidth } from '../media/live-playlists.ts';
 import { rationalValue } from '../media/media-info.ts';
 import { decidePassthrough, passthroughCaptureSeconds, passthroughSource, scanVideoPackets, withPassthrough } from '../media/passthrough.ts';
 import { parseProbe, parseSoundOnly } from '../media/probe.ts';
+import { PullStart } from '../media/source-time.ts';
 import { rwTimeoutS, runStopper, RunTakenOverError, type LiveSessionContext } from './live-context.ts';
 import { SegmentWatcher } from './live-segment-watcher.ts';
 
@@ -100,12 +101,13 @@ async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutco
     const args = buildLiveLadderArgs({ input: ctx.pullUrl, rwTimeoutS, outDir: runDir, plan, preset: config.LIVE_X264_PRESET, localListSize });
     log.info({ input: scrubUrl(ctx.pullUrl), renditions: plan.renditions.map((r) => (r.kind === 'video' ? `${r.name}:${r.width}x${r.height}` : r.name)), fps: entry.frameRate, copied: passthrough?.copied ?? null }, 'live run started');
 
-    const watcher = new SegmentWatcher(ctx, run, runDir, plan.renditions.map((r) => r.name), log, stopRun);
+    const pull = new PullStart();
+    const watcher = new SegmentWatcher(ctx, run, runDir, plan.renditions.map((r) => r.name), log, stopRun, pull);
     watcher.start();
     let outcome: RunOutcome = 'exited';
     try {
       // No runner log: ffmpeg's own messages may quote the pull URL with its token; we log them scrubbed.
-      const r = await runFfmpeg(args, { ffmpegPath: config.FFMPEG_PATH, signal: ac.signal, killGraceMs: 3000 });
+      const r = await runFfmpeg(args, { ffmpegPath: config.FFMPEG_PATH, signal: ac.signal, killGraceMs: 3000, onStderrLine: pull.feed });
       log.info({ stderrTail: scrubUrl(r.stderrTail).slice(-600) }, 'live ffmpeg ended');
     } catch (err) {
       if (err instanceof FfmpegError && err.aborted) outcome = 'stopped';

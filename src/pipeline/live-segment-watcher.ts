@@ -8,6 +8,7 @@ import { contentTypeOf, liveMasterKey, liveMediaPlaylistKey, liveSlotKey } from 
 import { appendSlot, mergeCodecs, nextSlot } from '../media/live-ledger.ts';
 import { livePlaylistReady, readFfmpegLivePlaylist, readySlots, writeLiveMaster, writeLiveMediaPlaylist, type FfmpegLivePlaylist, type ReadySlots } from '../media/live-playlists.ts';
 import { inspectTsSegment } from '../media/ts-segment.ts';
+import { segmentSourceMs, type PullStart } from '../media/source-time.ts';
 import { RunTakenOverError, stallS, type LiveSessionContext } from './live-context.ts';
 import { ladderMasterDue, transcoderBeat } from './live-ladder-fallback.ts';
 
@@ -40,6 +41,8 @@ export class SegmentWatcher {
     private readonly names: string[],
     private readonly log: Logger,
     private readonly stopRun: (why: string) => void,
+    /** Where the run's pull started on the publisher's timeline (from ffmpeg's input dump): each slot's source time. */
+    private readonly pull?: PullStart,
   ) {}
 
   start(): void {
@@ -122,6 +125,7 @@ export class SegmentWatcher {
     const { ledger, storage, bucket, p } = ctx;
     const files = slot.parts.map((part, i) => path.join(this.runDir, this.names[i], part.uri));
     const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+    const srcMs = await this.sourceMs(files[0]);
     // Codecs of the real encode, from each run's first slot (the master's CODECS: every codec a
     // variant can use, so a publisher that comes back with sound it lacked before adds its codec).
     if (!this.slotsThisRun) {
@@ -150,6 +154,7 @@ export class SegmentWatcher {
         runStartPdtMs: this.runStartPdtMs,
         runElapsedS: this.runElapsedS,
         gap: this.gap,
+        srcMs,
       });
       const { raisedTarget } = appendSlot(ledger, next);
       if (raisedTarget) this.log.warn({ targetDurationS: ledger.targetDurationS }, 'a segment outgrew the target duration; target raised');
@@ -178,6 +183,14 @@ export class SegmentWatcher {
       }
     }
     await Promise.all(files.map((f) => rm(f, { force: true })));
+  }
+
+  /** A segment's start on the publisher's timeline: its first picture (else sound) from where the pull started. */
+  private async sourceMs(file: string): Promise<number | null> {
+    if (this.pull?.ms == null) return null;
+    const facts = inspectTsSegment(await readFile(file));
+    const first = facts.video?.firstPtsS ?? facts.audio?.firstPtsS;
+    return first === undefined ? null : segmentSourceMs(this.pull.ms, first);
   }
 }
 

@@ -14,6 +14,7 @@ interface Refill {
   stretches: { fromS: number; seconds: number; segments: number }[];
   seconds: number;
   keptS: number;
+  alignedOn: 'source' | 'clock';
 }
 
 describe('gap-only refill of a live recording', () => {
@@ -51,6 +52,8 @@ describe('gap-only refill of a live recording', () => {
     // only the missing seconds were transcoded again: the start the transcoder missed, not what it made
     expect(refill.keptS).toBeGreaterThan(6);
     expect(refill.stretches[0].fromS).toBe(0);
+    // cut on the publisher's timestamps, not on the two processes' wall clocks
+    expect(refill.alignedOn).toBe('source');
     expect(refill.seconds).toBeGreaterThan(10);
     expect(Math.abs(refill.seconds + refill.keptS - asset.duration_s!)).toBeLessThan(0.1);
     expect((await assetOf(first.id)).state).toBe('ready');

@@ -65,7 +65,7 @@ describe('live ffmpeg argv', () => {
   it('when a run pulls the ladder, then one ffmpeg writes low-delay, keyframe-aligned 2 s local HLS per rendition', () => {
     const args = buildLiveLadderArgs({ input: 'rtmp://h:1935/live/x?token=t', rwTimeoutS: 5, outDir: '/w/run-3', plan, preset: 'veryfast', localListSize: 30 });
     expect(args.join(' ')).toBe([
-      '-hide_banner -nostdin -y -loglevel level+warning -progress pipe:1 -nostats -noautorotate -rw_timeout 5000000 -analyzeduration 1000000 -i rtmp://h:1935/live/x?token=t',
+      '-hide_banner -nostdin -y -loglevel level+info -progress pipe:1 -nostats -noautorotate -rw_timeout 5000000 -analyzeduration 1000000 -i rtmp://h:1935/live/x?token=t',
       '-filter_complex [0:v:0]fps=fps=25,split=1[s0];[s0]scale=640:360:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];[0:a:0]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,asplit=2[a0][a1]',
       '-map [v0] -map [a0] -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -crf 24 -maxrate 730k -bufsize 1460k -g 50 -keyint_min 50 -sc_threshold 0 -force_key_frames expr:gte(t,n_forced*2) -tune zerolatency',
       '-colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv -c:a aac -profile:a aac_low -b:a 96k -ar 48000 -ac 2 -map_metadata -1 -map_chapters -1 -max_muxing_queue_size 4096 -avoid_negative_ts disabled',

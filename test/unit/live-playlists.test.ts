@@ -83,6 +83,9 @@ describe('live slots and the ledger', () => {
 
   it('when stored, then full pages are sealed apart from a small head and the ledger reads back identical', () => {
     const l = ledgerWith([Array.from({ length: ledgerPageSlots + 10 }, () => 2), [2, 2]]);
+    // source times (on a sealed page and in the head) are kept; slots without one stay without
+    l.slots[3].srcMs = 6021;
+    l.slots[ledgerPageSlots + 11].srcMs = 0;
     expect(sealedPageCount(l)).toBe(1);
     const head = ledgerHeadSchema.parse(JSON.parse(JSON.stringify(ledgerHead(l))));
     expect(head.tail).toHaveLength(12);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LiveSlot } from '../../src/media/live-ledger.ts';
-import { missingStretches, slotSeconds, spliceRefill } from '../../src/media/live-refill.ts';
+import { missingStretches, refillGaps, slotSeconds, spliceRefill } from '../../src/media/live-refill.ts';
+import { inputStartMs, segmentSourceMs } from '../../src/media/source-time.ts';
 
 const t0 = Date.UTC(2026, 11, 5, 8, 0, 0, 0);
 
@@ -49,5 +50,73 @@ describe('gap-only refill of a live recording', () => {
     expect(slotSeconds(out)).toBe(60);
     // the refilled stretch at 30 s overlaps the transcoder's last second before it died: time never runs backwards
     out.slice(1).forEach((s, i) => expect(s.pdtMs).toBeGreaterThanOrEqual(out[i].pdtMs + 2000));
+  });
+});
+
+/** Slots on the publisher's timeline: `durations` back to back from source time `fromMs`, their wall clock `skewMs` off it (plus t0). */
+function timed(run: number, fromMs: number, durations: number[], o: { msn?: number; skewMs?: number } = {}): LiveSlot[] {
+  let at = fromMs;
+  return durations.map((d, i) => {
+    const s: LiveSlot = { msn: (o.msn ?? 0) + i, run, seq: i, pdtMs: t0 + at + (o.skewMs ?? 0), srcMs: at, discontinuity: i === 0 && (o.msn ?? 0) > 0, parts: [{ durationS: d, bytes: 1000 }] };
+    at += Math.round(d * 1000);
+    return s;
+  });
+}
+const runs = (...r: [number, number][]) => r.map(([run, epoch]) => ({ run, epoch, startedAtMs: 0, sizes: {}, frameRate: null, plan: null }));
+
+describe('the refill aligned on the publisher\'s timeline', () => {
+  // the capture: 60 s cut at the publisher's keyframes (2.1 s segments); its wall clock 2.3 s behind the transcoder's
+  const captured = { slots: timed(1, 10_000, Array(28).fill(2.1), { skewMs: -2300 }), runs: runs([1, 1]) };
+  const end = 10_000 + 28 * 2100;
+
+  it('when the transcoder started 7.3 s late and its clock disagrees with the capture\'s by 2.3 s, then exactly the 7.3 s it missed are refilled, cut inside the captured segments', () => {
+    const transcoded = { slots: timed(1, 17_300, [...Array(25).fill(2), 1.5]), runs: runs([1, 1]) };
+    const gaps = refillGaps(transcoded, captured);
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0].slots.map((s) => s.msn)).toEqual([0, 1, 2, 3]);
+    expect(gaps[0].trim).toEqual({ startS: 0, durationS: 7.3 });
+    // placed on the transcoder's clock, ending where its first slot starts
+    expect(gaps[0].startPdtMs + 7300).toBe(transcoded.slots[0].pdtMs);
+    // the wall clocks alone refill five whole slots: 3.2 s of what the transcoder has, twice
+    expect(missingStretches(transcoded.slots, captured.slots).map(slotSeconds)).toEqual([10.5]);
+  });
+
+  it('when the transcoder died for a while, then the span between its last and its next slot is refilled, to the millisecond', () => {
+    const transcoded = { slots: [...timed(1, 10_000, Array(10).fill(2)), ...timed(2, 34_500, Array(13).fill(2), { msn: 10 })], runs: runs([1, 1], [2, 1]) };
+    const gaps = refillGaps(transcoded, captured);
+    // captured slot k spans [10 + 2.1k, 12.1 + 2.1k) s: 30 s falls in slot 9, 60.5 s in slot 24
+    expect(gaps.map((g) => [g.slots[0].msn, g.slots.length, g.trim])).toEqual([
+      [9, 3, { startS: 1.1, durationS: 4.5 }],
+      [24, 4, { startS: 0.1, durationS: 8.3 }],
+    ]);
+    expect(gaps.reduce((t, g) => t + g.trim!.durationS, 0) + slotSeconds(transcoded.slots)).toBeCloseTo((end - 10_000) / 1000, 5);
+  });
+
+  it('when the transcoder\'s first frame comes a frame after the capture\'s, then nothing is refilled', () => {
+    const transcoded = { slots: timed(1, 10_033, Array(29).fill(2).concat([0.767]), {}), runs: runs([1, 1]) };
+    expect(refillGaps(transcoded, captured)).toEqual([]);
+  });
+
+  it('when a reconnect starts a new timeline (a new epoch), then each epoch is compared with itself', () => {
+    const cap = { slots: [...timed(1, 10_000, [2, 2, 2]), ...timed(2, 0, [2, 2, 2], { msn: 3 })], runs: runs([1, 1], [2, 2]) };
+    // the transcoder has the first epoch only, and the second epoch's timeline overlaps the first's numbers
+    const transcoded = { slots: timed(5, 10_000, [2, 2, 2]), runs: runs([5, 1]) };
+    const gaps = refillGaps(transcoded, cap);
+    expect(gaps.map((g) => [g.slots.map((s) => s.msn), g.trim])).toEqual([[[3, 4, 5], { startS: 0, durationS: 6 }]]);
+  });
+
+  it('when a slot has no source time (a ledger from before), then the wall clocks decide, whole slots', () => {
+    const transcoded = { slots: timed(1, 17_300, Array(25).fill(2)).map(({ srcMs, ...s }) => s), runs: runs([1, 1]) };
+    const gaps = refillGaps(transcoded, captured);
+    expect(gaps.map((g) => g.trim)).toEqual([null]);
+  });
+
+  it('when ffmpeg prints its input dump, then the pull\'s start and its segments\' source times are read from it', () => {
+    expect(inputStartMs('[info]   Duration: N/A, start: 20.072000, bitrate: N/A')).toBe(20_072);
+    expect(inputStartMs('[info] Input #0, flv, from \'rtmp://x\':')).toBeNull();
+    // the mpegts muxer's 1.4 s shift, sound's priming a little before it
+    expect(segmentSourceMs(20_072, 1.4)).toBe(20_072);
+    expect(segmentSourceMs(20_072, 3.4)).toBe(22_072);
+    expect(segmentSourceMs(20_072, 1.378667)).toBe(20_051);
   });
 });

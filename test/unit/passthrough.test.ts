@@ -176,7 +176,7 @@ describe('passthrough ladder argv', () => {
     const audio = (kbps: number) => `-c:a aac -profile:a aac_low -b:a ${kbps}k -ar 48000 -ac 2 -map_metadata -1 -map_chapters -1 -max_muxing_queue_size 4096 -avoid_negative_ts disabled`;
     const hls = (time: string, name: string) => `-f hls -hls_time ${time} -hls_segment_type mpegts -hls_segment_options avoid_negative_ts=disabled -start_number 0 -hls_list_size 30 -hls_flags independent_segments+temp_file -hls_segment_filename /w/run-2/${name}/seg-%05d.ts /w/run-2/${name}/index.m3u8`;
     expect(args.join(' ')).toBe([
-      '-hide_banner -nostdin -y -loglevel level+warning -progress pipe:1 -nostats -noautorotate -rw_timeout 5000000 -analyzeduration 1000000 -i rtmp://h:1935/live/x?token=t',
+      '-hide_banner -nostdin -y -loglevel level+info -progress pipe:1 -nostats -noautorotate -rw_timeout 5000000 -analyzeduration 1000000 -i rtmp://h:1935/live/x?token=t',
       // no fps filter: the encoded renditions keep the source's frames (and so its keyframe flags)
       '-filter_complex [0:v:0]split=1[s0];[s0]scale=426:240:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];[0:a:0]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,asplit=3[a0][a1][a2]',
       `-map 0:v:0 -map [a0] -c:v copy ${audio(96)} ${hls('1.001', '360p')}`,
