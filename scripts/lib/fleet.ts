@@ -48,6 +48,8 @@ export interface FleetOptions {
   apiEnv?: Record<string, string> | ((i: number) => Record<string, string>);
   workerEnv?: Record<string, string> | ((i: number) => Record<string, string>);
   ingestEnv?: Record<string, string>;
+  /** Node flags of the API processes (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+  apiNodeFlags?: string[];
   /** LOG_LEVEL of the classcast processes (default info). */
   logLevel?: string;
   /** Told about parts exiting on their own (e.g. printed by `npm run fleet`). */
@@ -137,7 +139,7 @@ export async function startFleet(o: FleetOptions = {}): Promise<Fleet> {
       ...extra,
     });
     const rolePart = (name: string, role: 'api' | 'worker' | 'ingest', e: NodeJS.ProcessEnv, ready: Partial<PartSpec>): Part =>
-      make({ name, cmd: process.execPath, args: [cliEntry, role], env: e, graceMs: 25_000, ...ready });
+      make({ name, cmd: process.execPath, args: [...(role === 'api' ? o.apiNodeFlags ?? [] : []), cliEntry, role], env: e, graceMs: 25_000, ...ready });
 
     // the classcast processes: the first API migrates alone (advisory lock or not, a quiet start), then the rest together
     const apis = apiPorts.map((port, i) =>
