@@ -125,11 +125,11 @@ const filterSets: Omit<PublicFilters, 'q'>[] = [
   { stage: ['junior', 'senior'], grade: ['g7', 'g1'], subject: ['chinese'], type: ['micro', 'special_life'], edition: ['bnu', 'general'] },
 ];
 
-/** Every search under every filter set: the catalog's counts equal the plain count. */
-async function expectAllCountsTrue(): Promise<number> {
+/** Every search under every filter set (or some): the catalog's counts equal the plain count. */
+async function expectAllCountsTrue(sets = filterSets): Promise<number> {
   let compared = 0;
   for (const q of searches) {
-    for (const filters of filterSets) {
+    for (const filters of sets) {
       const f = { ...filters, q };
       expect({ f, counts: await answered(f) }).toEqual({ f, counts: await counted(f) });
       compared++;
@@ -163,7 +163,9 @@ describe('facet counts of a text search', () => {
     expect((await counted({ q: '光合作用的诗', grade: ['g1'] })).total).toBe(1);
     expect((await ts.api('DELETE', `/api/v1/lessons/${a}/publications/portal`, { token: ts.users.operator.token })).status).toBe(200);
     expect((await ts.api('POST', `/api/v1/lessons/${a}/publications`, { token: ts.users.operator.token, body: { channel: 'portal' } })).status).toBe(201);
-    await expectAllCountsTrue();
+    // filters apply to the counted combinations (no SQL of their own): after changes, three sets suffice
+    const someSets = [filterSets[0], filterSets[1], filterSets[4]];
+    await expectAllCountsTrue(someSets);
 
     // bulk statements: a tenth withdrawn, texts rewritten, lessons moved to other combinations (some
     // never counted before), drafts published, lessons deleted
@@ -175,7 +177,7 @@ describe('facet counts of a text search', () => {
     await ts.sys.db.query("UPDATE lessons SET subject = 'geography', edition = 'sujiao' WHERE title LIKE '第%7课%'");
     await ts.sys.db.query("UPDATE lessons SET portal_published_at = now(), status = 'published' WHERE portal_published_at IS NULL AND title LIKE '第%5课%'");
     await ts.sys.db.query("DELETE FROM lessons WHERE title LIKE '第%9课%' AND id NOT IN (SELECT lesson_id FROM assets)");
-    await expectAllCountsTrue();
+    await expectAllCountsTrue(someSets);
     for (const q of ['平行四边形', '三角形 平行四边形']) {
       for (const filters of [{}, { subject: ['geography'] }]) expect(await answered({ ...filters, q })).toEqual(await counted({ ...filters, q }));
     }
