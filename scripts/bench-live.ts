@@ -135,7 +135,7 @@ function startBarcodePublisher(url: string): { proc: ChildProcess; stop: () => P
     // ultrafast keeps the publisher's CPU off the shared cores (OBS runs on the teacher's machine)
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(2 * FPS), '-keyint_min', String(2 * FPS), '-pix_fmt', 'yuv420p',
     '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k',
-    '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', url,
+    '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'flv', url,
   ], { stdio: ['pipe', 'ignore', 'inherit'] });
   proc.stdin!.on('error', () => undefined);
   const ySize = W * H;
@@ -365,7 +365,7 @@ async function makeClip(dir: string): Promise<string> {
   const clip = path.join(dir, 'clip-720p30.flv');
   await new Promise<void>((resolve, reject) => {
     const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${W}x${H}:rate=${FPS}`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '12',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-g', String(2 * FPS), '-keyint_min', String(2 * FPS), '-sc_threshold', '0', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', clip], { stdio: 'ignore' });
+      '-c:v', 'libx264', '-preset', 'veryfast', '-g', String(2 * FPS), '-keyint_min', String(2 * FPS), '-sc_threshold', '0', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'flv', clip], { stdio: 'ignore' });
     p.once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`clip: ffmpeg ${c}`))));
   });
   return clip;
@@ -475,8 +475,10 @@ async function partLadders(dir: string, clip: string): Promise<void> {
   const top = plan.renditions.find((r): r is VideoRendition => r.kind === 'video')!;
   const scan = scanVideoPackets(await probeVideoPackets('ffprobe', clip));
   const decision = decidePassthrough(passthroughSource(probe.info, scan), { top, outputFps: plan.fps, segmentSeconds: ladder.segmentSeconds, enabled: true });
-  const passPlan = withPassthrough(plan, decision, probe.info.video);
+  const passPlan = withPassthrough(plan, decision, probe.info.video, probe.info.audio);
   console.log(`   ladder: ${plan.renditions.map((r) => (r.kind === 'video' ? `${r.name} ${r.width}x${r.height}` : `${r.name}`)).join(', ')}; passthrough decision: ${decision.copied ? `${decision.copied} copied (keyframes every ${decision.keyframePeriodS} s, ${decision.videoKbps} kb/s)` : `refused (${decision.refused.join(', ')})`}`);
+  const sound = passPlan.passthrough?.soundCopied ?? [];
+  console.log(`   source sound ${probe.info.audio ? `${probe.info.audio.codec} ${probe.info.audio.profile} ${probe.info.audio.sampleRate} Hz ${probe.info.audio.channels} ch ${Math.round((probe.info.audio.bitRate ?? 0) / 1000)} kb/s` : 'none'} (OBS's default is AAC-LC 48 kHz stereo); with passthrough it is copied into ${sound.length ? sound.join(', ') : 'no rendition'}, encoded in the others`);
   const args = (p: TranscodePlan, label: string) => async (n: number, only?: string[]) => {
     const out = path.join(dir, `ladder-${label}-${n}`);
     for (const r of p.renditions) await mkdir(path.join(out, r.name), { recursive: true });

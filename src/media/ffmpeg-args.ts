@@ -61,6 +61,12 @@ export interface PassthroughPlan {
    * that costs more than both downscales together (a fifth of a core at 720p30).
    */
   bt709: boolean;
+  /**
+   * Renditions whose sound is the source's own AAC copied (the source sends AAC-LC in the ladder's
+   * sample rate and channels at a rate the rendition takes): no decode, no resample, no encode.
+   * Absent or empty: every rendition's sound is encoded.
+   */
+  soundCopied?: string[];
 }
 
 export interface TranscodePlan {
@@ -275,11 +281,15 @@ export function segmentPattern(format: 'mpegts' | 'fmp4'): string {
   return format === 'fmp4' ? 'seg-%05d.m4s' : 'seg-%05d.ts';
 }
 
+/** The renditions whose sound is the source's copied (passthrough runs whose source sends ladder-ready AAC). */
+const soundCopied = (plan: TranscodePlan, r: Rendition): boolean => !!plan.audio && !plan.soundless && !!plan.passthrough?.soundCopied?.includes(r.name);
+
 /** The filter graph: one decode, shared conditioning, split, one scale per video rendition. */
 export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): string {
   const copied = plan.passthrough?.rendition;
   const videos = renditions.filter((r): r is VideoRendition => r.kind === 'video' && r.name !== copied);
-  const audioCount = renditions.length;
+  // One sound branch per rendition whose sound is encoded, labelled [a0].. in rendition order.
+  const audioCount = renditions.filter((r) => !soundCopied(plan, r)).length;
   const parts: string[] = [];
   const fps = fpsText(plan.fps);
   const vIn = plan.video.streamIndex === null ? '[0:v:0]' : `[0:${plan.video.streamIndex}]`;
@@ -311,6 +321,7 @@ export function buildFilterGraph(plan: TranscodePlan, renditions: Rendition[]): 
     if (renditions.some((r) => r.kind === 'audio')) throw new Error('an audio-only rendition needs sound');
     return parts.join(';');
   }
+  if (!audioCount) return parts.join(';');
   const aOuts = Array.from({ length: audioCount }, (_, i) => `[a${i}]`).join('');
   const rate = plan.audioSettings.sampleRate;
   // Whole AAC frames (1024 samples) ending at or just before the lesson's end: with the encoder's
@@ -356,22 +367,32 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
     // We orient the picture ourselves from the probed display matrix, so planned sizes are exact.
     '-noautorotate',
     ...(o.inputOptions ?? []),
+    // Passthrough decodes at most 720p30 for two small rungs: one decoding thread costs less CPU than
+    // frame threads (no hand-offs between threads at every frame) and delays no frame.
+    ...(plan.passthrough ? ['-threads', '1'] : []),
     '-i', o.input,
     '-filter_complex', buildFilterGraph(plan, renditions),
   ];
   const gop = String(plan.gopFrames);
   const pass = plan.passthrough ?? null;
   let vi = 0;
-  renditions.forEach((r, ai) => {
+  let ai = 0;
+  renditions.forEach((r) => {
     const dir = `${o.outDir}/${r.name}`;
+    // The rendition's sound: the source's AAC as it came, or its own branch of the graph.
+    const aIn = plan.audio?.streamIndex == null ? '0:a:0' : `0:${plan.audio.streamIndex}`;
+    const sound = plan.soundless ? [] : soundCopied(plan, r) ? ['-map', aIn] : ['-map', `[a${ai++}]`];
     if (pass && r.name === pass.rendition) {
       // The publisher's own picture, as it came: no decode, no encode (issue 11 item 2).
-      args.push('-map', plan.video.streamIndex === null ? '0:v:0' : `0:${plan.video.streamIndex}`, ...(plan.soundless ? [] : ['-map', `[a${ai}]`]), '-c:v', 'copy');
+      args.push('-map', plan.video.streamIndex === null ? '0:v:0' : `0:${plan.video.streamIndex}`, ...sound, '-c:v', 'copy');
     } else if (r.kind === 'video') {
       args.push(
         '-map', `[v${vi++}]`,
-        ...(plan.soundless ? [] : ['-map', `[a${ai}]`]),
+        ...sound,
         '-c:v', 'libx264',
+        // Passthrough's small rungs: one x264 thread each (a 480p or 360p encode is a tenth of a core),
+        // no slice threads to wake and join at every frame; each frame whole (no slices) codes better too.
+        ...(pass ? ['-threads', '1'] : []),
         '-preset', o.preset,
         // High profile 8-bit 4:2:0: what every HLS client decodes (DESIGN.md).
         '-profile:v', 'high',
@@ -395,9 +416,11 @@ export function buildTranscodeArgs(o: TranscodeArgsOptions): string[] {
         '-color_range', 'tv',
       );
     } else {
-      args.push('-map', `[a${ai}]`);
+      args.push(...sound);
     }
-    if (!plan.soundless) {
+    if (!plan.soundless && soundCopied(plan, r)) {
+      args.push('-c:a', 'copy');
+    } else if (!plan.soundless) {
       args.push('-c:a', 'aac', '-profile:a', audio.profile, '-b:a', `${r.audioKbps}k`, '-ar', String(audio.sampleRate), '-ac', String(audio.channels));
     }
     args.push(

@@ -6,16 +6,20 @@
  * the audio-only rendition are encoded, keyed at the publisher's keyframes so every rendition cuts its
  * segments at the same instants. Otherwise the top rung is encoded as before.
  *
- * The sound plays no part: every rendition's sound is encoded as before (one AAC-LC 48 kHz stereo
- * format in every variant; silence when the publisher sends none), which costs little beside video.
+ * The sound plays no part in the decision. When the picture is copied and the publisher's sound
+ * already is the ladder's format (AAC-LC at the ladder's sample rate and channels), it is copied too
+ * into the copied rendition and into every rendition whose configured sound rate it does not exceed
+ * (soundCopies); the other renditions' sound is encoded as before (silence when the publisher sends
+ * none). Four AAC encodes were a tenth of a passthrough ladder's CPU.
  *
  * Pure: the facts come from the probe of the pulled stream (ffprobe's stream description and the
  * video packets of a short capture); the decision and every reason against copying are returned so
  * that the run logs them and the ledger records them.
  */
 import { z } from 'zod';
-import type { TranscodePlan, VideoRendition } from './ffmpeg-args.ts';
-import { rationalValue, type MediaInfo, type Rational } from './media-info.ts';
+import type { AudioSettings } from '../../config/ladder.ts';
+import type { Rendition, TranscodePlan, VideoRendition } from './ffmpeg-args.ts';
+import { rationalValue, type AudioStreamInfo, type MediaInfo, type Rational } from './media-info.ts';
 
 /** What the probe measured of the pulled stream's picture. */
 export interface PassthroughSource {
@@ -149,21 +153,46 @@ export function decidePassthrough(src: PassthroughSource, limits: PassthroughLim
   return { copied: ok ? top.name : null, refused, keyframePeriodS: ok ? round6(period!) : null, videoKbps: src.videoKbps };
 }
 
+/** What the probe says of the publisher's sound (ffprobe's stream description). */
+export type SourceSound = Pick<AudioStreamInfo, 'codec' | 'profile' | 'sampleRate' | 'channels' | 'bitRate'>;
+
+/** REFERENCE: stereo AAC between 32 and 160 kb/s. */
+const soundKbpsRange = [32, 160] as const;
+
+/**
+ * The renditions that carry the publisher's sound copied rather than encoded: none unless it is
+ * AAC-LC at the ladder's sample rate and channels with a stated rate REFERENCE allows (anything else,
+ * 44.1 kHz, mono, HE-AAC, is encoded as before, so every variant keeps one sound format). Then the
+ * copied picture's rendition (the publisher's stream as it came), and every other rendition whose
+ * configured sound rate the source's does not exceed (10 % slack, as for the picture's rate): a
+ * copy spends no more bits than configured and loses nothing to a second encode.
+ */
+export function soundCopies(sound: SourceSound | null, renditions: readonly Rendition[], copied: string, settings: AudioSettings): string[] {
+  if (!sound || sound.codec !== 'aac' || sound.profile !== 'LC') return [];
+  if (sound.sampleRate !== settings.sampleRate || sound.channels !== settings.channels || !sound.bitRate) return [];
+  const kbps = sound.bitRate / 1000;
+  // FLV states kb/s and ffmpeg reads them as 1024 b/s: OBS's 160 kb/s is probed as 163.84.
+  if (kbps < soundKbpsRange[0] || kbps > soundKbpsRange[1] * rateSlack) return [];
+  return renditions.filter((r) => r.name === copied || kbps <= r.audioKbps * rateSlack).map((r) => r.name);
+}
+
 /**
  * The run's plan after the decision: when copied, the top rendition takes the source's exact size
  * (RESOLUTION is what the copy carries) and the plan names it, with the keyframe period the other
- * renditions are cut at.
+ * renditions are cut at and the renditions that copy the source's sound (`sound`: the probe's
+ * description of it; none given, every rendition's sound is encoded).
  */
-export function withPassthrough(plan: TranscodePlan, d: PassthroughDecision, source: { width: number; height: number; colorSpace?: string | null }): TranscodePlan {
+export function withPassthrough(plan: TranscodePlan, d: PassthroughDecision, source: { width: number; height: number; colorSpace?: string | null }, sound: SourceSound | null = null): TranscodePlan {
   if (!d.copied || d.keyframePeriodS === null || d.videoKbps === null) return { ...plan, passthrough: null };
   const name = d.copied;
   // Untagged HD is BT.709 to players (and to our copy of it); SD or otherwise tagged pictures are converted.
   const untagged = !source.colorSpace || source.colorSpace === 'unknown';
   const bt709 = source.colorSpace === 'bt709' || (untagged && Math.min(source.width, source.height) >= 720);
+  const soundCopied = plan.audio && !plan.soundless ? soundCopies(sound, plan.renditions, name, plan.audioSettings) : [];
   return {
     ...plan,
     renditions: plan.renditions.map((r) => (r.kind === 'video' && r.name === name ? { ...r, width: source.width, height: source.height } : r)),
-    passthrough: { rendition: name, keyframePeriodS: d.keyframePeriodS, sourceKbps: d.videoKbps, bt709 },
+    passthrough: { rendition: name, keyframePeriodS: d.keyframePeriodS, sourceKbps: d.videoKbps, bt709, ...(soundCopied.length ? { soundCopied } : {}) },
   };
 }
 

@@ -189,7 +189,9 @@ async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, s
   const decision = top ? decidePassthrough(passthroughSource(info, scanVideoPackets(packets)), { top, outputFps: plan.fps, segmentSeconds: ctx.ladder.segmentSeconds, enabled }) : null;
   log.info({ source: `${info.video.codec} ${info.video.profile ?? ''} ${info.video.width}x${info.video.height}`, audio: info.audio?.codec ?? null, passthrough: decision }, 'live source probed');
   if (!decision) return { plan, passthrough: null };
-  return { plan: withPassthrough(plan, decision, info.video), passthrough: { copied: decision.copied, refused: decision.refused } };
+  const passPlan = withPassthrough(plan, decision, info.video, info.audio);
+  if (passPlan.passthrough?.soundCopied) log.info({ soundCopied: passPlan.passthrough.soundCopied, audio: `${info.audio?.codec} ${info.audio?.profile} ${info.audio?.sampleRate} Hz ${info.audio?.channels} ch ${info.audio?.bitRate} b/s` }, 'the publisher\'s sound is copied into these renditions');
+  return { plan: passPlan, passthrough: { copied: decision.copied, refused: decision.refused } };
 }
 
 function isPlan(x: unknown): x is TranscodePlan {

@@ -3,6 +3,7 @@ import { approvedLiveLesson, eventually, liveReaders, useLiveSystem, variantUris
 import { startPublisher } from '../helpers/ffmpeg-rtmp.ts';
 import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
 import { liveSlotKey } from '../../src/media/storage-keys.ts';
+import type { TranscodePlan } from '../../src/media/ffmpeg-args.ts';
 
 /**
  * The passthrough top rung (issue 11 item 2), end to end: a real RTMP publisher into the ingest, the
@@ -38,7 +39,7 @@ describe('passthrough top rung of the live ladder', () => {
   it('when a 720p30 H.264 + AAC publisher sends 2 s keyframes, then its own stream is the 720p rung, the lower rungs cut at its keyframes, and the recording is a valid ladder', async () => {
     const { id, url } = await approvedLiveLesson(ts, '直播：直通');
     // x264 ultrafast: Constrained Baseline, which the worker never makes (it encodes High with CRF)
-    const pub = startPublisher(url, { size: '1280x720', fps: 30, gop: 60, bitrateKbps: 1500, durationS: 20 });
+    const pub = startPublisher(url, { size: '1280x720', fps: 30, gop: 60, bitrateKbps: 1500, durationS: 20, obsSound: true });
     const master = await ladderMaster(id, '720p');
     expect(variantLine(master, '720p/index.m3u8')).toMatch(/CODECS="avc1\.42c01f,mp4a\.40\.2",RESOLUTION=1280x720,FRAME-RATE=30\.000$/);
     expect(variantLine(master, '480p/index.m3u8')).toMatch(/CODECS="avc1\.64001f,mp4a\.40\.2",RESOLUTION=854x480,FRAME-RATE=30\.000$/);
@@ -54,6 +55,8 @@ describe('passthrough top rung of the live ladder', () => {
     const copiedRuns = ledger.runs.filter((r) => r.passthrough?.copied === '720p').map((r) => r.run);
     expect(copiedRuns.length).toBeGreaterThanOrEqual(1);
     expect(asset.media!.passthrough).toEqual(expect.arrayContaining([{ run: copiedRuns[0], copied: '720p', refused: [] }]));
+    // its stereo 128 kb/s AAC is copied into the renditions configured for 128 kb/s; 360p and the audio-only one encode theirs
+    for (const r of ledger.runs.filter((x) => copiedRuns.includes(x.run))) expect((r.plan as TranscodePlan).passthrough!.soundCopied).toEqual(['720p', '480p']);
     const slots = ledger.slots.filter((s) => copiedRuns.includes(s.run));
     expect(slots.length).toBeGreaterThanOrEqual(3);
     const r720 = ledger.renditions.findIndex((r) => r.name === '720p');

@@ -65,6 +65,8 @@ export interface PublisherOptions {
   tsOffsetS?: number;
   /** Constant video rate, kb/s, as OBS sends it (default: x264's own quality-based rate). */
   bitrateKbps?: number;
+  /** Sound as OBS sends it by default: stereo at 128 kb/s (default: mono at 64 kb/s). */
+  obsSound?: boolean;
 }
 
 /** argv of an H.264/AAC publisher from lavfi sources (the legitimate look: testsrc2 + sine). */
@@ -80,7 +82,7 @@ export function publisherArgs(url: string, opts: PublisherOptions = {}): string[
         ...(opts.gop === 'auto' ? [] : ['-g', String(opts.gop ?? 50)]),
         ...(opts.bitrateKbps ? ['-b:v', `${opts.bitrateKbps}k`, '-maxrate', `${opts.bitrateKbps}k`, '-bufsize', `${opts.bitrateKbps}k`] : []),
       ];
-  const audio = opts.noAudio ? [] : ['-c:a', 'aac', '-b:a', '64k'];
+  const audio = opts.noAudio ? [] : ['-c:a', 'aac', ...(opts.obsSound ? ['-b:a', '128k', '-ac', '2'] : ['-b:a', '64k'])];
   return [
     '-loglevel', 'error', '-re',
     ...(opts.noVideo ? [] : ['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`]),

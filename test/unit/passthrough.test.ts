@@ -3,7 +3,7 @@ import { liveLadder } from '../../config/ladder.ts';
 import type { TranscodePlan, VideoRendition } from '../../src/media/ffmpeg-args.ts';
 import { buildLiveLadderArgs } from '../../src/media/live-args.ts';
 import { ledgerHead, ledgerHeadSchema, newLedger } from '../../src/media/live-ledger.ts';
-import { decidePassthrough, passthroughSource, scanVideoPackets, withPassthrough, type PassthroughLimits, type PassthroughSource } from '../../src/media/passthrough.ts';
+import { decidePassthrough, passthroughSource, scanVideoPackets, soundCopies, withPassthrough, type PassthroughLimits, type PassthroughSource } from '../../src/media/passthrough.ts';
 import type { MediaInfo } from '../../src/media/media-info.ts';
 
 const r720: VideoRendition = { kind: 'video', name: '720p', width: 1280, height: 720, crf: 23, maxrateKbps: 3000, bufsizeKbps: 6000, audioKbps: 128 };
@@ -176,11 +176,12 @@ describe('passthrough ladder argv', () => {
     const audio = (kbps: number) => `-c:a aac -profile:a aac_low -b:a ${kbps}k -ar 48000 -ac 2 -map_metadata -1 -map_chapters -1 -max_muxing_queue_size 4096 -avoid_negative_ts disabled`;
     const hls = (time: string, name: string) => `-f hls -hls_time ${time} -hls_segment_type mpegts -hls_segment_options avoid_negative_ts=disabled -start_number 0 -hls_list_size 30 -hls_flags independent_segments+temp_file -hls_segment_filename /w/run-2/${name}/seg-%05d.ts /w/run-2/${name}/index.m3u8`;
     expect(args.join(' ')).toBe([
-      '-hide_banner -nostdin -y -loglevel level+info -progress pipe:1 -nostats -noautorotate -rw_timeout 5000000 -analyzeduration 1000000 -i rtmp://h:1935/live/x?token=t',
+      // one decoding thread, one x264 thread per small rung: no hand-offs between threads at every frame
+      '-hide_banner -nostdin -y -loglevel level+info -progress pipe:1 -nostats -noautorotate -rw_timeout 5000000 -analyzeduration 1000000 -threads 1 -i rtmp://h:1935/live/x?token=t',
       // no fps filter: the encoded renditions keep the source's frames (and so its keyframe flags)
       '-filter_complex [0:v:0]split=1[s0];[s0]scale=426:240:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0];[0:a:0]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo,asplit=3[a0][a1][a2]',
       `-map 0:v:0 -map [a0] -c:v copy ${audio(96)} ${hls('1.001', '360p')}`,
-      '-map [v0] -map [a1] -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -crf 25 -maxrate 300k -bufsize 600k',
+      '-map [v0] -map [a1] -c:v libx264 -threads 1 -preset veryfast -profile:v high -pix_fmt yuv420p -crf 25 -maxrate 300k -bufsize 600k',
       '-g 600 -sc_threshold 0 -force_key_frames source -fps_mode:v passthrough -enc_time_base:v 1:1000 -tune zerolatency',
       `-colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv ${audio(64)} ${hls('1.001', '240p')}`,
       `-map [a2] ${audio(64)} ${hls('2.002', 'audio')}`,
@@ -191,6 +192,40 @@ describe('passthrough ladder argv', () => {
     const plan = withPassthrough(base, decision, { width: 640, height: 360, colorSpace: 'bt709' });
     const args = buildLiveLadderArgs({ input: 'rtmp://h/live/x', rwTimeoutS: 5, outDir: '/w', plan, preset: 'veryfast', localListSize: 30 });
     expect(args[args.indexOf('-filter_complex') + 1]).toContain('[s0]scale=426:240:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0]');
+  });
+
+  it('when the publisher sends AAC-LC 48 kHz stereo, then the copied rung and every rung configured for at least its rate carry it copied; the others encode theirs', () => {
+    const stereo = (kbps: number | null) => ({ codec: 'aac', profile: 'LC', sampleRate: 48000, channels: 2, bitRate: kbps && kbps * 1000 });
+    const copies = (sound: Parameters<typeof soundCopies>[0]) => soundCopies(sound, base.renditions, '360p', liveLadder.audio);
+    // 360p is configured at 96 kb/s, 240p and the audio-only rendition at 64
+    expect(copies(stereo(64))).toEqual(['360p', '240p', 'audio']);
+    expect(copies(stereo(70))).toEqual(['360p', '240p', 'audio']);
+    expect(copies(stereo(96))).toEqual(['360p']);
+    // OBS's default 160 kb/s, which FLV states in units of 1024 b/s
+    expect(copies({ ...stereo(null), bitRate: 163_840 })).toEqual(['360p']);
+    // not the ladder's format, or a rate REFERENCE does not allow: every rendition encodes its sound
+    for (const sound of [{ ...stereo(96), channels: 1 }, { ...stereo(96), sampleRate: 44100 }, { ...stereo(48), profile: 'HE-AAC' }, { ...stereo(96), codec: 'mp3' }, stereo(24), stereo(192), stereo(null), null]) {
+      expect(copies(sound), JSON.stringify(sound)).toEqual([]);
+    }
+    expect(withPassthrough(base, decision, { width: 640, height: 360 }, stereo(96)).passthrough!.soundCopied).toEqual(['360p']);
+    // nothing to copy from a source without sound
+    expect(withPassthrough({ ...base, audio: null }, decision, { width: 640, height: 360 }, stereo(96)).passthrough).not.toHaveProperty('soundCopied');
+  });
+
+  it('when some renditions copy the publisher\'s sound, then they map its stream as is and the graph encodes only the others\'', () => {
+    const stereo = (kbps: number) => ({ codec: 'aac', profile: 'LC', sampleRate: 48000, channels: 2, bitRate: kbps * 1000 });
+    const argv = (kbps: number) => buildLiveLadderArgs({ input: 'rtmp://h/live/x', rwTimeoutS: 5, outDir: '/w', plan: withPassthrough(base, decision, { width: 640, height: 360 }, stereo(kbps)), preset: 'veryfast', localListSize: 30 }).join(' ');
+    const one = argv(96);
+    expect(one).toContain(',asplit=2[a0][a1] ');
+    expect(one).toContain('-map 0:v:0 -map 0:a:0 -c:v copy -c:a copy -map_metadata -1');
+    expect(one).toContain('-map [v0] -map [a0] -c:v libx264');
+    expect(one).toContain('-map [a1] -c:a aac -profile:a aac_low -b:a 64k');
+    // every rendition copies: no sound branch in the graph at all
+    const all = argv(64);
+    expect(all).not.toContain('aresample');
+    expect(all).not.toMatch(/-c:a aac|\[a\d\]/);
+    expect(all.match(/-map 0:a:0 /g)).toHaveLength(3);
+    expect(all.match(/-c:a copy /g)).toHaveLength(3);
   });
 
   it('when the source sends no sound, then the copy gets generated silence like every rendition and ends with the picture', () => {
