@@ -30,8 +30,6 @@ export interface CachedObject {
   etag?: string;
   gz?: Buffer;
   gzEtag?: string;
-  /** Its answers with every header written out, made on first use per cache profile (see `prepared`). */
-  answers?: Partial<Record<CacheProfile, PreparedObject>>;
 }
 
 /** Recently served objects in memory, bounded in bytes, least recently used evicted first. */
@@ -347,12 +345,16 @@ interface GatewayCors {
   /** Vary's members beside Accept-Encoding ("Origin" with a list of origins). */
   vary: string | undefined;
   forRequest(req: IncomingMessage): readonly string[] | undefined;
+  /** Objects' answers prepared with these headers, per cache profile (made on first use, gone with the object). */
+  prepared: WeakMap<CachedObject, Partial<Record<CacheProfile, PreparedObject>>>;
 }
 
 function gatewayCors(origins: string[]): GatewayCors {
   const expose = 'Content-Length, Content-Range, Accept-Ranges, Retry-After';
-  if (origins.includes('*')) return { fixed: ['Access-Control-Allow-Origin', '*', 'Access-Control-Expose-Headers', expose], vary: undefined, forRequest: () => undefined };
+  const prepared = new WeakMap<CachedObject, Partial<Record<CacheProfile, PreparedObject>>>();
+  if (origins.includes('*')) return { fixed: ['Access-Control-Allow-Origin', '*', 'Access-Control-Expose-Headers', expose], vary: undefined, forRequest: () => undefined, prepared };
   return {
+    prepared,
     fixed: [],
     vary: 'Origin',
     forRequest: (req) => {
@@ -394,7 +396,8 @@ interface PreparedVariant {
 }
 
 function prepared(o: CachedObject, profile: CacheProfile, rel: string, cors: GatewayCors): PreparedObject {
-  const answers = (o.answers ??= {});
+  let answers = cors.prepared.get(o);
+  if (!answers) cors.prepared.set(o, (answers = {}));
   const had = answers[profile];
   if (had) return had;
   const playlist = isPlaylist(rel);
