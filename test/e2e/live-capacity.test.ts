@@ -9,8 +9,9 @@ import { eventually } from '../helpers/fleet.ts';
  * slot (LIVE_CONCURRENCY=1), two real RTMP publishers. The first lesson takes the slot; the second is
  * captured only and its teacher's live status says every live slot is busy; its students, in Chromium,
  * play the captured source with a note that the other qualities come later, and get the ladder in the
- * player once the first lesson ends and the transcoder takes theirs. Set-up as in live-capture.test.ts
- * (640x360 sources, 360p ladder).
+ * player once the first lesson ends and the transcoder takes theirs. The first lesson, with its ladder,
+ * is also what a student finds under 直播中 on the home page and watches with its delay shown. Set-up as
+ * in live-capture.test.ts (640x360 sources, 360p ladder).
  */
 
 describe('two publishers and one live slot', () => {
@@ -18,23 +19,49 @@ describe('two publishers and one live slot', () => {
   const browser = useBrowser();
   const liveLesson = (title: string) => approvedLiveLesson(ts, title);
   const transcode = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}/live/status`, { token: ts.users.teacherA.token })).body.transcode;
-  // set by the first case, watched by the students of the second
-  let a: { id: string; url: string };
-  let b: { id: string; url: string };
+  // set by the first case, watched by the students of the others
+  let a: Awaited<ReturnType<typeof approvedLiveLesson>>;
+  let b: Awaited<ReturnType<typeof approvedLiveLesson>>;
   let pubA: FfProc;
 
   it('when a second lesson goes on air while the only live slot is busy, then its teacher is told it is captured only because every slot is busy', async () => {
     a = await liveLesson('容量直播一');
     b = await liveLesson('容量直播二');
-    pubA = startPublisher(a.url, { size: '640x360', durationS: 60 });
+    // both long enough for the students of the later cases (the last case stops the first; the rest are stopped after the file)
+    pubA = startPublisher(a.url, { size: '640x360', durationS: 180 });
     await eventually(() => transcode(a.id).then((t) => t?.transcoded === true), 60_000, 'the first lesson on the only slot');
-    // long enough for the second case's students to see the transcoder take it (stopped after the file)
     startPublisher(b.url, { size: '640x360', durationS: 180 });
     const second = await eventually(() => transcode(b.id).then((t) => t?.reason === 'slots_busy' && t), 60_000, 'the second lesson captured only');
     expect(second).toEqual({ transcoded: false, reason: 'slots_busy', ahead: 0, sourceProblem: null });
     const snap = (await ts.api('GET', '/api/v1/ops/capacity', { token: ts.users.operator.token })).body;
     expect(snap.slots).toEqual({ total: 1, used: 1, free: 0 });
     expect(snap.sessions).toMatchObject({ onAir: 2, transcoded: 1, captureOnly: 1 });
+  }, 240_000);
+
+  it('when a lesson is on air with its ladder, then it is under 直播中 on the home page and plays with its delay shown', async () => {
+    const ctx = await newContext(browser(), 'phone');
+    const page = await ctx.newPage();
+    const errors = collectPageErrors(page);
+    const onAir = page.locator('section', { has: page.getByRole('heading', { name: '直播中' }) });
+    // the home page lists it under 直播中 once the session is on air
+    await expect.poll(async () => {
+      await page.goto(`${ts.url}/`);
+      await onAir.locator('p, ul').first().waitFor();
+      return onAir.getByRole('link', { name: '容量直播一' }).count();
+    }, { timeout: 60_000, interval: 1000 }).toBe(1);
+    await screenshot(page, 'home-on-air', 'phone');
+    expect(await seriousA11yProblems(page)).toEqual([]);
+    await onAir.getByRole('link', { name: '容量直播一' }).click();
+    await page.waitForURL(`**/lessons/${a.id}`);
+    await page.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) > 2, undefined, { timeout: 120_000, polling: 250 });
+    await playsOn(page, 2, 60_000);
+    await page.locator('.player__live .live-badge').waitFor();
+    await page.getByText(/延迟约 \d+ 秒/).waitFor({ timeout: 30_000 });
+    await screenshot(page, 'lesson-live', 'phone');
+    // the stream key never reaches a page
+    expect(await page.content()).not.toContain(a.streamKey.split('?key=')[1]);
+    expect(errors).toEqual([]);
+    await ctx.close();
   }, 240_000);
 
   it('when a student watches the lesson captured only, then it plays at the original quality with no rungs on offer and a note that says so, and the ladder joins the player once the transcoder takes the lesson', async () => {

@@ -46,11 +46,15 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'classcast-pages-'));
   // 24 s at 960x540: a ladder with several video rungs and the audio-only rendition, long enough to
   // still be playing after a switch
-  const file = path.join(dir, 'lesson.mp4');
-  await runFfmpegCli(['-f', 'lavfi', '-t', '24', '-i', 'testsrc2=size=960x540:rate=25', '-f', 'lavfi', '-t', '24', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', file]);
-  lessonId = await publishRecording(file, { title, description: '认识几分之一，会读写分数。<b>不是HTML</b>', subject: 'math', grade: 'g3' });
-  withdrawId = await publishRecording(file, { title: '认识钟表', subject: 'chinese', grade: 'g1' });
+  const clip = async (name: string, size: string): Promise<string> => {
+    const file = path.join(dir, name);
+    await runFfmpegCli(['-f', 'lavfi', '-t', '24', '-i', `testsrc2=size=${size}:rate=25`, '-f', 'lavfi', '-t', '24', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', file]);
+    return file;
+  };
+  lessonId = await publishRecording(await clip('lesson.mp4', '960x540'), { title, description: '认识几分之一，会读写分数。<b>不是HTML</b>', subject: 'math', grade: 'g3' });
+  // the lesson withdrawn while it plays needs no ladder of several rungs: 640x360 (360p, 240p, audio) is half the transcode
+  withdrawId = await publishRecording(await clip('withdrawn.mp4', '640x360'), { title: '认识钟表', subject: 'chinese', grade: 'g1' });
   draftId = (await ts.api('POST', '/api/v1/lessons', { token: ts.users.teacherA.token, body: lessonBody({ title: '未发布的课' }) })).body.id;
   browser = await launchChromium();
 }, 600_000);
