@@ -188,10 +188,10 @@ describe('passthrough ladder argv', () => {
     ].join(' '));
   });
 
-  it('when the copied picture is BT.709, then the lower rungs are scaled without a matrix conversion (they look like the copy)', () => {
+  it('when the copied picture is BT.709, then the lower rungs are resized without a matrix conversion (they look like the copy), by zimg with swscale\'s bicubic', () => {
     const plan = withPassthrough(base, decision, { width: 640, height: 360, colorSpace: 'bt709' });
     const args = buildLiveLadderArgs({ input: 'rtmp://h/live/x', rwTimeoutS: 5, outDir: '/w', plan, preset: 'veryfast', localListSize: 30 });
-    expect(args[args.indexOf('-filter_complex') + 1]).toContain('[s0]scale=426:240:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p[v0]');
+    expect(args[args.indexOf('-filter_complex') + 1]).toContain('[s0]zscale=w=426:h=240:filter=bicubic:param_a=0:param_b=0.6,setsar=1,format=yuv420p[v0]');
   });
 
   it('when the publisher sends AAC-LC 48 kHz stereo, then the copied rung and every rung configured for at least its rate carry it copied; the others encode theirs', () => {
