@@ -43,8 +43,11 @@ export interface RefillGap {
   startPdtMs: number;
 }
 
-/** A missing span shorter than this is two pulls' first frames a little apart, not missing media. */
-export const minGapMs = 250;
+/**
+ * A missing span shorter than this is not refilled: two pulls' first frames a little apart, or the
+ * capture's last segment, whose EXTINF (to its last sound) reaches past its last picture.
+ */
+export const minGapMs = 500;
 /** Transcoded slots this close on the source timeline are one covered span (segment rounding). */
 const joinMs = 100;
 

@@ -144,7 +144,9 @@ async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap:
     live: { listSize: 0, programDateTime: false, deleteSegments: false, playlistType: 'event' },
   }), { ffmpegPath: config.FFMPEG_PATH, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(refillTimeoutMs(gap.slots))]), log });
   const lists = await Promise.all(names.map(async (n) => readFfmpegLivePlaylist(await readFile(path.join(out, n, 'index.m3u8'), 'utf8'))));
-  const { ready } = readySlots(lists, 0);
+  // a cut stretch may end in a sliver without picture (the capture's last EXTINF runs to its last sound)
+  const ready = readySlots(lists, 0).ready.filter((pos) => !gap.trim || pos.parts[0].durationS >= minSegmentS);
+  if (!ready.length && gap.trim) return { run: 0, startPdtMs: gap.startPdtMs, positions: [] };
   if (!ready.length) throw new Error('the refill transcode wrote no segment');
   const run = await ctx.control.claimRun();
   const epoch = captured.runs.find((r) => r.run === gap.slots[0].run)?.epoch ?? 0;
@@ -164,6 +166,9 @@ async function refillStretch(ctx: LiveSessionContext, captured: LiveLedger, gap:
   }), { concurrency: 2 });
   return { run, startPdtMs: gap.startPdtMs, positions };
 }
+
+/** A refilled segment shorter than this (a frame or two) is left out of a cut stretch. */
+const minSegmentS = 0.1;
 
 /** A refill transcode that takes longer than this is given up (the whole capture is transcoded instead): a minute plus ten times the stretch. */
 const refillTimeoutMs = (gap: readonly LiveSlot[]): number => Math.round(60_000 + 10_000 * slotSeconds(gap));

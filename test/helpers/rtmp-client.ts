@@ -578,8 +578,12 @@ export async function publishFlvTags(port: number, nameWithQuery: string, tags: 
       send(t);
       last = t.sendAtMs;
     }
-    // the last tags reach the ingest before the connection ends
-    if (!c.isClosed) await new Promise((r) => setTimeout(r, 200));
+    // an encoder that stops ends its connection after its last tag: everything written reaches the
+    // ingest first (destroying the socket would drop what Node still buffers)
+    if (!c.isClosed) {
+      c.socket.end();
+      await Promise.race([c.closed, new Promise((r) => setTimeout(r, 10_000))]);
+    }
     c.destroy();
   })();
   return { status, done, stop: () => { stopped = true; }, lastSentAtMs: () => last };

@@ -316,11 +316,11 @@ describe('rtmp ingest', () => {
     expect(await ok.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
   });
 
-  it('when the encoder restarts on its connection (timestamps 5 s back, then a few repeated), then viewers get one timeline that only moves forward, sound and picture in step, as long as what was sent', async () => {
+  it('when the encoder restarts on its connection (timestamps from 0 again, then a few repeated), then viewers get one timeline that only moves forward, sound and picture in step, as long as what was sent', async () => {
     const { lessonId, secret, entry } = lesson();
     sup.upsertKey(entry);
-    const source = realTime(await encodeFlvTags({ seconds: 8, size: '320x240' }));
-    const tags = repeatTimestampsAt(restartEncoderAt(source, { atS: 4, backS: 5, pauseS: 0.3 }), { atS: 6, count: 3 });
+    const source = realTime(await encodeFlvTags({ seconds: 6, size: '320x240' }));
+    const tags = repeatTimestampsAt(restartEncoderAt(source, { atS: 2, backS: 5, pauseS: 0.3 }), { atS: 4, count: 3 });
     const jumps0 = (await sup.stats()).timestampJumps;
     // waiting before the publisher comes: it gets everything from the start
     const viewer = await rawViewer(lessonId);
@@ -334,7 +334,7 @@ describe('rtmp ingest', () => {
     const got = viewer.media();
     expect(timestampRegressions(got, MSG.video)).toBe(0);
     expect(timestampRegressions(got, MSG.audio)).toBe(0);
-    // the 5 s replayed by the restarted encoder are 5 s more on the timeline, not folded onto what came before
+    // the seconds replayed by the restarted encoder are more seconds on the timeline, not folded onto what came before
     const span = (msgs: readonly RtmpMessage[]) => msgs[msgs.length - 1].timestamp - msgs[0].timestamp;
     const sentSpan = span(frames(asSent(source), MSG.video));
     const video = frames(got, MSG.video);
