@@ -74,15 +74,34 @@ async function watchLesson<R, A extends Arrivals>(kit: LatencyKit<R, A>, base: s
   return { delays: (await kit.measure(arrivals)).delays, segments: arrivals.length };
 }
 
-function row(kit: Pick<LatencyKit<unknown, Arrivals>, 'pct' | 'fmtS'>, name: string, m: { delays: number[]; segments: number }): void {
-  const { pct, fmtS } = kit;
-  if (!m.delays.length) return console.log(`   ${name.padEnd(56)} no frames measured (${m.segments} segments)`);
-  const med = pct(m.delays, 50);
-  console.log(`   ${name.padEnd(56)} median ${fmtS(med)}  p95 ${fmtS(pct(m.delays, 95))}  (${m.delays.length} frames, ${m.segments} segments) -> goal ${fmtS(goalMs)} ${med < goalMs ? 'met' : 'NOT met'}`);
+/** One measured lesson of part 4: what was measured and its median delay (ms; null: no frame measured). */
+export interface LessonMedian {
+  name: string;
+  medianMs: number | null;
 }
 
-/** Part 4: one lesson on air for `seconds`, then a second one joins and both are measured for `seconds`. */
-export async function partSecondLesson<R, A extends Arrivals>(dir: string, kit: LatencyKit<R, A>, o: { seconds: number; ladder: string }): Promise<void> {
+function row(kit: Pick<LatencyKit<unknown, Arrivals>, 'pct' | 'fmtS'>, name: string, m: { delays: number[]; segments: number }): LessonMedian {
+  const { pct, fmtS } = kit;
+  if (!m.delays.length) {
+    console.log(`   ${name.padEnd(56)} no frames measured (${m.segments} segments)`);
+    return { name, medianMs: null };
+  }
+  const med = pct(m.delays, 50);
+  console.log(`   ${name.padEnd(56)} median ${fmtS(med)}  p95 ${fmtS(pct(m.delays, 95))}  (${m.delays.length} frames, ${m.segments} segments) -> goal ${fmtS(goalMs)} ${med < goalMs ? 'met' : 'NOT met'}`);
+  return { name, medianMs: med };
+}
+
+/** Part 4's medians against the goal, for the run's summary. */
+export function summariseSecondLesson(rows: readonly LessonMedian[], fmtS: (ms: number) => string): string[] {
+  return rows.map((r) => `${r.name}: median ${r.medianMs === null ? 'not measured' : `${fmtS(r.medianMs)} -> goal ${fmtS(goalMs)} ${r.medianMs < goalMs ? 'met' : 'NOT met'}`}`);
+}
+
+/**
+ * Part 4: one lesson on air for `seconds`, then a second one joins and both are measured for `seconds`.
+ * Also prints how long the first lesson waited for its ladder (the transcoder's probe and start; the
+ * captured source plays meanwhile), which the per-frame delays, measured once the ladder is listed, leave out.
+ */
+export async function partSecondLesson<R, A extends Arrivals>(dir: string, kit: LatencyKit<R, A>, o: { seconds: number; ladder: string }): Promise<LessonMedian[]> {
   const concurrency = process.env.LIVE_CONCURRENCY ?? '1';
   console.log(`\n4. capture -> listed and fetchable at the gateway with a second lesson on air (720p30 publishers, LIVE_LADDER=${o.ladder}, LIVE_CONCURRENCY=${concurrency}, ${o.seconds} s per phase)`);
   const r = await kit.startRig(dir, { worker: true }, { LIVE_LADDER: o.ladder, LIVE_CONCURRENCY: concurrency });
@@ -90,11 +109,12 @@ export async function partSecondLesson<R, A extends Arrivals>(dir: string, kit: 
   try {
     const base = kit.url(r);
     const a = await kit.liveLesson(r);
+    const published = Date.now();
     pubs.push(kit.startBarcodePublisher(a.publishUrl));
     const va = await topVariant(base, a.id, 90_000, true);
-    console.log(`   lesson 1 on air, measuring ${va} (load ${load()})`);
+    console.log(`   lesson 1 on air, its ladder listed ${kit.fmtS(Date.now() - published)} after the publisher started (the captured source plays before); measuring ${va} (load ${load()})`);
     const alone = await watchLesson(kit, base, a.id, va, Date.now() + o.seconds * 1000);
-    row(kit, `one lesson on air: lesson 1 (${what(va)})`, alone);
+    const rows = [row(kit, `one lesson on air: lesson 1 (${what(va)})`, alone)];
 
     const b = await kit.liveLesson(r);
     pubs.push(kit.startBarcodePublisher(b.publishUrl));
@@ -104,9 +124,9 @@ export async function partSecondLesson<R, A extends Arrivals>(dir: string, kit: 
     console.log(`   lesson 2 on air, measuring ${vb} (lesson 1: ${va2}; load ${load()})`);
     const end = Date.now() + o.seconds * 1000;
     const [one, two] = await Promise.all([watchLesson(kit, base, a.id, va2, end), watchLesson(kit, base, b.id, vb, end)]);
-    row(kit, `two lessons on air: lesson 1 (${what(va2)})`, one);
-    row(kit, `two lessons on air: lesson 2 (${what(vb)})`, two);
+    rows.push(row(kit, `two lessons on air: lesson 1 (${what(va2)})`, one), row(kit, `two lessons on air: lesson 2 (${what(vb)})`, two));
     console.log(`   load average at the end: ${load()} (${os.cpus().length} cores)`);
+    return rows;
   } finally {
     await Promise.all(pubs.map((p) => p.stop()));
     await kit.stopRig(r);
