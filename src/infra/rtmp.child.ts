@@ -116,7 +116,7 @@ const Context = require('node-media-server/src/core/context.js') as {
   eventEmitter: NodeJS.EventEmitter;
 };
 const RtmpSession = require('node-media-server/src/session/rtmp_session.js') as new (socket: net.Socket) => NmsSession;
-const Rtmp = require('node-media-server/src/protocol/rtmp.js') as { prototype: RtmpProto };
+const Rtmp = require('node-media-server/src/protocol/rtmp.js') as { prototype: RtmpProto; createMessage(p: NmsPacket): Buffer };
 const nmsLogger = require('node-media-server/src/core/logger.js') as { level: string; log: (msg: string, level?: string) => void };
 
 // ---- connection state ------------------------------------------------------------------------
@@ -143,6 +143,8 @@ interface Conn {
   meter?: StreamMeter;
   /** the publisher's timestamps made monotonic (an encoder restarted on the same connection) */
   timeline?: PublisherTimeline;
+  /** a player that asked for the deep cache (the capture) is being sent it; NMS's own cache, to put back */
+  ownCache?: Set<Buffer> | null;
 }
 
 /** A connection broke the protocol or a limit: it alone is closed. */
@@ -409,7 +411,12 @@ function patchSession(session: NmsSession, conn: Conn): void {
 
   const nmsOnPlay = session.onPlay;
   session.onPlay = () => {
-    nmsOnPlay();
+    try {
+      nmsOnPlay();
+    } finally {
+      if (conn.ownCache !== undefined) session.broadcast.rtmpGopCache = conn.ownCache;
+      conn.ownCache = undefined;
+    }
     if (conn.dropped || conn.role !== 'player' || !session.broadcast.subscribers.has(session.id)) return;
     conn.accepted = true;
     const lessonId = conn.lessonId ?? '';
@@ -483,6 +490,7 @@ function keepTwoGops(b: NmsBroadcast & { [kTwoGops]?: true }): void {
   b.broadcastMessage = (packet: NmsPacket) => {
     const before = b.rtmpGopCache;
     orig(packet);
+    keepDeep(b, packet);
     const after = b.rtmpGopCache;
     if (!before || !after || after === before) return;
     // a keyframe started a new GOP: the previous one's own messages go first
@@ -490,6 +498,40 @@ function keepTwoGops(b: NmsBroadcast & { [kTwoGops]?: true }): void {
     b.rtmpGopCache = new Set([...own, ...after]);
     carried = own.length;
   };
+}
+
+const kDeep = Symbol('classcast.deepCache');
+type DeepCached = NmsBroadcast & { [kDeep]?: { dts: number; msgs: Buffer[] }[] };
+/** Seconds of stream the capture's pull starts back from: a loaded ingest host starts its ffmpeg seconds after the publish. */
+const DEEP_CACHE_MS = 10_000;
+/** NMS's own cap on a cache (messages). */
+const CACHE_MAX_MESSAGES = 4096;
+
+/**
+ * The capture's cache (issue 11: every second of an accepted lesson is recorded): whole GOPs reaching
+ * at least DEEP_CACHE_MS back, for a pull that asks for it (`cache=deep`, the ingest's own capture). A
+ * capture ffmpeg that starts 5 s after the publish on a loaded host (measured at load 16) found only
+ * the last two GOPs and lost the lesson's first seconds. Transcoder pulls keep the two-GOP cache: they
+ * start near the live edge (latency), and what they miss is refilled from the capture.
+ */
+function keepDeep(b: DeepCached, packet: NmsPacket): void {
+  // NMS's classes: 1 sound, 3 keyframe, 4 other picture (configurations and metadata are sent apart)
+  if (packet.flags !== 1 && packet.flags !== 3 && packet.flags !== 4) return;
+  const gops = (b[kDeep] ??= []);
+  if (packet.flags === NMS_FLAG_KEYFRAME) {
+    gops.push({ dts: packet.dts, msgs: [] });
+    while (gops.length > 1 && packet.dts - gops[1].dts >= DEEP_CACHE_MS) gops.shift();
+  }
+  if (!gops.length) return;
+  gops[gops.length - 1].msgs.push(Rtmp.createMessage(packet));
+  let total = gops.reduce((t, g) => t + g.msgs.length, 0);
+  while (gops.length > 1 && total > CACHE_MAX_MESSAGES) total -= gops.shift()!.msgs.length;
+}
+
+/** The deep cache as NMS sends a cache, or null when there is none yet. */
+function deepCacheOf(b: DeepCached): Set<Buffer> | null {
+  const gops = b[kDeep];
+  return gops?.length ? new Set(gops.flatMap((g) => g.msgs)) : null;
 }
 
 function installListeners(): void {
@@ -521,6 +563,8 @@ function installListeners(): void {
   }));
 
   ev.on('donePublish', listener('donePublish', (session, conn) => {
+    // the next publisher's capture must not start with this one's pictures
+    (session.broadcast as DeepCached)[kDeep] = [];
     if (!conn.accepted) return;
     const lessonId = conn.lessonId ?? '';
     const reason = conn.kicked ? 'kicked' : takingOver ? 'takeover' : 'ended';
@@ -529,6 +573,7 @@ function installListeners(): void {
   }));
 
   ev.on('prePlay', listener('prePlay', (session, conn) => {
+    const deep = session.streamQuery?.cache === 'deep';
     const token = takeQueryParam(session, 'token');
     if (conn.role !== 'pending' || conn.dropped) return;
     const lessonId = lessonIdOf(session);
@@ -541,6 +586,12 @@ function installListeners(): void {
     conn.lessonId = lessonId;
     session.streamQuery = { sign: sign(session.streamPath) };
     respondPlay.call(session.rtmp);
+    // NMS sends its cache right after this listener: the capture gets the deep one (put back in onPlay)
+    const deepCache = deep ? deepCacheOf(session.broadcast) : null;
+    if (deepCache) {
+      conn.ownCache = session.broadcast.rtmpGopCache;
+      session.broadcast.rtmpGopCache = deepCache;
+    }
   }));
 
   ev.on('donePlay', listener('donePlay', (session, conn) => {

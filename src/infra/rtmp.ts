@@ -98,10 +98,10 @@ export const RTMP_APP = 'live';
  * The URL a worker pulls a live lesson from: `rtmp://{host}:{port}/live/{lessonId}?token={token}`.
  * Log it only through `scrubUrl` (the token is a secret).
  */
-export function rtmpPullUrl(opts: { host: string; port: number; lessonId: string; token: string }): string {
+export function rtmpPullUrl(opts: { host: string; port: number; lessonId: string; token: string; deepCache?: boolean }): string {
   if (!lessonIdPattern.test(opts.lessonId)) throw new Error('invalid lesson id for an RTMP path');
   const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
-  return `rtmp://${host}:${opts.port}/${RTMP_APP}/${opts.lessonId}?token=${encodeURIComponent(opts.token)}`;
+  return `rtmp://${host}:${opts.port}/${RTMP_APP}/${opts.lessonId}?token=${encodeURIComponent(opts.token)}${opts.deepCache ? '&cache=deep' : ''}`;
 }
 
 
@@ -360,6 +360,11 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
   /** Pull URL for a worker (see `rtmpPullUrl`). */
   pullUrl(lessonId: string, host = this.opts.pullHost ?? '127.0.0.1'): string {
     return rtmpPullUrl({ host, port: this.boundPort, lessonId, token: this.token });
+  }
+
+  /** Pull URL of the ingest's own capture: it starts up to 10 s back (the child's deep cache), not two GOPs. */
+  capturePullUrl(lessonId: string): string {
+    return rtmpPullUrl({ host: this.opts.pullHost ?? '127.0.0.1', port: this.boundPort, lessonId, token: this.token, deepCache: true });
   }
 
   /** Publishes currently known to be on air or reconnecting (as reported by the child). */

@@ -48,9 +48,11 @@ export interface LiveSessionContext {
 
 /**
  * How a run (the transcoder's or the capture's) is stopped: at once, except when the session ended.
- * Its publisher is gone then, so ffmpeg's read times out within rwTimeoutS and it closes its last
- * segment itself; a signal now would lose that segment (ffmpeg blocked in an RTMP read ignores
- * SIGTERM until the SIGKILL): every second of the lesson is recorded.
+ * Its publisher is gone then, so ffmpeg's read times out and it closes its last segment itself; a
+ * signal now would lose that segment (ffmpeg blocked in an RTMP read ignores SIGTERM until the
+ * SIGKILL): every second of the lesson is recorded. Measured: with a 5 s rw_timeout a capture ends by
+ * itself 10.3 s after the publisher's last message (the read times out, then the close), so the wait
+ * is twice the timeout (the 7 s it was cut the last GOP of a lesson stopped at once).
  */
 export function runStopper(ac: AbortController, onStop: (why: string) => void): { stop: (why: string) => void; dispose: () => void } {
   let ending: NodeJS.Timeout | undefined;
@@ -58,7 +60,7 @@ export function runStopper(ac: AbortController, onStop: (why: string) => void): 
     stop: (why) => {
       if (ac.signal.aborted || (ending && why === 'session ended')) return;
       onStop(why);
-      if (why === 'session ended') ending = setTimeout(() => ac.abort(), (rwTimeoutS + 2) * 1000);
+      if (why === 'session ended') ending = setTimeout(() => ac.abort(), (2 * rwTimeoutS + 2) * 1000);
       else ac.abort();
     },
     dispose: () => clearTimeout(ending),

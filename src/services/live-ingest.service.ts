@@ -35,7 +35,7 @@ export async function startIngest(o: { config: Config; log: Logger; live: LiveSe
   const refusals = o.metrics.counter('classcast_ingest_refusals_total', 'Refused RTMP publish/play attempts by reason', ['role', 'reason']);
   const onAir = o.metrics.gauge('classcast_ingest_publishers', 'Publishers on air in this ingest');
   // every accepted publisher is captured here, whatever the transcoders do (issue 11 item 1)
-  const capture = new LiveCaptureService({ config: o.config, storage: o.storage, redis: o.redis, log: log.child({ role: 'ingest' }), pullUrl: (lessonId) => sup.pullUrl(lessonId) });
+  const capture = new LiveCaptureService({ config: o.config, storage: o.storage, redis: o.redis, log: log.child({ role: 'ingest' }), pullUrl: (lessonId) => sup.capturePullUrl(lessonId) });
   const guard = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err, what }, 'ingest event handling failed'));
 
   // one key change at a time, in order

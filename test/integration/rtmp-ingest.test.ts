@@ -346,6 +346,29 @@ describe('rtmp ingest', () => {
     expect((await sup.stats()).timestampJumps - jumps0).toBe(2);
   });
 
+  it('when the ingest\'s capture pulls seconds after the publish started (a loaded host), then it still gets the stream from its first keyframe; a worker\'s pull starts two GOPs back', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const tags = realTime(await encodeFlvTags({ seconds: 9, size: '320x240' }));
+    const pub = await publishFlvTags(sup.port, `${lessonId}?key=${secret}`, tags);
+    expect(pub.status).toBe('NetStream.Publish.Start');
+    try {
+      await waitUntil(() => pub.lastSentAtMs() >= 7000, 20_000, '7 s sent');
+      const firstVideo = async (query: string) => {
+        const c = await raw();
+        expect(await c.play(`${lessonId}?token=${sup.workerPlayToken}${query}`)).toBe('NetStream.Play.Start');
+        await c.until(() => c.media().some((m) => m.type === MSG.video && m.payload[1] === 1), 5000, 'a picture');
+        return c.media().find((m) => m.type === MSG.video && m.payload[1] === 1)!.timestamp;
+      };
+      const sentFirst = tags.find((t) => t.type === MSG.video && t.data[1] === 1)!.timestamp;
+      expect(await firstVideo('&cache=deep')).toBe(sentFirst);
+      expect(await firstVideo('')).toBeGreaterThanOrEqual(sentFirst + 2000);
+    } finally {
+      pub.stop();
+      await pub.done;
+    }
+  });
+
   it('when the suite has run, then no secret, key or token appears in the child logs or in any event', async () => {
     expect(childOutput).toContain('rtmp publish refused');
     const eventsJson = JSON.stringify(events.list);
