@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { approvedLiveLesson, decode, eventually, liveReaders, useLiveSystem, variantUris as variants, type LessonAsset } from '../helpers/live-lesson.ts';
 import { startPublisher, type PublisherOptions } from '../helpers/ffmpeg-rtmp.ts';
 import { encodeFlvTags, loopClip, publishFlvTags, restartEncoder } from '../helpers/rtmp-client.ts';
-import { collectPageErrors, newContext, playsOn, screenshot, seriousA11yProblems, sizes, useBrowser, type ViewportName } from '../helpers/browser.ts';
+import { collectPageErrors, newContext, playerNotes, playsOn, screenshot, seriousA11yProblems, sizes, useBrowser, type ViewportName } from '../helpers/browser.ts';
 import { storageLoader } from '../../src/infra/hls-source.ts';
 import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
 import { validateVod } from '../../src/media/hls-validator.ts';
@@ -63,7 +63,7 @@ describe('live lessons from real encoders\' streams', () => {
     const page = await ctx.newPage();
     const errors = collectPageErrors(page);
     await page.goto(`${ts.url}/lessons/${id}`);
-    await page.getByText('本节课只有声音，没有画面。').waitFor({ timeout: 30_000 });
+    await page.getByText(playerNotes.soundOnly).waitFor({ timeout: 30_000 });
     await playsOn(page, 2, 30_000);
     expect(await page.locator('.quality-menu').count()).toBe(0);
     await screenshot(page, 'lesson-live-sound-only', size);

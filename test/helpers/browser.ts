@@ -12,6 +12,14 @@ export const viewports = {
   desktop: { viewport: { width: 1366, height: 768 }, hasTouch: false, isMobile: false, deviceScaleFactor: 1 },
 } as const;
 export type ViewportName = keyof typeof viewports;
+/** What the lesson player says of a live lesson's quality (web/i18n/zh-CN.ts). */
+export const playerNotes = {
+  /** No transcoder carries the lesson yet: the capture of the teacher's own stream. */
+  sourceOnly: '本节课暂时以原画质播放，其他清晰度准备好后会自动提供。',
+  /** A lesson of sound alone. */
+  soundOnly: '本节课只有声音，没有画面。',
+} as const;
+
 /** Both sizes, for it.each and loops. */
 export const sizes = Object.keys(viewports) as ViewportName[];
 
