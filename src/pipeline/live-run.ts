@@ -164,8 +164,11 @@ async function planRun(ctx: LiveSessionContext, epoch: number, runDir: string, s
     if (!signal.aborted) log.warn({ err }, 'could not read the live stream');
     return null;
   }
-  const probe = await runFfprobe(ctx.config.FFPROBE_PATH, capture, { signal, timeoutMs: 20_000 }).catch(() => null);
-  const packets = probe && enabled ? await probeVideoPackets(ctx.config.FFPROBE_PATH, capture, { signal, timeoutMs: 20_000 }).catch(() => null) : null;
+  // Both reads of the capture at once: the run starts one ffprobe sooner (the ladder is listed sooner).
+  const [probe, packets] = await Promise.all([
+    runFfprobe(ctx.config.FFPROBE_PATH, capture, { signal, timeoutMs: 20_000 }).catch(() => null),
+    enabled ? probeVideoPackets(ctx.config.FFPROBE_PATH, capture, { signal, timeoutMs: 20_000 }).catch(() => null) : null,
+  ]);
   await rm(capture, { force: true });
   if (!probe) return null;
   const outcome = parseProbe(probe);
