@@ -560,11 +560,11 @@ function installListeners(): void {
     if (Context.broadcasts.get(session.streamPath) !== session.broadcast) Context.broadcasts.set(session.streamPath, session.broadcast);
     session.broadcast.publishGraceMs = settings.publishGraceMs;
     keepTwoGops(session.broadcast);
+    // a new connection is a new epoch: its capture starts with its own pictures, not the previous one's
+    (session.broadcast as DeepCached)[kDeep] = [];
   }));
 
   ev.on('donePublish', listener('donePublish', (session, conn) => {
-    // the next publisher's capture must not start with this one's pictures
-    (session.broadcast as DeepCached)[kDeep] = [];
     if (!conn.accepted) return;
     const lessonId = conn.lessonId ?? '';
     const reason = conn.kicked ? 'kicked' : takingOver ? 'takeover' : 'ended';
