@@ -86,8 +86,9 @@ class LineTail {
     if (this.lines.length > this.max) this.lines = this.lines.slice(-this.max);
     return parts;
   }
+  /** The kept lines with secrets taken out: ffmpeg repeats its input URL (a pull's `?token=`) in its errors. */
   text(): string {
-    return [...this.lines, ...(this.partial.trim() ? [this.partial] : [])].slice(-this.max).join('\n');
+    return scrubUrl([...this.lines, ...(this.partial.trim() ? [this.partial] : [])].slice(-this.max).join('\n'));
   }
 }
 
