@@ -501,7 +501,10 @@ function keepTwoGops(b: NmsBroadcast & { [kTwoGops]?: true }): void {
 }
 
 const kDeep = Symbol('classcast.deepCache');
-type DeepCached = NmsBroadcast & { [kDeep]?: { dts: number; msgs: Buffer[] }[] };
+const kDeepPicture = Symbol('classcast.deepCachePicture');
+type DeepCached = NmsBroadcast & { [kDeep]?: { dts: number; msgs: Buffer[] }[]; [kDeepPicture]?: boolean };
+/** Length of the stretches a stream of sound alone is kept in: any sound frame is a place to start. */
+const SOUND_CHUNK_MS = 1000;
 /** Seconds of stream the capture's pull starts back from: a loaded ingest host starts its ffmpeg seconds after the publish. */
 const DEEP_CACHE_MS = 10_000;
 /** NMS's own cap on a cache (messages). */
@@ -512,17 +515,27 @@ const CACHE_MAX_MESSAGES = 4096;
  * at least DEEP_CACHE_MS back, for a pull that asks for it (`cache=deep`, the ingest's own capture). A
  * capture ffmpeg that starts 5 s after the publish on a loaded host (measured at load 16) found only
  * the last two GOPs and lost the lesson's first seconds. Transcoder pulls keep the two-GOP cache: they
- * start near the live edge (latency), and what they miss is refilled from the capture.
+ * start near the live edge (latency), and what they miss is refilled from the capture. A lesson of
+ * sound alone has no keyframe: until a picture comes, its sound is kept in 1 s stretches the same way
+ * (a radio-style class captured late lost its first seconds); the first keyframe drops them, so a
+ * lesson with pictures starts its capture at a picture as before.
  */
 function keepDeep(b: DeepCached, packet: NmsPacket): void {
   // NMS's classes: 1 sound, 3 keyframe, 4 other picture (configurations and metadata are sent apart)
   if (packet.flags !== 1 && packet.flags !== 3 && packet.flags !== 4) return;
   const gops = (b[kDeep] ??= []);
-  if (packet.flags === NMS_FLAG_KEYFRAME) {
+  const startsStretch =
+    packet.flags === NMS_FLAG_KEYFRAME || (packet.flags === 1 && !b[kDeepPicture] && (!gops.length || packet.dts - gops[gops.length - 1].dts >= SOUND_CHUNK_MS));
+  if (packet.flags === NMS_FLAG_KEYFRAME && !b[kDeepPicture]) {
+    b[kDeepPicture] = true;
+    gops.length = 0;
+  }
+  if (startsStretch) {
     gops.push({ dts: packet.dts, msgs: [] });
     while (gops.length > 1 && packet.dts - gops[1].dts >= DEEP_CACHE_MS) gops.shift();
   }
-  if (!gops.length) return;
+  // pictures before the first keyframe cannot be decoded: never kept
+  if (!gops.length || (packet.flags === 4 && !b[kDeepPicture])) return;
   gops[gops.length - 1].msgs.push(Rtmp.createMessage(packet));
   let total = gops.reduce((t, g) => t + g.msgs.length, 0);
   while (gops.length > 1 && total > CACHE_MAX_MESSAGES) total -= gops.shift()!.msgs.length;
@@ -562,6 +575,7 @@ function installListeners(): void {
     keepTwoGops(session.broadcast);
     // a new connection is a new epoch: its capture starts with its own pictures, not the previous one's
     (session.broadcast as DeepCached)[kDeep] = [];
+    (session.broadcast as DeepCached)[kDeepPicture] = false;
   }));
 
   ev.on('donePublish', listener('donePublish', (session, conn) => {

@@ -369,6 +369,27 @@ describe('rtmp ingest', () => {
     }
   });
 
+  it('when the capture pulls a lesson of sound alone seconds after the publish started, then it still gets the sound from its first frame', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    // a radio-style class: the encoder's sound and no picture at all
+    const tags = realTime((await encodeFlvTags({ seconds: 9, size: '160x120' })).filter((t) => t.type === MSG.audio));
+    const pub = await publishFlvTags(sup.port, `${lessonId}?key=${secret}`, tags);
+    expect(pub.status).toBe('NetStream.Publish.Start');
+    try {
+      await waitUntil(() => pub.lastSentAtMs() >= 7000, 20_000, '7 s sent');
+      const c = await raw();
+      expect(await c.play(`${lessonId}?token=${sup.workerPlayToken}&cache=deep`)).toBe('NetStream.Play.Start');
+      const sound = () => c.media().filter((m) => m.type === MSG.audio && !isSequenceHeader({ type: m.type, timestamp: m.timestamp, data: m.payload }));
+      await c.until(() => sound().length > 0, 5000, 'sound');
+      const sentFirst = tags.find((t) => t.type === MSG.audio && !isSequenceHeader(t))!.timestamp;
+      expect(sound()[0].timestamp).toBe(sentFirst);
+    } finally {
+      pub.stop();
+      await pub.done;
+    }
+  });
+
   it('when the suite has run, then no secret, key or token appears in the child logs or in any event', async () => {
     expect(childOutput).toContain('rtmp publish refused');
     const eventsJson = JSON.stringify(events.list);
