@@ -60,7 +60,7 @@ describe('live capacity in the consoles', () => {
     const ctx = await newContext(browser, size);
     const page = await signIn(ctx, ts.url, ts.users.operator, '/ops');
     const errors = collectPageErrors(page);
-    await page.getByRole('button', { name: '直播容量' }).click();
+    await page.getByRole('button', { name: '直播容量', exact: true }).click();
     const now = page.locator('[data-testid="capacity-now"]');
     await now.getByText('已用 1 / 共 1').waitFor();
     await expect(now.getByText('3 节（转码 1 节，仅原画质 2 节）').count()).resolves.toBe(1);

@@ -221,7 +221,7 @@ describe('staff consoles in Chromium', () => {
     const ctx = await newContext(browser, 'phone');
     const page = await signIn(ctx, ts.url, ts.users.operator, '/ops');
     const errors = collectPageErrors(page);
-    await page.getByRole('button', { name: '有线电视' }).click();
+    await page.getByRole('button', { name: '有线电视', exact: true }).click();
     const states = page.locator('[data-testid="cable-state"]');
     await states.first().waitFor();
     const shown = await states.allTextContents();
@@ -229,7 +229,7 @@ describe('staff consoles in Chromium', () => {
     for (const s of shown) expect(s).toMatch(/^(正在制作|已送达有线电视|制作失败|已撤下)$/);
     expect(await page.locator('main').innerText()).not.toMatch(/\b(packaging|delivered|deliver|withdrawn)\b/);
 
-    await page.getByRole('button', { name: '操作日志' }).click();
+    await page.getByRole('button', { name: '操作日志', exact: true }).click();
     await page.locator('[data-testid="audit-table"]').waitFor();
     const actions = await page.locator('[data-testid="audit-action"]').allTextContents();
     expect(actions.length).toBeGreaterThan(3);
@@ -241,7 +241,7 @@ describe('staff consoles in Chromium', () => {
     expect(actors.filter((a) => /^(worker|system|ingest|operator:|teacher:|reviewer:)/.test(a))).toEqual([]);
     // filtering by what was done: a Chinese choice, the code underneath
     await page.locator('select[name="action"]').selectOption({ label: '处理完成' });
-    await page.getByRole('button', { name: '筛选' }).click();
+    await page.getByRole('button', { name: '筛选', exact: true }).click();
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="audit-action"]')].every((td) => td.textContent?.startsWith('处理完成')), undefined, { polling: 100 });
     await screenshot(page, 'console-ops-audit', 'phone');
     expect(await seriousA11yProblems(page)).toEqual([]);
@@ -269,7 +269,7 @@ describe('staff consoles in Chromium', () => {
 
     const rctx = await newContext(browser, 'phone');
     const review = await signIn(rctx, ts.url, ts.users.reviewerA, '/review');
-    await review.getByRole('button', { name: '直播中' }).click();
+    await review.getByRole('button', { name: '直播中', exact: true }).click();
     const onAir = review.locator('[data-testid="onair-item"]', { hasText: '直播：认识钟表' });
     await onAir.getByRole('button', { name: '停止直播' }).click();
     const exit = await Promise.race([pub.exited, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
@@ -299,7 +299,7 @@ describe('staff consoles in Chromium', () => {
     const ctx = await newContext(browser, 'phone');
     const page = await signIn(ctx, ts.url, ts.users.teacherA, '/teach');
     const errors = collectPageErrors(page);
-    await page.getByRole('button', { name: '本校课表' }).click();
+    await page.getByRole('button', { name: '本校课表', exact: true }).click();
     const week = page.locator('[data-testid="timetable-week"]', { hasText: '三年级数学' });
     await week.waitFor();
     await expect(week.locator('[data-testid="timetable-status"]').textContent()).resolves.toBe('已公布 · 第 1 版');
@@ -344,7 +344,7 @@ describe('staff consoles in Chromium', () => {
     await page.getByText('登录已过期，请重新登录。').waitFor();
     await page.locator('input[name="username"]').fill(ts.users.reviewerA.username);
     await page.locator('input[name="password"]').fill(ts.users.reviewerA.password);
-    await page.getByRole('button', { name: '登录' }).click();
+    await page.getByRole('button', { name: '登录', exact: true }).click();
     await page.waitForURL(`${ts.url}/review?tab=edits`);
     await ctx.close();
   });

@@ -90,7 +90,7 @@ describe('student pages in Chromium', () => {
 
       await page.goto(`${ts.url}/`);
       await page.getByRole('searchbox', { name: '搜索课程' }).fill('几分之一');
-      await page.getByRole('button', { name: '搜索' }).click();
+      await page.getByRole('button', { name: '搜索', exact: true }).click();
       await page.waitForURL(/\/lessons\?q=/);
       await page.getByRole('link', { name: title }).click();
       await page.waitForURL(`**/lessons/${lessonId}`);
