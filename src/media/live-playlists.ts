@@ -194,18 +194,68 @@ export interface LadderFreeze {
   endPdtMs: number;
   /** The capture's slot that continues the frozen rungs. */
   fromSourceMsn: number;
+  /**
+   * What chose fromSourceMsn: the publisher's timestamps of both ledgers, or the two hosts' wall clocks
+   * (a ledger without source times). Absent in freezes recorded before it existed.
+   */
+  alignedOn?: 'source' | 'clock';
+  /** On the source timeline, the continuing slot's start minus the rungs' end, ms (negative: replayed); null on the clocks. */
+  seamMs?: number | null;
   targetDurationS: number;
 }
 
+/**
+ * A captured slot that starts this little before the rungs' end still continues them: the two pulls may
+ * time the same keyframe up to a frame apart (the ladder re-times onto its own frame grid; a slide sent
+ * at a few frames a second has 200 ms frames), plus millisecond rounding. Replaying that much goes
+ * unnoticed; skipping a whole segment for it would not.
+ */
+export const freezeSlackMs = 250;
+
+type FreezeSide = Pick<LiveLedger, 'slots' | 'runs'>;
+
 /** The freeze of a transcoder ledger's current state, continued by the capture's slots. */
-export function freezeLadder(transcoded: LiveLedger, captured: readonly LiveSlot[], generation: number): LadderFreeze | null {
+export function freezeLadder(transcoded: LiveLedger, captured: FreezeSide, generation: number): LadderFreeze | null {
   const last = transcoded.slots[transcoded.slots.length - 1];
   if (!last) return null;
   const endPdtMs = last.pdtMs + Math.round(last.parts[0].durationS * 1000);
-  // the captured slot whose middle comes after the rungs' end (two clocks: the nearest fit, not an exact one)
-  const from = captured.find((s) => s.pdtMs + (s.parts[0].durationS * 1000) / 2 >= endPdtMs);
+  const onSource = continuationOnSource(last, transcoded, captured);
+  let from: LiveSlot | undefined;
+  if (onSource === null) {
+    // the captured slot whose middle comes after the rungs' end (two clocks: the nearest fit, not an exact one)
+    from = captured.slots.find((s) => s.pdtMs + (s.parts[0].durationS * 1000) / 2 >= endPdtMs);
+  } else from = onSource.from;
   if (!from) return null;
-  return { generation, rungs: transcoded.renditions.map((r) => r.name), lastMsn: last.msn, discontinuities: transcoded.slots.filter((s) => s.discontinuity).length, endPdtMs, fromSourceMsn: from.msn, targetDurationS: transcoded.targetDurationS };
+  return {
+    generation,
+    rungs: transcoded.renditions.map((r) => r.name),
+    lastMsn: last.msn,
+    discontinuities: transcoded.slots.filter((s) => s.discontinuity).length,
+    endPdtMs,
+    fromSourceMsn: from.msn,
+    alignedOn: onSource ? 'source' : 'clock',
+    seamMs: onSource ? onSource.seamMs : null,
+    targetDurationS: transcoded.targetDurationS,
+  };
+}
+
+/**
+ * The captured slot that continues the rungs on the publisher's timeline: within the epoch of the
+ * rungs' last slot (one publisher connection, one timeline; the next connection starts its timestamps
+ * over, so numbers are compared within an epoch only), the first that starts at or after their end.
+ * When the capture's epoch ended first, its next epoch's first slot. Null when the source times cannot
+ * decide (a slot without one, or no captured slot of that epoch); `from` undefined: not captured yet.
+ */
+function continuationOnSource(last: LiveSlot, transcoded: FreezeSide, captured: FreezeSide): { from: LiveSlot | undefined; seamMs: number | null } | null {
+  const epoch = transcoded.runs.find((r) => r.run === last.run)?.epoch;
+  const cEpoch = new Map(captured.runs.map((r) => [r.run, r.epoch]));
+  const same = captured.slots.filter((s) => cEpoch.get(s.run) === epoch);
+  if (last.srcMs === undefined || epoch === undefined || !same.length || same.some((s) => s.srcMs === undefined)) return null;
+  const endSrcMs = last.srcMs + Math.round(last.parts[0].durationS * 1000);
+  const hit = same.find((s) => s.srcMs! >= endSrcMs - freezeSlackMs);
+  if (hit) return { from: hit, seamMs: hit.srcMs! - endSrcMs };
+  const after = captured.slots.find((s) => s.msn > same[same.length - 1].msn && cEpoch.get(s.run) !== epoch);
+  return { from: after, seamMs: null };
 }
 
 /**
@@ -216,8 +266,12 @@ export function freezeLadder(transcoded: LiveLedger, captured: readonly LiveSlot
  */
 export function writeSubstitutePlaylist(captured: readonly LiveSlot[], f: LadderFreeze, o: { sourceFolder: string; windowSegments: number; targetDurationS: number }): string | null {
   const shift = f.lastMsn + 1 - f.fromSourceMsn;
-  const served: LiveSlot[] = captured.filter((s) => s.msn >= f.fromSourceMsn).map((s) => ({ ...s, msn: s.msn + shift, discontinuity: s.msn === f.fromSourceMsn || s.discontinuity }));
-  if (!served.length) return null;
+  const from = captured.find((s) => s.msn === f.fromSourceMsn);
+  if (!from) return null;
+  // Aligned on the source, the capture's times go onto the rungs' clock (the two hosts' clocks may be
+  // seconds apart): one clock behind one playlist URI, never earlier than the rungs' end.
+  const pdtShift = f.seamMs == null ? 0 : f.endPdtMs + Math.max(0, f.seamMs) - from.pdtMs;
+  const served: LiveSlot[] = captured.filter((s) => s.msn >= f.fromSourceMsn).map((s) => ({ ...s, msn: s.msn + shift, pdtMs: s.pdtMs + pdtShift, discontinuity: s.msn === f.fromSourceMsn || s.discontinuity }));
   const target = Math.max(o.targetDurationS, f.targetDurationS);
   const start = liveWindowStart(served, o.windowSegments, target);
   return writeMediaPlaylist({

@@ -76,9 +76,9 @@ export class LadderFallback {
       // a transcoder wrote this generation's rungs and is not coming back soon: freeze them (once)
       if (st.used === st.generation && aheadMs > ladderFreezeSegments * targetMs) {
         const transcoded = await new LiveLedgerStore(storage, p.sessionId).load();
-        const f = transcoded && freezeLadder(transcoded, ledger.slots, st.generation);
+        const f = transcoded && freezeLadder(transcoded, ledger, st.generation);
         if (f && (await control.freezeLadder(st.generation, JSON.stringify(f)))) {
-          log.warn({ generation: f.generation, lastMsn: f.lastMsn, fromSourceMsn: f.fromSourceMsn }, 'the transcoder stopped: students get the captured source until a worker takes the session again');
+          log.warn({ generation: f.generation, lastMsn: f.lastMsn, fromSourceMsn: f.fromSourceMsn, alignedOn: f.alignedOn, seamMs: f.seamMs }, 'the transcoder stopped: students get the captured source until a worker takes the session again');
           this.freezes.push(f);
           this.freezesOf = st.generation + 1;
         }

@@ -25,6 +25,8 @@ import {
   writeLiveMaster,
   writeLiveMediaPlaylist,
   writeRecordingPlaylist,
+  writeSubstitutePlaylist,
+  type LadderFreeze,
 } from '../../src/media/live-playlists.ts';
 
 const t0 = Date.UTC(2026, 2, 2, 8, 0, 0, 0);
@@ -182,6 +184,48 @@ r0002-00000.ts
 r0002-00001.ts
 #EXT-X-ENDLIST
 `);
+  });
+});
+
+describe('a frozen rung served from the captured source', () => {
+  // the capture: slots at 0, 2, 4 s of its clock, a reconnect, then 9, 11 s; the rungs stopped at their msn 7
+  const captured = ledgerWith([[2, 2, 2], [2, 2]]);
+  const o = { sourceFolder: 'source', windowSegments: 6, targetDurationS: 2 };
+  const freeze = (f: Partial<LadderFreeze>): LadderFreeze => ({ generation: 0, rungs: ['360p'], lastMsn: 7, discontinuities: 1, endPdtMs: t0 + 5000, fromSourceMsn: 1, targetDurationS: 2, ...f });
+  const pdts = (text: string) => [...text.matchAll(/#EXT-X-PROGRAM-DATE-TIME:(.+)/g)].map((m) => Date.parse(m[1]) - t0);
+
+  it('when the freeze was aligned on the source, then the capture\'s times are put on the rungs\' clock from their end (the transcoder\'s clock 3 s ahead)', () => {
+    expect(writeSubstitutePlaylist(captured.slots, freeze({ alignedOn: 'source', seamMs: 0 }), o)).toBe(`#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:8
+#EXT-X-DISCONTINUITY-SEQUENCE:1
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-DISCONTINUITY
+#EXT-X-PROGRAM-DATE-TIME:2026-03-02T08:00:05.000Z
+#EXTINF:2.000000,
+../source/r0001-00001.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-03-02T08:00:07.000Z
+#EXTINF:2.000000,
+../source/r0001-00002.ts
+#EXT-X-DISCONTINUITY
+#EXT-X-PROGRAM-DATE-TIME:2026-03-02T08:00:12.000Z
+#EXTINF:2.000000,
+../source/r0002-00000.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-03-02T08:00:14.000Z
+#EXTINF:2.000000,
+../source/r0002-00001.ts
+`);
+  });
+
+  it('when the continuing slot starts after the rungs\' end, then its time is that much later; a frame before it, never earlier than their end', () => {
+    expect(pdts(writeSubstitutePlaylist(captured.slots, freeze({ alignedOn: 'source', seamMs: 1800 }), o)!)).toEqual([6800, 8800, 13_800, 15_800]);
+    expect(pdts(writeSubstitutePlaylist(captured.slots, freeze({ alignedOn: 'source', seamMs: -33 }), o)!)).toEqual([5000, 7000, 12_000, 14_000]);
+  });
+
+  it('when the freeze was aligned on the clocks (or recorded before alignment was), then the capture\'s own times are served', () => {
+    expect(pdts(writeSubstitutePlaylist(captured.slots, freeze({ alignedOn: 'clock', seamMs: null }), o)!)).toEqual([2000, 4000, 9000, 11_000]);
+    expect(pdts(writeSubstitutePlaylist(captured.slots, freeze({}), o)!)).toEqual([2000, 4000, 9000, 11_000]);
   });
 });
 
