@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPublisher, startViewer, stopAllFfmpeg } from '../helpers/ffmpeg-rtmp.ts';
 import { eventually, lessonStatus, startFleetRig, type FleetRig } from '../helpers/fleet.ts';
 import { lessonBody } from '../helpers/system.ts';
+import { LiveControl } from '../../src/infra/live-control.ts';
+import { freezeSlackMs, type LadderFreeze } from '../../src/media/live-playlists.ts';
 
 /**
  * Issue 11 items 1 and 6: the only transcoding worker of the fleet (LIVE_CONCURRENCY=1, one worker
@@ -80,6 +82,13 @@ describe('live lessons when the transcoder dies', () => {
           return p && p.last > rungBefore.last + 2 && p.text.includes('../source/') && p;
         }, 30_000, 'the rung playlist to go on from the source');
         expect(rung.text).toContain('#EXT-X-DISCONTINUITY');
+        // the freeze chose the captured slot on the publisher's timestamps: its keyframes every 2 s are
+        // segment starts in both the capture and the ladder, so the rung goes on where it stopped
+        const sessionId = (await t.sys.db.query<{ id: string }>('SELECT id FROM live_sessions WHERE lesson_id = $1', [lessonId]))[0].id;
+        const [frozen] = (await new LiveControl(t.sys.redis, t.sys.config.QUEUE_PREFIX, sessionId).ladderFreezes(1)).map((x) => JSON.parse(x) as LadderFreeze);
+        process.stderr.write(`[transcoder killed] freeze ${JSON.stringify(frozen)}\n`);
+        expect(frozen).toMatchObject({ generation: 0, alignedOn: 'source' });
+        expect(Math.abs(frozen.seamMs!)).toBeLessThanOrEqual(freezeSlackMs);
         for (const u of uris(rung.text).slice(-2)) {
           const seg = await fetch(new URL(u, rung.url));
           expect(seg.status, u).toBe(200);
