@@ -36,6 +36,8 @@ const NMS_FLAG_KEYFRAME = 3;
 /** NMS's FLV tag classes of codec configurations (AAC, AVC sequence headers) */
 const NMS_FLAG_AUDIO_CONFIG = 0;
 const NMS_FLAG_VIDEO_CONFIG = 2;
+/** RTMP user control event StreamEOF (the server has no more data for this stream) */
+const STREAM_EOF = 1;
 
 interface NmsRtmp {
   streamQuery: Record<string, unknown>;
@@ -46,6 +48,7 @@ interface NmsRtmp {
   onPacketCallback: (p: NmsPacket) => void;
   parserData(buf: Buffer): string | null;
   sendStatusMessage(sid: number, level: string, code: string, description: string): void;
+  sendStreamStatus(event: number, sid: number): void;
   respondPublish(): void;
   respondPlay(): void;
   [kConn]?: Conn;
@@ -547,6 +550,32 @@ function deepCacheOf(b: DeepCached): Set<Buffer> | null {
   return gops?.length ? new Set(gops.flatMap((g) => g.msgs)) : null;
 }
 
+/**
+ * The publish of a path is over (its reconnect window ran out, it was kicked, another address took it
+ * over): its players are told so and let go. NMS keeps players waiting for a next publisher; ours are
+ * the capture and the transcoders, whose ffmpeg then sat blocked in its read until its own timeout
+ * (about 10 s), and one stopped meanwhile was killed with its last segment unwritten (a blocked RTMP
+ * read does not give way to SIGTERM). ffmpeg takes `NetStream.Play.UnpublishNotify` as the end of the
+ * stream and closes its outputs at once, every relayed second in them (issue 11: every second of an
+ * accepted lesson is recorded). A publisher that resumes within its window (no donePublish) keeps its
+ * players. The socket is ended, not destroyed: what was written still reaches the player first.
+ */
+function endPlayers(b: NmsBroadcast): void {
+  for (const player of [...b.subscribers.values()]) {
+    const conn = connOf(player);
+    // no media of a later publish goes to a player told this one is over
+    b.subscribers.delete(player.id);
+    if (!conn || conn.dropped) continue;
+    try {
+      player.rtmp.sendStreamStatus(STREAM_EOF, player.rtmp.streamId);
+      player.rtmp.sendStatusMessage(player.rtmp.streamId, 'status', 'NetStream.Play.UnpublishNotify', 'the publish is over');
+    } catch (err) {
+      log.debug({ err, sessionId: player.id }, 'telling a player the publish is over failed');
+    }
+    conn.socket.end();
+  }
+}
+
 function installListeners(): void {
   const ev = Context.eventEmitter;
 
@@ -584,6 +613,10 @@ function installListeners(): void {
     const reason = conn.kicked ? 'kicked' : takingOver ? 'takeover' : 'ended';
     send({ type: 'publishEnd', lessonId, sessionId: session.id, reason });
     log.info({ lessonId, sessionId: session.id, reason }, 'rtmp publish ended');
+    // nothing of this publish may reach a later pull (NMS drops its own caches right after this)
+    (session.broadcast as DeepCached)[kDeep] = [];
+    (session.broadcast as DeepCached)[kDeepPicture] = false;
+    endPlayers(session.broadcast);
   }));
 
   ev.on('prePlay', listener('prePlay', (session, conn) => {

@@ -70,6 +70,11 @@
  * `publisherLost` (reason `ingest_restart`) for every publish on air and, if no `publishStart` for
  * that lesson follows within the grace window, `publishEnd` (reason `ingest_restart`). The adapter
  * never cuts a publisher on its own when its window ends or its key changes: the catalog kicks.
+ * Players of a publish that is over (window run out, kicked, taken over) are sent StreamEOF and
+ * `NetStream.Play.UnpublishNotify` after everything relayed and their connections ended (NMS keeps
+ * them waiting for a next publisher): the capture's and transcoders' ffmpeg read the end of the
+ * stream and close their last segment at once instead of sitting blocked until their read timeout,
+ * where a stop's SIGTERM cannot reach them. The capture's deep cache is dropped with the publish.
  *
  * Secrets: the stream secret arrives only inside the child, is hashed (sha256) and compared in
  * constant time to the cached `keyHash`; the worker token likewise (the child holds only its hash).

@@ -48,11 +48,13 @@ export interface LiveSessionContext {
 
 /**
  * How a run (the transcoder's or the capture's) is stopped: at once, except when the session ended.
- * Its publisher is gone then, so ffmpeg's read times out and it closes its last segment itself; a
- * signal now would lose that segment (ffmpeg blocked in an RTMP read ignores SIGTERM until the
- * SIGKILL): every second of the lesson is recorded. Measured: with a 5 s rw_timeout a capture ends by
- * itself 10.3 s after the publisher's last message (the read times out, then the close), so the wait
- * is twice the timeout (the 7 s it was cut the last GOP of a lesson stopped at once).
+ * Its publisher is gone then: the ingest ends the pull when the publish is over (rtmp.child.ts
+ * endPlayers: ffmpeg reads the end of the stream and closes its last segment itself, 0.07 s after a
+ * reviewer's stop here), and failing that ffmpeg's read times out; a signal now would lose that
+ * segment (ffmpeg blocked in an RTMP read ignores SIGTERM until the SIGKILL): every second of the
+ * lesson is recorded. Measured: with a 5 s rw_timeout a pull that is never ended ends by itself 10.3 s
+ * after the publisher's last message (the read times out, then the close), so the wait is twice the
+ * timeout (the 7 s it was cut the last GOP of a lesson stopped at once).
  */
 export function runStopper(ac: AbortController, onStop: (why: string) => void): { stop: (why: string) => void; dispose: () => void } {
   let ending: NodeJS.Timeout | undefined;

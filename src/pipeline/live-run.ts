@@ -67,8 +67,9 @@ async function runOnce(ctx: LiveSessionContext, epoch: number): Promise<RunOutco
   const runDir = path.join(ctx.dir, `run-${run}`);
   const ac = new AbortController();
   let stopReason: string | undefined;
-  // The session ended: ffmpeg's read times out and it ends the stream itself, draining decoder and
-  // encoders (a signal would cut the encoded renditions a few frames before a copied one).
+  // The session ended: ffmpeg reads the end of the stream (the ingest ends the pull with the publish,
+  // or its read times out) and ends itself, draining decoder and encoders (a signal would cut the
+  // encoded renditions a few frames before a copied one).
   const stopper = runStopper(ac, (why) => {
     stopReason = why;
     log.info({ why }, 'stopping the live run');

@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lessonBody, startTestSystem, type TestSystem } from '../helpers/system.ts';
 import { startPublisher, stopAllFfmpeg, type FfProc } from '../helpers/ffmpeg-rtmp.ts';
 import { IngestEventLog } from '../helpers/ingest-events.ts';
 import { eventually } from '../helpers/wait.ts';
+import { approvedLiveLesson } from '../helpers/live-lesson.ts';
+import { encodeFlvTags, MSG, publishFlvTags, realTime } from '../helpers/rtmp-client.ts';
+import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
 
 /**
  * The catalog side of live lessons with the real ingest (node-media-server child) and real ffmpeg
@@ -49,6 +53,13 @@ async function keyOf(id: string): Promise<{ rtmpUrl: string; streamKey: string }
 const status = async (id: string) => (await ts.api('GET', `/api/v1/lessons/${id}`, { token: ts.users.operator.token })).body.status as string;
 const onAirIds = async () => ((await ts.api('GET', '/api/v1/live')).body.items as { id: string }[]).map((i) => i.id);
 const sessions = (id: string) => ts.sys.db.query<{ id: string; state: string; epoch: number; end_reason: string | null; asset_id: string | null }>('SELECT id, state, epoch, end_reason, asset_id FROM live_sessions WHERE lesson_id = $1 ORDER BY started_at', [id]);
+
+/** The pid of the ingest's capture ffmpeg pulling the lesson (a child of this process), or 0. */
+function captureFfmpegPid(lessonId: string): number {
+  const ps = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
+  const line = ps.split('\n').find((x) => x.includes('ffmpeg') && x.includes(`/live/${lessonId}?`) && x.includes('seg-%05d.ts'));
+  return line ? Number(line.trim().split(/\s+/)[0]) : 0;
+}
 
 async function refusedQuickly(p: FfProc): Promise<void> {
   const exit = await Promise.race([p.exited, new Promise<null>((r) => setTimeout(() => r(null), 8000))]);
@@ -131,6 +142,37 @@ describe('live lessons through the ingest', () => {
     const asset = (await ts.sys.db.query<{ origin: string; hls_root: string; state: string }>('SELECT origin, hls_root, state FROM assets WHERE id = $1', [ended[0].asset_id]))[0];
     expect(asset).toEqual({ origin: 'live', hls_root: `live/${ended[0].id}/`, state: 'processing' });
     expect(await onAirIds()).not.toContain(id);
+  });
+
+  it('when a reviewer stops a lesson whose publisher has gone while the capture\'s ffmpeg gets no CPU (a loaded host), then the capture still ends with every second that reached the ingest', async () => {
+    const l = await approvedLiveLesson(ts, '直播：收尾不丢秒');
+    const url = new URL(l.url);
+    // 5 s: the capture's last segment is a partial one (2 + 2 + 1 s), the one a killed ffmpeg never finishes
+    const tags = realTime(await encodeFlvTags({ seconds: 5 }));
+    const lastVideo = tags.filter((t) => t.type === MSG.video).at(-1)!;
+    const sentS = (lastVideo.timestamp + 1000 / 30) / 1000;
+    const pub = await publishFlvTags(Number(url.port), `${url.pathname.split('/').pop()}${url.search}`, tags);
+    expect(pub.status).toBe('NetStream.Publish.Start');
+    const [session] = await eventually(() => sessions(l.id), (s) => s[0]?.state === 'on_air', 15_000, 'on air');
+    const capturePid = await eventually(async () => captureFfmpegPid(l.id), (pid) => pid > 0, 15_000, 'the capture\'s ffmpeg');
+    await pub.done;
+    await eventually(() => sessions(l.id), (s) => s[0]?.state === 'reconnecting', 10_000, 'reconnecting');
+    // the host is starved as the lesson ends: the capture's ffmpeg stands still for 8 s. The capture gives
+    // an ended session's ffmpeg 12 s before SIGTERM and SIGKILL; one left to its own read timeout needs
+    // 10 s more after it moves again, and was killed with its last segment unwritten
+    process.kill(capturePid, 'SIGSTOP');
+    try {
+      const stop = await ts.api('POST', `/api/v1/lessons/${l.id}/live/stop`, { token: ts.users.reviewerA.token, body: { reason: '下课' } });
+      expect(stop.status).toBe(200);
+      // the fault's length, not a wait for an event
+      await new Promise((r) => setTimeout(r, 8000));
+    } finally {
+      process.kill(capturePid, 'SIGCONT');
+    }
+    await eventually(() => ts.sys.redis.exists(`${ts.sys.config.QUEUE_PREFIX}:live:${session.id}:capture-ended`), (n) => n === 1, 30_000, 'the capture ended');
+    const capture = await new LiveLedgerStore(ts.sys.storage, session.id, 'capture').load();
+    const capturedS = (capture?.slots ?? []).reduce((t, x) => t + x.parts[0].durationS, 0);
+    expect(Math.abs(capturedS - sentS), `captured ${capturedS} s of ${sentS} s sent: ${JSON.stringify(capture?.slots.map((x) => x.parts[0].durationS))}`).toBeLessThanOrEqual(0.1);
   });
 
   it('when a reviewer stops a live lesson, then the publisher is cut off within 2 s, the session ends and the key is refused afterwards', async () => {

@@ -7,7 +7,7 @@ import { hashStreamKey, type IngestKeyInput } from '../../src/domain/publish-gat
 import { IngestEventLog } from '../helpers/ingest-events.ts';
 import { startPublisher, startViewer, stopAllFfmpeg, waitUntil } from '../helpers/ffmpeg-rtmp.ts';
 import {
-  MSG, RawRtmpClient, amfEncode, encodeFlvTags, encodeMessage, fakeVideo, isSequenceHeader, metadataCodecIds, publishFlvTags, realTime,
+  MSG, RawRtmpClient, amfDecode, amfEncode, encodeFlvTags, encodeMessage, fakeVideo, isSequenceHeader, metadataCodecIds, publishFlvTags, realTime,
   repeatTimestampsAt, restartEncoderAt, timestampRegressions, videoCodecIds, type FlvTag, type RtmpMessage,
 } from '../helpers/rtmp-client.ts';
 
@@ -296,6 +296,43 @@ describe('rtmp ingest', () => {
     const viewer = await rawViewer(lessonId);
     for (let i = 0; i < 20; i++) other.send({ cid: 6, type: MSG.video, streamId: 1, timestamp: i * 40, payload: fakeVideo(H264, i === 0) });
     await viewer.until(() => viewer.media().filter((m) => m.type === MSG.video).length >= 20, 5000, 'frames of the new publisher');
+  });
+
+  it('when a publish is over (its grace window ran out), then its viewers get every frame sent, are told the stream ended and are let go; a reconnect within the window keeps them', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const statuses = (c: RawRtmpClient) => c.messages.filter((m) => m.type === MSG.command).map((m) => amfDecode(m.payload)).filter((v) => v[0] === 'onStatus').map((v) => (v[3] as { code?: string }).code);
+    const frames = (c: RawRtmpClient) => c.media().filter((m) => m.type === MSG.video).length;
+    const sendFrames = (c: RawRtmpClient, from: number) => {
+      for (let i = from; i < from + 10; i++) c.send({ cid: 6, type: MSG.video, streamId: 1, timestamp: i * 40, payload: fakeVideo(H264, i % 10 === 0) });
+    };
+    const first = await raw();
+    expect(await first.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
+    const s1 = await events.wait('publishStart', (e) => e.lessonId === lessonId);
+    const viewer = await rawViewer(lessonId);
+    sendFrames(first, 0);
+    await viewer.until(() => frames(viewer) >= 10, 5000, 'the first connection\'s frames');
+    first.socket.end();
+    await events.wait('publisherLost', (e) => e.sessionId === s1.ev.sessionId);
+
+    // the same address within the window: the viewer goes on with the resumed stream
+    const second = await raw();
+    expect(await second.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
+    const s2 = await events.wait('publishStart', (e) => e.lessonId === lessonId && e.sessionId !== s1.ev.sessionId);
+    expect(s2.ev.resumed).toBe(true);
+    sendFrames(second, 10);
+    second.socket.end();
+    await events.wait('publisherLost', (e) => e.sessionId === s2.ev.sessionId);
+    expect(viewer.isClosed).toBe(false);
+
+    // no reconnect: the publish ends and so does the viewer's stream, after the last frame
+    await events.wait('publishEnd', (e) => e.sessionId === s2.ev.sessionId, GRACE_MS + 3000);
+    // the bound only keeps a broken build from hanging
+    await Promise.race([viewer.closed, new Promise((r) => setTimeout(r, 10_000))]);
+    expect(viewer.isClosed, 'the viewer was let go').toBe(true);
+    expect(frames(viewer)).toBe(20);
+    expect(statuses(viewer).at(-1)).toBe('NetStream.Play.UnpublishNotify');
+    await events.wait('playEnd', (e) => e.lessonId === lessonId);
   });
 
   it('when one address keeps failing authentication, then even its valid key is refused for a while', async () => {
