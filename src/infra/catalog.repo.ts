@@ -1,6 +1,6 @@
 import type { Db, Queryable } from './db.ts';
 import { afterCursorWhere } from './cursor.ts';
-import { textSearchWhere } from './text-search.ts';
+import { searchTerms, textSearchWhere } from './text-search.ts';
 import type { LessonRow } from '../domain/types.ts';
 import type { LessonStatus } from '../domain/lesson-state.ts';
 
@@ -79,29 +79,79 @@ export function publishedFacetCells(q: Queryable): Promise<FacetCell[]> {
 }
 
 /**
- * Every combination among the published lessons matching a text search, counted over the narrow rows
- * migration 012 keeps (a combination's number and the search text, indexed by its runs of two and
- * three characters, migration 013): a word in a fifth of the lessons reads a fifth of the pages
- * lessons would, and groups one integer; a term of two or three characters is one key, found by the
- * index alone (no LIKE). The planner takes a search's keys as independent and may expect most rows to
- * match; it must still ask the index, as a scan would compute every row's keys, and group by hash
- * (sorting thousands of numbers to group them costs more). No parallel workers: the leader builds the
- * whole bitmap and the plan saved it no CPU (学习 at 100,000 lessons: 22 ms with a worker, 19
- * without), while a busy machine made the wait for the worker double the time.
+ * Published lessons a one-term search must match before the database keeps the term's counts (migration
+ * 014): counting fewer search rows takes about a millisecond, while 100,000 take 20 ms and more.
  */
-export function matchingFacetCells(db: Db, text: string): Promise<FacetCell[]> {
+const keepTermFromLessons = 2000;
+/** At most this many terms are kept: each costs every publication and edit a substring test. */
+const keptTermsMax = 1000;
+
+/**
+ * Every combination among the published lessons matching a text search. A search of one term whose
+ * counts the database keeps (migration 014) reads them. Any other is counted over the narrow rows
+ * migration 012 keeps (a combination's number and the search text, indexed by its runs of two and
+ * three characters, migration 013): a word in a fifth of the lessons reads a fifth of the pages lessons
+ * would, and groups one integer; a term of two or three characters is one key, found by the index alone
+ * (no LIKE). A one-term search counted so and found in `keepTermFromLessons` lessons or more has its
+ * term's counts kept from then on (that search pays for the first count).
+ */
+export async function matchingFacetCells(db: Db, text: string): Promise<FacetCell[]> {
+  const terms = searchTerms(text);
+  const term = terms.length === 1 ? terms[0] : undefined;
+  if (term) {
+    const kept = await db.query<FacetCell & { n: number | null }>(
+      `SELECT c.stage, c.grade, c.subject, c.type, c.edition, k.n
+       FROM lesson_search_terms t LEFT JOIN (lesson_term_counts k JOIN lesson_facet_counts c ON c.cell = k.cell) ON k.term = t.term AND k.n > 0
+       WHERE t.term = $1`,
+      [term],
+    );
+    // one row without a count: kept, and in no published lesson now
+    if (kept.length) return kept.filter((c): c is FacetCell => c.n !== null);
+  }
   const where: string[] = [];
   const params: unknown[] = [];
   const indexed = textSearchWhere('s', text, where, params, { keys: 'lesson_text_grams(s.search_text)', runsOf2And3: true });
-  return db.tx(async (q) => {
-    await q.query(`SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true), set_config('max_parallel_workers_per_gather', '0', true)`, [indexed ? 'off' : 'on']);
-    return q.query<FacetCell>(
-      `SELECT c.stage, c.grade, c.subject, c.type, c.edition, m.n
-       FROM (SELECT s.cell, count(*)::int n FROM lesson_search_cells s WHERE ${where.join(' AND ')} GROUP BY s.cell) m
-       JOIN lesson_facet_counts c ON c.cell = m.cell`,
-      params,
-    );
+  const counted = `SELECT s.cell, count(*)::int n FROM lesson_search_cells s WHERE ${where.join(' AND ')} GROUP BY s.cell`;
+  const cells = await db.tx(async (q) => {
+    await matchingRowsPlan(q, indexed);
+    return q.query<FacetCell>(`SELECT c.stage, c.grade, c.subject, c.type, c.edition, m.n FROM (${counted}) m JOIN lesson_facet_counts c ON c.cell = m.cell`, params);
   });
+  if (term && cells.reduce((sum, c) => sum + c.n, 0) >= keepTermFromLessons) await keepTerm(db, term, counted, params, indexed);
+  return cells;
+}
+
+/**
+ * How the search rows are counted. The planner takes a search's keys as independent and may expect
+ * most rows to match; it must still ask the index, as a scan would compute every row's keys, and group
+ * by hash (sorting thousands of numbers to group them costs more). No parallel workers: the leader
+ * builds the whole bitmap and the plan saved it no CPU (学习 at 100,000 lessons: 22 ms with a worker,
+ * 19 without), while a busy machine made the wait for the worker double the time.
+ */
+async function matchingRowsPlan(q: Queryable, indexed: boolean): Promise<void> {
+  await q.query(`SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true), set_config('max_parallel_workers_per_gather', '0', true)`, [indexed ? 'off' : 'on']);
+}
+
+/**
+ * Keeps the counts of `term` from now on: its first count is taken under a lock that waits for the
+ * writers of search rows to commit and holds new ones back (migration 014). A writer holding it long
+ * is not waited for: the term is kept by a later search.
+ */
+async function keepTerm(db: Db, term: string, counted: string, params: unknown[], indexed: boolean): Promise<void> {
+  try {
+    await db.tx(async (q) => {
+      await q.query(`SELECT set_config('lock_timeout', '200ms', true)`);
+      await q.query('LOCK TABLE lesson_search_terms IN EXCLUSIVE MODE');
+      const added = await q.query(
+        `INSERT INTO lesson_search_terms (term) SELECT $1 WHERE (SELECT count(*) FROM lesson_search_terms) < ${keptTermsMax} ON CONFLICT DO NOTHING RETURNING term`,
+        [term],
+      );
+      if (!added.length) return;
+      await matchingRowsPlan(q, indexed);
+      await q.query(`INSERT INTO lesson_term_counts (term, cell, n) SELECT $${params.length + 1}, m.cell, m.n FROM (${counted}) m`, [...params, term]);
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code !== '55P03') throw err;
+  }
 }
 
 /** A lesson the public may see (published on the portal, or live approved for air and not stopped), or undefined. */

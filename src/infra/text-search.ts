@@ -30,6 +30,12 @@ export interface SearchIndex {
   runsOf2And3?: boolean;
 }
 
+/** The terms of query `q` a search matches (every one as a substring): up to five, lower-cased. */
+export function searchTerms(q: string | undefined): string[] {
+  if (!q?.trim()) return [];
+  return q.trim().toLowerCase().split(/\s+/).slice(0, 5);
+}
+
 /** What the index is asked for one query term, and whether that alone is exact. */
 function termKeys(term: string, index: SearchIndex): { keys: string[]; exact: boolean } {
   if (!index.runsOf2And3) return { keys: searchBigrams(term), exact: false };
@@ -44,9 +50,10 @@ function termKeys(term: string, index: SearchIndex): { keys: string[]; exact: bo
  * Returns whether the conditions ask the index (a term of one character cannot).
  */
 export function textSearchWhere(alias: string, q: string | undefined, where: string[], params: unknown[], index: SearchIndex = {}): boolean {
-  if (!q?.trim()) return false;
+  const terms = searchTerms(q);
+  if (!terms.length) return false;
   const keys = new Set<string>();
-  for (const term of q.trim().toLowerCase().split(/\s+/).slice(0, 5)) {
+  for (const term of terms) {
     const t = termKeys(term, index);
     for (const k of t.keys) keys.add(k);
     if (t.exact) continue;
