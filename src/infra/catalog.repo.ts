@@ -56,12 +56,28 @@ export async function publishedLessonsPage(q: Queryable, f: CatalogFilter, curso
   // so the planner combines indexes first and sorts only what matched.
   const taxonomyDims = catalogDimensions.filter((k) => f.codes[k]).length;
   const searching = Boolean(f.text?.trim());
-  if (searching && taxonomyDims >= 1) {
-    // ... but a search for a common word with a filter matches thousands, and sorting those costs more
-    // than walking the newest lessons until a page is found; the planner takes a search's bigrams as
+  let walk = searching && taxonomyDims >= 1;
+  if (!searching && taxonomyDims >= 2) {
+    // ... but they still read a lesson per match of the most selective column (6,250 pages for
+    // subject=math of 100,000: 9 ms) even when the combination has no lesson, or so many that the
+    // newest lessons hold a page. The counts of migration 011 say how many it has: with none, no lesson
+    // is read; with enough that the newest `searchWalkRows` should hold a page, they are tried first,
+    // as for a search below.
+    const cellParams: unknown[] = [];
+    const cell = catalogDimensions.filter((k) => f.codes[k]).map((k) => { cellParams.push(f.codes[k]); return `${k} = ANY($${cellParams.length})`; });
+    const [{ n, total }] = await q.query<{ n: number; total: number }>(
+      `SELECT coalesce(sum(n) FILTER (WHERE ${cell.join(' AND ')}), 0)::int n, coalesce(sum(n), 0)::int total FROM lesson_facet_counts`,
+      cellParams,
+    );
+    if (n === 0) return [];
+    walk = n * searchWalkRows >= (limit + 1) * total;
+  }
+  if (walk) {
+    // A search for a common word with a filter matches thousands, and sorting those costs more than
+    // walking the newest lessons until a page is found; the planner takes a search's bigrams as
     // independent and cannot tell the two apart. So the newest `searchWalkRows` lessons are tried
     // first: when they hold a whole page it is the page (the first matches in order); otherwise the
-    // search index answers.
+    // indexes answer.
     const stretch = ['l.portal_published_at IS NOT NULL', ...afterCursor];
     const walked = await pageOf(`(SELECT * FROM (SELECT * FROM lessons l WHERE ${stretch.join(' AND ')} ORDER BY l.portal_published_at DESC, l.id DESC LIMIT ${searchWalkRows}) l WHERE ${where.join(' AND ')}) l`, true);
     if (walked.length > limit) return walked;

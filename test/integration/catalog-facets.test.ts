@@ -81,8 +81,8 @@ async function seedLessons(n: number): Promise<void> {
   }
 }
 
-/** Per dimension, [code, count] pairs in code order (and the total), as a plain COUNT(*) over lessons gives them. */
-async function counted(f: PublicFilters): Promise<Record<Dim, [string, number][]> & { total: number }> {
+/** The codes each filtered dimension accepts (a type includes its sub-types). */
+async function codesOf(f: PublicFilters): Promise<Partial<Record<Dim, string[]>>> {
   const codes: Partial<Record<Dim, string[]>> = {};
   for (const d of dims) {
     if (!f[d]) continue;
@@ -90,6 +90,12 @@ async function counted(f: PublicFilters): Promise<Record<Dim, [string, number][]
       ? (await ts.sys.db.query<{ code: string }>("SELECT code FROM taxonomy WHERE kind = 'type' AND (code = ANY($1) OR parent = ANY($1))", [f.type])).map((r) => r.code)
       : f[d];
   }
+  return codes;
+}
+
+/** Per dimension, [code, count] pairs in code order (and the total), as a plain COUNT(*) over lessons gives them. */
+async function counted(f: PublicFilters): Promise<Record<Dim, [string, number][]> & { total: number }> {
+  const codes = await codesOf(f);
   const terms = f.q ? f.q.split(' ').slice(0, 5) : [];
   // one statement: per dimension a GROUP BY under the other dimensions' filters, then the total
   const params: unknown[] = [];
@@ -197,6 +203,46 @@ describe('facet counts of a text search', () => {
     const want = await counted({ stage: ['primary'], q: 'photosynthesis 光合作用' });
     expect(r.body.total).toBe(want.total);
     expect(r.body.total).toBeGreaterThan(0);
+  });
+
+  it('when lessons are listed with two filters or more, then the pages hold what a plain ORDER BY over the lessons gives, whether the combination has no lesson, many or a few', async () => {
+    // the 40 oldest published lessons get a combination of their own: many, none of them among the newest
+    await ts.sys.db.query("UPDATE lessons SET subject = 'math', edition = 'bubian' WHERE id IN (SELECT id FROM lessons WHERE portal_published_at IS NOT NULL ORDER BY portal_published_at, id LIMIT 40)");
+    const sets: Omit<PublicFilters, 'q'>[] = [
+      { stage: ['junior'], grade: ['g1'] },
+      { stage: ['primary'], subject: ['math'] },
+      { subject: ['math', 'biology'], edition: ['pep'] },
+      { grade: ['g7'], subject: ['chinese'], type: ['micro'], edition: ['bnu'] },
+      filterSets[4],
+      { subject: ['math'], edition: ['bubian'] },
+    ];
+    const sizes: number[] = [];
+    for (const f of sets) {
+      const codes = await codesOf(f);
+      const params: unknown[] = [];
+      const conds = Object.entries(codes).map(([d, c]) => { params.push(c); return `${d} = ANY($${params.length})`; });
+      const want = (await ts.sys.db.query<{ id: string }>(`SELECT id FROM lessons WHERE portal_published_at IS NOT NULL AND ${conds.join(' AND ')} ORDER BY portal_published_at DESC, id DESC`, params)).map((r) => r.id);
+      const got: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 100; pages++) {
+        const page = await ts.sys.services.lessons.listPublic(f, cursor, 20, ts.url);
+        got.push(...page.items.map((i) => i.id));
+        cursor = page.nextCursor ?? undefined;
+        if (!cursor) break;
+      }
+      expect({ f, ids: got }).toEqual({ f, ids: want });
+      sizes.push(want.length);
+    }
+    // none; enough that the newest 2,000 of the catalog's lessons should hold a page (catalog.repo.ts),
+    // and do; fewer; as many, but all older than the newest 2,000
+    const published = (await counted({})).total;
+    expect(sizes[0]).toBe(0);
+    expect(sizes[1] * 2000).toBeGreaterThanOrEqual(21 * published);
+    expect(sizes[3]).toBeGreaterThan(0);
+    expect(sizes[3] * 2000).toBeLessThan(21 * published);
+    expect(sizes[5]).toBe(40);
+    expect(40 * 2000).toBeGreaterThanOrEqual(21 * published);
+    expect(published).toBeGreaterThan(2040);
   });
 
   it('when a term would be kept while a writer of its lessons has not committed, then it is kept by a later search and its counts stay exact through writes', async () => {
