@@ -730,6 +730,32 @@ function stats(): Extract<FromChild, { type: 'statsResult' }>['stats'] {
   };
 }
 
+/**
+ * The ingest is closing (a deploy, an operator's restart) with publishers on air or within their
+ * reconnect window: nothing new is accepted, every publisher is cut (each reported `publisherLost`,
+ * reason `ingest_closing`: the catalog waits for its reconnect to another or the restarted ingest,
+ * and ends the session into a recording if none comes), and every player is told its publish is
+ * over after everything relayed, as when a publish ends (endPlayers). The capture's ffmpeg then reads
+ * the end of its stream and closes its last segment itself: a signal could not reach it while it was
+ * blocked in its read, and a kill would lose that segment. Resolves once every connection has closed
+ * (the players' ffmpeg read all there was), or after `ms`.
+ */
+async function endAll(ms: number): Promise<void> {
+  server?.close();
+  // a cut publisher sends nothing more: what it sent before is already relayed (broadcast on read)
+  for (const conn of conns) if (conn.role !== 'player') drop(conn, 'ingest_closing');
+  for (const b of Context.broadcasts.values()) endPlayers(b);
+  for (const conn of conns) if (conn.role === 'player' && !conn.socket.writableEnded) conn.socket.end();
+  const open = [...conns].map((c) => c.socket).filter((s) => !s.closed);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(open.map((s) => new Promise((resolve) => s.once('close', resolve)))),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+  log.info({ open: [...conns].filter((c) => !c.socket.closed).length }, 'rtmp ingest drained');
+}
+
 function shutdown(code: number): void {
   server?.close();
   for (const c of conns) c.socket.destroy();
@@ -796,6 +822,9 @@ process.on('message', (raw: unknown) => {
       return;
     case 'sync':
       send({ type: 'syncResult', requestId: msg.requestId });
+      return;
+    case 'endAll':
+      void (settings ? endAll(msg.ms) : Promise.resolve()).then(() => send({ type: 'endAllResult', requestId: msg.requestId }));
       return;
     case 'shutdown':
       shutdown(0);

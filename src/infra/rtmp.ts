@@ -75,6 +75,9 @@
  * them waiting for a next publisher): the capture's and transcoders' ffmpeg read the end of the
  * stream and close their last segment at once instead of sitting blocked until their read timeout,
  * where a stop's SIGTERM cannot reach them. The capture's deep cache is dropped with the publish.
+ * A closing ingest does the same for every path at once (`endAll`, before `stop`): nothing new is
+ * accepted, publishers are cut (`publisherLost`, reason `ingest_closing`) and every player is let go
+ * after everything relayed.
  *
  * Secrets: the stream secret arrives only inside the child, is hashed (sha256) and compared in
  * constant time to the cached `keyHash`; the worker token likewise (the child holds only its hash).
@@ -141,6 +144,7 @@ export const toChildSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('kick'), requestId: z.number(), lessonId: z.string().regex(lessonIdPattern) }),
   z.object({ type: z.literal('stats'), requestId: z.number() }),
   z.object({ type: z.literal('sync'), requestId: z.number() }),
+  z.object({ type: z.literal('endAll'), requestId: z.number(), ms: z.number().int().min(0) }),
   z.object({ type: z.literal('shutdown') }),
 ]);
 export type ToChild = z.infer<typeof toChildSchema>;
@@ -193,6 +197,7 @@ export const fromChildSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('kickResult'), requestId: z.number(), sessionIds: z.array(z.string()) }),
   z.object({ type: z.literal('statsResult'), requestId: z.number(), stats: ingestStatsSchema }),
   z.object({ type: z.literal('syncResult'), requestId: z.number() }),
+  z.object({ type: z.literal('endAllResult'), requestId: z.number() }),
 ]);
 export type FromChild = z.infer<typeof fromChildSchema>;
 
@@ -408,6 +413,18 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
     });
   }
 
+  /**
+   * The first step of closing the ingest: the child accepts nothing more, cuts every publisher
+   * (`publisherLost`, reason `ingest_closing`, each reported before this resolves) and tells every
+   * player its publish is over after everything relayed, so pulling ffmpegs read the end of their
+   * stream and close their last segment themselves. Resolves once every connection closed or after
+   * `ms`; at once when no child runs. `stop()` follows.
+   */
+  async endAll(ms: number): Promise<void> {
+    if (!this.child?.connected) return;
+    await this.request({ type: 'endAll', requestId: 0, ms }, ms + 2000).catch((err: unknown) => this.log.warn({ err }, 'RTMP ingest child did not end its connections'));
+  }
+
   /** Replaces the whole key cache (the catalog's periodic refresh). */
   setKeys(entries: IngestKeyInput[]): void {
     const parsed = entries.map((e) => keyInputSchema.parse(e));
@@ -536,6 +553,7 @@ export class IngestSupervisor extends EventEmitter<IngestEvents> {
     switch (msg.type) {
       case 'kickResult':
       case 'syncResult':
+      case 'endAllResult':
       case 'statsResult': {
         const p = this.pending.get(msg.requestId);
         if (p) {

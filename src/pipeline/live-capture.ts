@@ -22,9 +22,12 @@ import { SegmentWatcher } from './live-segment-watcher.ts';
 /** Segments ffmpeg keeps listed locally: the uploader may fall this far behind without losing any. */
 const localListSize = 30;
 
-/** Captures the session until the catalog ends it; a pull that yields nothing retries with backoff. */
-export async function runCapture(ctx: LiveSessionContext): Promise<void> {
-  await steerSession(ctx, (epoch) => captureRun(ctx, epoch), 250);
+/**
+ * Captures the session until the catalog ends it ('ended') or the ingest closes ('aborted'); a pull
+ * that yields nothing retries with backoff.
+ */
+export async function runCapture(ctx: LiveSessionContext): Promise<'ended' | 'aborted'> {
+  return steerSession(ctx, (epoch) => captureRun(ctx, epoch), 250);
 }
 
 /** One pull of the publisher, remuxed; resolves true when stopped on purpose (new epoch, end, closing). */

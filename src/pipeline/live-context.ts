@@ -16,6 +16,12 @@ import type { LiveLedger } from '../media/live-ledger.ts';
 export const rwTimeoutS = 5;
 /** A run that adds no slot for this long is stopped and restarted. */
 export const stallS = rwTimeoutS + 20;
+/**
+ * How long a run whose pull is over may take to end by itself before it is signalled: the ingest's end
+ * of the stream reaches ffmpeg at once, failing that its read times out (10.3 s measured with the 5 s
+ * rw_timeout after the publisher's last message).
+ */
+export const endOfStreamWaitMs = (2 * rwTimeoutS + 2) * 1000;
 
 export interface LiveSessionContext {
   p: LiveJob;
@@ -34,6 +40,11 @@ export interface LiveSessionContext {
   dir: string;
   /** The job is being given up by this worker (it is closing). */
   signal: AbortSignal;
+  /**
+   * The ingest is closing and has ended its pulls (the capture only): the running ffmpeg ends with its
+   * stream, no run starts after it; `signal` follows if it does not end in time.
+   */
+  draining?: AbortSignal;
   /** Why the last probe found the source unusable for the ladder (a probe failure reason); unset once a plan is made. */
   sourceProblem?: string;
   /** Ladder generation of the live master this worker wrote last (src/pipeline/live-ladder-fallback.ts). */
@@ -62,7 +73,7 @@ export function runStopper(ac: AbortController, onStop: (why: string) => void): 
     stop: (why) => {
       if (ac.signal.aborted || (ending && why === 'session ended')) return;
       onStop(why);
-      if (why === 'session ended') ending = setTimeout(() => ac.abort(), (2 * rwTimeoutS + 2) * 1000);
+      if (why === 'session ended') ending = setTimeout(() => ac.abort(), endOfStreamWaitMs);
       else ac.abort();
     },
     dispose: () => clearTimeout(ending),

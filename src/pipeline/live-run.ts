@@ -42,7 +42,9 @@ export async function runLiveSession(ctx: LiveSessionContext): Promise<void> {
  * `runEpoch` resolves true when its run was stopped on purpose (new epoch, end, closing).
  */
 export async function steerSession(ctx: LiveSessionContext, runEpoch: (epoch: number) => Promise<boolean>, backoffBaseMs: number): Promise<'ended' | 'aborted'> {
-  const { control, ledger, signal } = ctx;
+  const { control, ledger } = ctx;
+  // a draining capture lets its running ffmpeg finish but starts no run after it
+  const signal = ctx.draining ? AbortSignal.any([ctx.signal, ctx.draining]) : ctx.signal;
   let idle = 0;
   while (!signal.aborted) {
     const c = await control.read();
@@ -54,7 +56,7 @@ export async function steerSession(ctx: LiveSessionContext, runEpoch: (epoch: nu
     const before = ledger.slots.length;
     const stopped = await runEpoch(c.epoch);
     idle = ledger.slots.length > before ? 0 : idle + 1;
-    if (!stopped && idle) await control.waitForChange(Math.min(5000, backoffBaseMs * 2 ** (idle - 1)), signal);
+    if (!stopped && idle && !signal.aborted) await control.waitForChange(Math.min(5000, backoffBaseMs * 2 ** (idle - 1)), signal);
   }
   return 'aborted';
 }

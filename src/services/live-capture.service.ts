@@ -19,6 +19,9 @@ import { LadderFallback } from '../pipeline/live-ladder-fallback.ts';
  */
 export class LiveCaptureService {
   private readonly running = new Map<string, Promise<void>>();
+  /** The ingest is closing: no capture or run starts; the running ones end with their stream. */
+  private readonly draining = new AbortController();
+  /** Captures still running are cut (their ffmpeg signalled). */
   private readonly closing = new AbortController();
 
   constructor(private readonly o: { config: Config; storage: ObjectStorage; redis: Redis; log: Logger; pullUrl: (lessonId: string) => string }) {}
@@ -30,17 +33,30 @@ export class LiveCaptureService {
 
   /** Captures the session unless this process already does. */
   ensure(s: { sessionId: string; lessonId: string; startedAt: number }): void {
-    if (this.running.has(s.sessionId) || this.closing.signal.aborted) return;
+    if (this.running.has(s.sessionId) || this.draining.signal.aborted) return;
     const done = this.capture(s)
       .catch((err) => this.o.log.error({ err, sessionId: s.sessionId, lessonId: s.lessonId }, 'live capture failed'))
       .finally(() => this.running.delete(s.sessionId));
     this.running.set(s.sessionId, done);
   }
 
-  /** Stops every capture (what ffmpeg finished is still uploaded). */
-  async stop(): Promise<void> {
+  /** No capture and no run starts from now on; the running ffmpegs go on until their stream ends. */
+  drain(): void {
+    this.draining.abort();
+  }
+
+  /**
+   * Stops every capture: each may end with its stream (the ingest ends the pulls first) within
+   * `graceMs`, then what still runs is cut; what ffmpeg finished is uploaded either way.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    this.drain();
+    const all = Promise.allSettled([...this.running.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    if (graceMs > 0) await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
     this.closing.abort();
-    await Promise.allSettled([...this.running.values()]);
+    await all;
   }
 
   private async capture(s: { sessionId: string; lessonId: string; startedAt: number }): Promise<void> {
@@ -55,12 +71,12 @@ export class LiveCaptureService {
         const ledger = (await ledgerStore.load()) ?? newLedger({ sessionId: s.sessionId, lessonId: s.lessonId, segmentSeconds: ladder.segmentSeconds });
         const bucket = storage.mediaBucket;
         log.info({ slots: ledger.slots.length }, 'live capture started');
-        const ctx: LiveSessionContext = { p: s, config, storage, bucket, log, control, pullUrl: this.o.pullUrl(s.lessonId), ladder, ledger, ledgerStore, masterAt: -1, dir, signal: this.closing.signal };
+        const ctx: LiveSessionContext = { p: s, config, storage, bucket, log, control, pullUrl: this.o.pullUrl(s.lessonId), ladder, ledger, ledgerStore, masterAt: -1, dir, signal: this.closing.signal, draining: this.draining.signal };
         // the source-only master while no transcoder is alive, and the fallback of a dead one's rungs
         const fallback = new LadderFallback(ctx);
         ctx.afterSlot = () => fallback.afterSlot();
-        await runCapture(ctx);
-        if (!this.closing.signal.aborted) await control.markCaptureEnded();
+        // closing here, the session goes on: the ingest its publisher reconnects to continues the ledger
+        if ((await runCapture(ctx)) === 'ended') await control.markCaptureEnded();
         log.info({ slots: ledger.slots.length }, 'live capture ended');
       }, log);
     } finally {

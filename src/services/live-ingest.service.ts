@@ -10,6 +10,7 @@ import { LiveStatsStore } from '../infra/live-stats.store.ts';
 import { liveChannels, type LiveService } from './live.service.ts';
 import { LiveCaptureService } from './live-capture.service.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
+import { endOfStreamWaitMs } from '../pipeline/live-context.ts';
 
 /** How often an ingest says it is alive; it counts as gone after three missed beats. */
 const heartbeatMs = 2000;
@@ -17,6 +18,8 @@ const heartbeatMs = 2000;
 const statsMs = 2000;
 /** Full refresh of the key cache from the catalog (a lost announcement heals within this). */
 const refreshMs = 5000;
+/** How long a closing ingest waits for the catalog to record its last events (publishers lost). */
+const handlingWaitMs = 3000;
 
 /**
  * The ingest role: node-media-server in its supervised child, its key cache fed from the catalog,
@@ -36,7 +39,14 @@ export async function startIngest(o: { config: Config; log: Logger; live: LiveSe
   const onAir = o.metrics.gauge('classcast_ingest_publishers', 'Publishers on air in this ingest');
   // every accepted publisher is captured here, whatever the transcoders do (issue 11 item 1)
   const capture = new LiveCaptureService({ config: o.config, storage: o.storage, redis: o.redis, log: log.child({ role: 'ingest' }), pullUrl: (lessonId) => sup.capturePullUrl(lessonId) });
-  const guard = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err, what }, 'ingest event handling failed'));
+  // in flight: a closing ingest lets the catalog record its publishers lost before the parts close
+  const handling = new Set<Promise<unknown>>();
+  const guard = (what: string, p: Promise<unknown>) => {
+    const g = p.catch((err) => log.warn({ err, what }, 'ingest event handling failed'));
+    handling.add(g);
+    void g.finally(() => handling.delete(g));
+    return g;
+  };
 
   // one key change at a time, in order
   let chain: Promise<unknown> = Promise.resolve();
@@ -97,7 +107,18 @@ export async function startIngest(o: { config: Config; log: Logger; live: LiveSe
     clearInterval(statsTimer);
     clearInterval(beat);
     await announcements.leave(ingestId).catch(() => undefined);
-    await capture.stop();
+    // Every second that reached this ingest goes into the captures before it exits (issue 11): a
+    // capture's ffmpeg blocked in its read ignores SIGTERM and a kill loses its last segment, so the
+    // child first ends every pull the way a publish that is over ends it, and the captures end with
+    // their stream. The publishers it cuts reconnect to another (or the restarted) ingest into the
+    // same sessions; the catalog ends a session into its recording if none does within the window.
+    capture.drain();
+    await Promise.all([sup.endAll(endOfStreamWaitMs), capture.stop(endOfStreamWaitMs)]);
+    // bounded: a catalog that does not answer must not hold the deploy (a session it still has on air
+    // goes on when its publisher comes back, or ends at its scheduled time)
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...handling]), new Promise((resolve) => (giveUp = setTimeout(resolve, handlingWaitMs)))]);
+    clearTimeout(giveUp);
     await stop();
   };
   log.info({ port: sup.port }, 'RTMP ingest listening');

@@ -7,6 +7,10 @@ import { eventually } from '../helpers/wait.ts';
 import { approvedLiveLesson } from '../helpers/live-lesson.ts';
 import { encodeFlvTags, MSG, publishFlvTags, realTime } from '../helpers/rtmp-client.ts';
 import { LiveLedgerStore } from '../../src/infra/live-ledger.store.ts';
+import { PubSub } from '../../src/infra/pubsub.ts';
+import { KeyAnnouncements } from '../../src/infra/key-announcements.ts';
+import { Metrics } from '../../src/api/metrics.ts';
+import { startIngest } from '../../src/services/live-ingest.service.ts';
 
 /**
  * The catalog side of live lessons with the real ingest (node-media-server child) and real ffmpeg
@@ -173,6 +177,54 @@ describe('live lessons through the ingest', () => {
     const capture = await new LiveLedgerStore(ts.sys.storage, session.id, 'capture').load();
     const capturedS = (capture?.slots ?? []).reduce((t, x) => t + x.parts[0].durationS, 0);
     expect(Math.abs(capturedS - sentS), `captured ${capturedS} s of ${sentS} s sent: ${JSON.stringify(capture?.slots.map((x) => x.parts[0].durationS))}`).toBeLessThanOrEqual(0.1);
+  });
+
+  it('when an ingest shuts down (a deploy) with a publisher on air, then its capture keeps every second that reached it, and the publisher reconnecting to another ingest goes on in the same session and capture', async () => {
+    const l = await approvedLiveLesson(ts, '直播：重启不丢秒');
+    const name = `${new URL(l.url).pathname.split('/').pop()}${new URL(l.url).search}`;
+    const sentOf = (tags: { type: number; timestamp: number }[]) => (tags.filter((t) => t.type === MSG.video).at(-1)!.timestamp + 1000 / 30) / 1000;
+    // the ingest being deployed: a second ingest role over this system's catalog, storage and Redis
+    const { config } = ts.sys;
+    const pubsub = new PubSub(ts.sys.redisUrl, ts.sys.redis, config.QUEUE_PREFIX);
+    const closing = await startIngest({
+      config: { ...config, RTMP_PORT: 0 }, log: ts.sys.log, live: ts.sys.services.live, pubsub, announcements: new KeyAnnouncements(ts.sys.redis, pubsub, config.QUEUE_PREFIX),
+      metrics: new Metrics(), workerPlayToken: ts.sys.ingest!.workerPlayToken, storage: ts.sys.storage, redis: ts.sys.redis,
+    });
+    const events = new IngestEventLog(closing);
+    // 3 s: the capture's last segment is a partial one (2 + 1 s), the one a killed ffmpeg never finishes
+    const first = realTime(await encodeFlvTags({ seconds: 3 }));
+    let session: { id: string };
+    try {
+      // the encoder is on air to the end: it has sent all it has and its connection is open
+      const pub = await publishFlvTags(closing.port, name, first, { hold: true });
+      expect(pub.status).toBe('NetStream.Publish.Start');
+      [session] = await eventually(() => sessions(l.id), (s) => s[0]?.state === 'on_air', 15_000, 'on air');
+      await events.wait('playStart', (e) => e.lessonId === l.id, 15_000);
+      await pub.sent;
+      await closing.stop();
+    } finally {
+      await closing.stop();
+      await pubsub.close();
+    }
+    const capturedAt = async () => ((await new LiveLedgerStore(ts.sys.storage, session.id, 'capture').load())?.slots ?? []).map((x) => x.parts[0].durationS);
+    const firstSlots = await capturedAt();
+    const firstS = firstSlots.reduce((t, d) => t + d, 0);
+    expect(Math.abs(firstS - sentOf(first)), `captured ${JSON.stringify(firstSlots)} of ${sentOf(first)} s sent`).toBeLessThanOrEqual(0.1);
+    // the catalog knows the publisher is gone and waits for it
+    expect(await sessions(l.id)).toMatchObject([{ id: session.id, state: 'reconnecting' }]);
+
+    const second = realTime(await encodeFlvTags({ seconds: 2 }));
+    const pub = await publishFlvTags(ts.sys.ingest!.port, name, second);
+    expect(pub.status).toBe('NetStream.Publish.Start');
+    await eventually(() => sessions(l.id), (s) => s[0]?.state === 'on_air' && s[0]?.epoch === 2, 15_000, 'on air again');
+    await pub.done;
+    expect((await ts.api('POST', `/api/v1/lessons/${l.id}/live/stop`, { token: ts.users.reviewerA.token, body: { reason: '下课' } })).status).toBe(200);
+    await eventually(() => ts.sys.redis.exists(`${config.QUEUE_PREFIX}:live:${session.id}:capture-ended`), (n) => n === 1, 30_000, 'the capture ended');
+    const slots = await capturedAt();
+    expect(await sessions(l.id)).toMatchObject([{ id: session.id, state: 'ended' }]);
+    expect(slots.slice(0, firstSlots.length), 'the other ingest continued the ledger').toEqual(firstSlots);
+    const secondS = slots.slice(firstSlots.length).reduce((t, d) => t + d, 0);
+    expect(Math.abs(secondS - sentOf(second)), `captured ${JSON.stringify(slots)} of ${sentOf(first)} + ${sentOf(second)} s sent`).toBeLessThanOrEqual(0.1);
   });
 
   it('when a reviewer stops a live lesson, then the publisher is cut off within 2 s, the session ends and the key is refused afterwards', async () => {

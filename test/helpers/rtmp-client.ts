@@ -556,9 +556,11 @@ export function writeFlv(tags: readonly FlvTag[]): Buffer {
  * metadata as @setDataFrame, then each tag at its `sendAtMs` (chunk stream 4 for sound, 6 for
  * picture, full headers: any timestamp can follow any other). Resolves with the publish status and
  * a `done` that settles once everything is sent (or `stop()` was called), the connection then closed;
- * `lastSentAtMs` is the send time of the last tag sent so far.
+ * `sent` settles once the last tag is written; `lastSentAtMs` is the send time of the last tag sent so
+ * far. `hold`: the encoder stays on air after its last tag (its connection open, sending nothing)
+ * until `stop()` or the ingest closes the connection.
  */
-export async function publishFlvTags(port: number, nameWithQuery: string, tags: Iterable<TimedTag>): Promise<{ status: string; done: Promise<void>; stop: () => void; lastSentAtMs: () => number }> {
+export async function publishFlvTags(port: number, nameWithQuery: string, tags: Iterable<TimedTag>, o: { hold?: boolean } = {}): Promise<{ status: string; done: Promise<void>; sent: Promise<void>; stop: () => void; lastSentAtMs: () => number }> {
   const c = await RawRtmpClient.open(port);
   await c.handshake();
   await c.connect('live');
@@ -569,6 +571,10 @@ export async function publishFlvTags(port: number, nameWithQuery: string, tags: 
     c.send({ cid: t.type === MSG.audio ? 4 : t.type === MSG.video ? 6 : 5, type: t.type, streamId: 1, timestamp: t.timestamp, payload });
   };
   let last = 0;
+  let markSent = () => undefined as void;
+  const sent = new Promise<void>((r) => (markSent = r));
+  let release = () => undefined as void;
+  const released = new Promise<void>((r) => (release = r));
   const done = (async () => {
     const start = Date.now();
     for (const t of tags) {
@@ -578,6 +584,8 @@ export async function publishFlvTags(port: number, nameWithQuery: string, tags: 
       send(t);
       last = t.sendAtMs;
     }
+    markSent();
+    if (o.hold && !stopped && !c.isClosed) await Promise.race([released, c.closed]);
     // an encoder that stops ends its connection after its last tag: everything written reaches the
     // ingest first (destroying the socket would drop what Node still buffers)
     if (!c.isClosed) {
@@ -586,5 +594,5 @@ export async function publishFlvTags(port: number, nameWithQuery: string, tags: 
     }
     c.destroy();
   })();
-  return { status, done, stop: () => { stopped = true; }, lastSentAtMs: () => last };
+  return { status, done, sent, stop: () => { stopped = true; release(); }, lastSentAtMs: () => last };
 }
