@@ -108,8 +108,8 @@ const keptTermsMax = 1000;
  * migration 012 keeps (a combination's number and the search text, indexed by its runs of two and
  * three characters, migration 013): a word in a fifth of the lessons reads a fifth of the pages lessons
  * would, and groups one integer; a term of two or three characters is one key, found by the index alone
- * (no LIKE). A one-term search counted so and found in `keepTermFromLessons` lessons or more has its
- * term's counts kept from then on (that search pays for the first count).
+ * (no LIKE). A one-term search found so in `keepTermFromLessons` lessons or more has its term's counts
+ * kept from then on.
  */
 export async function matchingFacetCells(db: Db, text: string): Promise<FacetCell[]> {
   const terms = searchTerms(text);
@@ -127,13 +127,34 @@ export async function matchingFacetCells(db: Db, text: string): Promise<FacetCel
   const where: string[] = [];
   const params: unknown[] = [];
   const indexed = textSearchWhere('s', text, where, params, { keys: 'lesson_text_grams(s.search_text)', runsOf2And3: true });
-  const counted = `SELECT s.cell, count(*)::int n FROM lesson_search_cells s WHERE ${where.join(' AND ')} GROUP BY s.cell`;
-  const cells = await db.tx(async (q) => {
+  const count = (q: Queryable) => q.query<FacetCell & { cell: number }>(
+    `SELECT m.cell, c.stage, c.grade, c.subject, c.type, c.edition, m.n
+     FROM (SELECT s.cell, count(*)::int n FROM lesson_search_cells s WHERE ${where.join(' AND ')} GROUP BY s.cell) m
+     JOIN lesson_facet_counts c ON c.cell = m.cell`,
+    params,
+  );
+  if (term) {
+    // A one-term search is counted while no search row may change (SHARE waits for their writers to
+    // commit and holds new ones back; searches still read), so that its counts can be kept from this
+    // very count: a writer committed before it, or its next statement reads the kept term and counts
+    // its own rows (migration 015). A writer holding the rows long is not waited for: the search is
+    // counted without the lock and not kept, a later one keeps it.
+    try {
+      return await db.tx(async (q) => {
+        await matchingRowsPlan(q, indexed, '100ms');
+        await q.query('LOCK TABLE lesson_search_cells IN SHARE MODE');
+        const cells = await count(q);
+        if (cells.reduce((sum, c) => sum + c.n, 0) >= keepTermFromLessons) await keepTerm(q, term, cells);
+        return cells;
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03') throw err;
+    }
+  }
+  return db.tx(async (q) => {
     await matchingRowsPlan(q, indexed);
-    return q.query<FacetCell>(`SELECT c.stage, c.grade, c.subject, c.type, c.edition, m.n FROM (${counted}) m JOIN lesson_facet_counts c ON c.cell = m.cell`, params);
+    return count(q);
   });
-  if (term && cells.reduce((sum, c) => sum + c.n, 0) >= keepTermFromLessons) await keepTerm(db, term, counted, params, indexed);
-  return cells;
 }
 
 /**
@@ -143,31 +164,21 @@ export async function matchingFacetCells(db: Db, text: string): Promise<FacetCel
  * builds the whole bitmap and the plan saved it no CPU (学习 at 100,000 lessons: 22 ms with a worker,
  * 19 without), while a busy machine made the wait for the worker double the time.
  */
-async function matchingRowsPlan(q: Queryable, indexed: boolean): Promise<void> {
-  await q.query(`SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true), set_config('max_parallel_workers_per_gather', '0', true)`, [indexed ? 'off' : 'on']);
+async function matchingRowsPlan(q: Queryable, indexed: boolean, lockTimeout = '0'): Promise<void> {
+  await q.query(
+    `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true), set_config('max_parallel_workers_per_gather', '0', true), set_config('lock_timeout', $2, true)`,
+    [indexed ? 'off' : 'on', lockTimeout],
+  );
 }
 
-/**
- * Keeps the counts of `term` from now on: its first count is taken under a lock that waits for the
- * writers of search rows to commit and holds new ones back (migration 014). A writer holding it long
- * is not waited for: the term is kept by a later search.
- */
-async function keepTerm(db: Db, term: string, counted: string, params: unknown[], indexed: boolean): Promise<void> {
-  try {
-    await db.tx(async (q) => {
-      await q.query(`SELECT set_config('lock_timeout', '200ms', true)`);
-      await q.query('LOCK TABLE lesson_search_terms IN EXCLUSIVE MODE');
-      const added = await q.query(
-        `INSERT INTO lesson_search_terms (term) SELECT $1 WHERE (SELECT count(*) FROM lesson_search_terms) < ${keptTermsMax} ON CONFLICT DO NOTHING RETURNING term`,
-        [term],
-      );
-      if (!added.length) return;
-      await matchingRowsPlan(q, indexed);
-      await q.query(`INSERT INTO lesson_term_counts (term, cell, n) SELECT $${params.length + 1}, m.cell, m.n FROM (${counted}) m`, [...params, term]);
-    });
-  } catch (err) {
-    if ((err as { code?: string }).code !== '55P03') throw err;
-  }
+/** Keeps the counts of `term` from `cells`, counted while no search row could change (at most `keptTermsMax` terms). */
+async function keepTerm(q: Queryable, term: string, cells: { cell: number; n: number }[]): Promise<void> {
+  const added = await q.query(
+    `INSERT INTO lesson_search_terms (term) SELECT $1 WHERE (SELECT count(*) FROM lesson_search_terms) < ${keptTermsMax} ON CONFLICT DO NOTHING RETURNING term`,
+    [term],
+  );
+  if (!added.length) return;
+  await q.query('INSERT INTO lesson_term_counts (term, cell, n) SELECT $1, u.cell, u.n FROM unnest($2::int[], $3::int[]) u(cell, n)', [term, cells.map((c) => c.cell), cells.map((c) => c.n)]);
 }
 
 /** A lesson the public may see (published on the portal, or live approved for air and not stopped), or undefined. */
