@@ -134,15 +134,16 @@ export async function matchingFacetCells(db: Db, text: string): Promise<FacetCel
     params,
   );
   if (term) {
-    // A one-term search is counted while no search row may change (SHARE waits for their writers to
-    // commit and holds new ones back; searches still read), so that its counts can be kept from this
-    // very count: a writer committed before it, or its next statement reads the kept term and counts
-    // its own rows (migration 015). A writer holding the rows long is not waited for: the search is
-    // counted without the lock and not kept, a later one keeps it.
+    // A one-term search is counted while no search row may change (SHARE holds their writers back;
+    // searches still read), so that its counts can be kept from this very count: a writer committed
+    // before it, or its next statement reads the kept term and counts its own rows (migration 015).
+    // NOWAIT: while a writer has not committed, or (auto)vacuum works on the rows (its lock conflicts
+    // with SHARE and it may hold it for seconds), the search is counted without the lock at once, not
+    // kept, and a later one keeps it.
     try {
       return await db.tx(async (q) => {
-        await matchingRowsPlan(q, indexed, '100ms');
-        await q.query('LOCK TABLE lesson_search_cells IN SHARE MODE');
+        await matchingRowsPlan(q, indexed);
+        await q.query('LOCK TABLE lesson_search_cells IN SHARE MODE NOWAIT');
         const cells = await count(q);
         if (cells.reduce((sum, c) => sum + c.n, 0) >= keepTermFromLessons) await keepTerm(q, term, cells);
         return cells;
@@ -164,11 +165,8 @@ export async function matchingFacetCells(db: Db, text: string): Promise<FacetCel
  * builds the whole bitmap and the plan saved it no CPU (学习 at 100,000 lessons: 22 ms with a worker,
  * 19 without), while a busy machine made the wait for the worker double the time.
  */
-async function matchingRowsPlan(q: Queryable, indexed: boolean, lockTimeout = '0'): Promise<void> {
-  await q.query(
-    `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true), set_config('max_parallel_workers_per_gather', '0', true), set_config('lock_timeout', $2, true)`,
-    [indexed ? 'off' : 'on', lockTimeout],
-  );
+async function matchingRowsPlan(q: Queryable, indexed: boolean): Promise<void> {
+  await q.query(`SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', $1, true), set_config('max_parallel_workers_per_gather', '0', true)`, [indexed ? 'off' : 'on']);
 }
 
 /** Keeps the counts of `term` from `cells`, counted while no search row could change (at most `keptTermsMax` terms). */

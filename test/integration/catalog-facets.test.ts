@@ -272,8 +272,8 @@ describe('facet counts of a text search', () => {
       await writer;
     }
     await exact({ subject: ['history'] });
-    expect(await keptTerms()).toContain(term);
     for (const f of [{}, filterSets[1], filterSets[2]]) await exact(f);
+    expect(await keptTerms()).toContain(term);
 
     // writes after: out of some lessons, into drafts now published, then every lesson withdrawn
     await ts.sys.db.query(`UPDATE lessons SET search_text = replace(search_text, '${term}', '') WHERE title LIKE '第%24课%'`);
