@@ -416,6 +416,23 @@ function videoFacts(s: TsStreamInfo, pes: Pes[]): TsVideoFacts | null {
   };
 }
 
+/** Frame rates cameras, OBS and our encoders send: a measure within 1 % of one is that rate. */
+const commonFrameRates = [23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60];
+
+/**
+ * A segment's video frame rate for FRAME-RATE (REFERENCE: 3 decimals), measured from its frames and
+ * their span. A remuxed stream has the publisher's millisecond timestamps, so one frame interval
+ * rounds either way; the whole span does not, and a common rate within 1 % is taken as that rate.
+ * Null when the segment has too few frames to tell.
+ */
+export function measuredFrameRate(v: Pick<TsVideoFacts, 'frames' | 'firstPtsS' | 'endS'>): number | null {
+  const span = v.endS - v.firstPtsS;
+  if (v.frames < 2 || !(span > 0)) return null;
+  const fps = v.frames / span;
+  const near = commonFrameRates.reduce((a, b) => (Math.abs(b - fps) < Math.abs(a - fps) ? b : a));
+  return Math.abs(near - fps) <= near * 0.01 ? near : Math.round(fps * 1000) / 1000;
+}
+
 function audioFacts(s: TsStreamInfo, pes: Pes[]): TsAudioFacts | null {
   const timed = pes.filter((p) => p.pts !== null);
   if (!timed.length) return null;

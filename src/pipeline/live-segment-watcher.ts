@@ -7,7 +7,7 @@ import { isUnavailableError } from '../infra/unavailable.ts';
 import { contentTypeOf, liveMasterKey, liveMediaPlaylistKey, liveSlotKey } from '../media/storage-keys.ts';
 import { appendSlot, mergeCodecs, nextSlot } from '../media/live-ledger.ts';
 import { livePlaylistReady, readFfmpegLivePlaylist, readySlots, writeLiveMaster, writeLiveMediaPlaylist, type FfmpegLivePlaylist, type ReadySlots } from '../media/live-playlists.ts';
-import { inspectTsSegment } from '../media/ts-segment.ts';
+import { inspectTsSegment, measuredFrameRate } from '../media/ts-segment.ts';
 import { segmentSourceMs, type PullStart } from '../media/source-time.ts';
 import { RunTakenOverError, stallS, type LiveSessionContext } from './live-context.ts';
 import { ladderMasterDue, transcoderBeat } from './live-ladder-fallback.ts';
@@ -135,6 +135,8 @@ export class SegmentWatcher {
         // a remuxed rendition (the capture) learns its picture size from the stream itself
         const run = ledger.runs.find((x) => x.run === this.run);
         if (run && !run.sizes[r.name] && facts.video?.width && facts.video.height) run.sizes[r.name] = { width: facts.video.width, height: facts.video.height };
+        // ...and its frame rate (the master's FRAME-RATE on every video variant: REFERENCE.md)
+        if (run && run.frameRate === null && r.kind === 'video' && facts.video) run.frameRate = measuredFrameRate(facts.video);
       }
     }
     // 1. Segments first: no playlist ever names a missing object (DESIGN "Storage layout").

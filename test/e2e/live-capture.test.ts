@@ -33,6 +33,8 @@ describe('live capture when the only transcoder is busy', () => {
 
     // the transcoder is busy with the first: the others are served their captured source
     for (const l of [b, c]) expect(variants(await masterAt(l.id))).toEqual(['source/index.m3u8']);
+    // the remuxed source declares its measured frame rate like any video variant (REFERENCE.md)
+    for (const l of [b, c]) expect(await masterAt(l.id)).toMatch(/,RESOLUTION=640x360,FRAME-RATE=25\.000\nsource\/index\.m3u8\n/);
     expect(variants(ladder)).not.toContain('source/index.m3u8');
     const played = await Promise.all([a, b, c].map((l) => decode(`${ts.url}/live/${l.id}/master.m3u8`, 4)));
     for (const p of played) {
