@@ -43,13 +43,14 @@ function collector(): { out: Violation[]; add: Add } {
 const videoCodec = (c: string): boolean => /^(avc1|avc3|hvc1|hev1|dvh1|dvhe|av01|vp09|mp4v)\b/.test(c);
 
 /**
- * The syntax rule's second opinion: a standard parser (hls-parser) must accept every playlist. Its
- * console output is silenced (its options are module-wide: set for this synchronous call
- * only, then restored for other users of the library).
+ * The syntax rule's second opinion: a standard parser (hls-parser) must accept every playlist, in its
+ * strict mode: without it the library only logs what RFC 8216 forbids (a media sequence given after the
+ * first segment, a tag repeated) and accepts the playlist. Its console output is silenced (its options
+ * are module-wide: set for this synchronous call only, then restored for other users of the library).
  */
 function parsePlaylistQuietly(text: string): void {
   const saved = { ...getOptions() };
-  setOptions({ ...saved, silent: true });
+  setOptions({ ...saved, silent: true, strictMode: true });
   try {
     parse(text);
   } finally {

@@ -230,6 +230,15 @@ describe('validateVod', () => {
     expect(rules(withMaster((m) => m.replace('#EXT-X-INDEPENDENT-SEGMENTS', '#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:6')))).toContain('playlist.syntax');
   });
 
+  it('when a media playlist gives its media sequence after the first segment, then playlist.syntax (RFC 8216 4.3.3.2)', () => {
+    const late = (m: string) => m.replace('#EXT-X-MEDIA-SEQUENCE:0\n', '').replace('seg-00000.ts\n', 'seg-00000.ts\n#EXT-X-MEDIA-SEQUENCE:0\n');
+    expect(rules(withMedia('720p/index.m3u8', late))).toEqual(['playlist.syntax']);
+  });
+
+  it('when a media playlist carries EXT-X-INDEPENDENT-SEGMENTS twice, then playlist.syntax', () => {
+    expect(rules(withMedia('720p/index.m3u8', (m) => m.replace('#EXT-X-INDEPENDENT-SEGMENTS\n', '#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-INDEPENDENT-SEGMENTS\n')))).toEqual(['playlist.syntax']);
+  });
+
   it('when the known presentation length differs from every rendition, then media.duration', () => {
     expect(rules({ ...goodInput(), durationS: 15 })).toEqual(['media.duration']);
   });
