@@ -36,6 +36,8 @@ const NMS_FLAG_KEYFRAME = 3;
 /** NMS's FLV tag classes of codec configurations (AAC, AVC sequence headers) */
 const NMS_FLAG_AUDIO_CONFIG = 0;
 const NMS_FLAG_VIDEO_CONFIG = 2;
+/** NMS's class of every data message (AMF0 @setDataFrame/onMetaData and any other) */
+const NMS_FLAG_DATA = 5;
 /** RTMP user control event StreamEOF (the server has no more data for this stream) */
 const STREAM_EOF = 1;
 
@@ -121,6 +123,7 @@ const Context = require('node-media-server/src/core/context.js') as {
 const RtmpSession = require('node-media-server/src/session/rtmp_session.js') as new (socket: net.Socket) => NmsSession;
 const Rtmp = require('node-media-server/src/protocol/rtmp.js') as { prototype: RtmpProto; createMessage(p: NmsPacket): Buffer };
 const nmsLogger = require('node-media-server/src/core/logger.js') as { level: string; log: (msg: string, level?: string) => void };
+const { decodeAmf0Data } = require('node-media-server/src/protocol/amf.js') as { decodeAmf0Data: (data: Buffer) => unknown };
 
 // ---- connection state ------------------------------------------------------------------------
 
@@ -135,6 +138,8 @@ interface Conn {
   accepted: boolean;
   connected: boolean;
   commandSeen: boolean;
+  /** a key the encoder put in its connect's app or tcUrl query instead of the stream name's */
+  connectKey?: string;
   lessonId?: string;
   resumed: boolean;
   kicked: boolean;
@@ -175,7 +180,7 @@ const signSecret = randomBytes(32).toString('hex');
 const conns = new Set<Conn>();
 const connOfSession = new WeakMap<NmsSession, Conn>();
 const pendingByAddress = new Map<string, number>();
-const counters = { protocolErrors: 0, rejectedConnections: 0, upstreamMediaDropped: 0, timestampJumps: 0 };
+const counters = { protocolErrors: 0, rejectedConnections: 0, upstreamMediaDropped: 0, timestampJumps: 0, metadataDropped: 0 };
 const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 const startedAt = Date.now();
 /** NMS's own Play.Start answer, sent by the prePlay listener on acceptance */
@@ -228,6 +233,24 @@ function sign(streamPath: string): string {
 /** The lesson id when the path is `/live/{name}`; NMS has already checked the name's characters. */
 function lessonIdOf(session: NmsSession): string | undefined {
   return session.streamApp === RTMP_APP && session.streamPath === `/${RTMP_APP}/${session.streamName}` ? session.streamName : undefined;
+}
+
+/**
+ * Encoders set up with the key on the server URL (`rtmp://host/live?key=…`, stream key = the lesson
+ * id) send it in the connect's app and tcUrl, as nginx-rtmp accepts it; a server URL typed with a
+ * trailing slash (`…/live/`) sends the app `live/`. NMS takes the app as the stream path's first part
+ * and refused both as an invalid path. The app is cut to its path without trailing slashes, the key
+ * taken out of app and tcUrl (NMS keeps the connect's fields): it never reaches NMS.
+ */
+function takeConnectKey(obj: { tcUrl: string; app: string }): string | undefined {
+  const q = obj.app.indexOf('?');
+  const appQuery = q >= 0 ? new URLSearchParams(obj.app.slice(q + 1)) : undefined;
+  obj.app = (q >= 0 ? obj.app.slice(0, q) : obj.app).replace(/\/+$/, '');
+  const tc = new URL(obj.tcUrl);
+  const key = appQuery?.get('key') ?? tc.searchParams.get('key') ?? undefined;
+  tc.search = '';
+  obj.tcUrl = tc.href;
+  return key;
 }
 
 function takeQueryParam(session: NmsSession, name: string): string | undefined {
@@ -323,6 +346,7 @@ function patchRtmpPrototype(maxMessageBytes: number): void {
     if (conn) {
       if (conn.connected) throw new ProtocolViolation('second connect');
       conn.connected = true;
+      conn.connectKey = takeConnectKey(obj as { tcUrl: string; app: string });
     }
     orig.onConnect.call(this, msg);
   };
@@ -385,6 +409,8 @@ function patchSession(session: NmsSession, conn: Conn): void {
         conn.meter ??= new StreamMeter(now);
         conn.meter.feed({ video: packet.codec_type === MSG_VIDEO, bytes: packet.size, dts: packet.dts, keyframe: packet.flags === NMS_FLAG_KEYFRAME }, now);
         relayedTimestamps(conn, packet, now);
+      } else if (packet.flags === NMS_FLAG_DATA && !decodableData(conn, packet)) {
+        return;
       }
       session.broadcast.broadcastMessage(packet);
     } else {
@@ -445,6 +471,25 @@ function patchSession(session: NmsSession, conn: Conn): void {
       log.error({ err, sessionId: session.id }, 'rtmp close handling failed');
     }
   };
+}
+
+/**
+ * NMS decodes every data message of a publisher (its metadata) before relaying it, and its AMF0
+ * decoder throws on a value type it does not know (an AMF3 value, the reserved types): the throw cut
+ * the publisher, and its encoder sends the same metadata on each reconnect, so the lesson could never
+ * go on air. Metadata is advisory (the workers' ffmpeg reads the codecs from the stream itself): such
+ * a message is not relayed, the publish goes on.
+ */
+function decodableData(conn: Conn, packet: NmsPacket): boolean {
+  try {
+    // the same bytes NMS decodes next (its parser's buffer, past the message's own length too)
+    decodeAmf0Data(packet.data);
+    return true;
+  } catch {
+    counters.metadataDropped += 1;
+    log.warn({ lessonId: conn.lessonId, sessionId: conn.session.id, bytes: packet.size }, 'publisher data message not decodable: not relayed');
+    return false;
+  }
 }
 
 /**
@@ -580,7 +625,8 @@ function installListeners(): void {
   const ev = Context.eventEmitter;
 
   ev.on('prePublish', listener('prePublish', (session, conn) => {
-    const key = takeQueryParam(session, 'key');
+    const key = takeQueryParam(session, 'key') ?? conn.connectKey;
+    conn.connectKey = undefined;
     if (conn.role !== 'pending' || conn.dropped) return;
     const lessonId = lessonIdOf(session);
     const status = lessonId ? session.broadcast.getPublishStatus() : 'idle';

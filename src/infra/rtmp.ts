@@ -28,7 +28,12 @@
  *   connection at 16; `controlHandler` rejects a chunk size < 1; `packetHandler` closes the connection
  *   on an empty command or a short control message, and on media sent before publish/play;
  *   `onConnect` requires a parsable `tcUrl` and an `app`; `onPublish`/`onPlay` allow one
- *   publish-or-play per connection, after `connect`.
+ *   publish-or-play per connection, after `connect`. `onConnect` also takes a `key` out of the app's
+ *   and tcUrl's query (an encoder given `rtmp://host/live?key=…` as its server, the lesson id as its
+ *   stream key) and cuts the app's trailing slashes (a server typed `…/live/`): the gate gets that key
+ *   when the stream name carries none; NMS never sees it.
+ * - A publisher's data message (metadata) that NMS's AMF0 decoder throws on (an AMF3 value, a
+ *   reserved type) is not relayed; unpatched, the throw cut the publisher at every reconnect.
  * - Media messages (audio, video, data) are broadcast only from the accepted publisher that currently
  *   owns its path; from anyone else (players, refused connections) they are no-ops, so a play-only
  *   client cannot inject frames and a refused publisher's bytes reach nobody, even when they arrive
@@ -167,6 +172,8 @@ const ingestStatsSchema = z.object({
   upstreamMediaDropped: z.number(),
   /** publisher timestamp jumps (encoder restarts on one connection) relayed on one timeline since the child started */
   timestampJumps: z.number().default(0),
+  /** publisher data messages (metadata) NMS cannot decode, not relayed, since the child started */
+  metadataDropped: z.number().default(0),
   /** longest event-loop stall since the previous stats call */
   eventLoopDelayMaxMs: z.number(),
   /** each accepted publisher's stream as the ingest sees it (the teacher's live panel) */

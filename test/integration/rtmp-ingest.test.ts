@@ -269,6 +269,47 @@ describe('rtmp ingest', () => {
     expect((await sup.stats()).upstreamMediaDropped - dropped0).toBeGreaterThanOrEqual(61);
   });
 
+  it('when an encoder sends its key with the server URL (app `live?key=…`) or a server URL ending in a slash, then it goes on air; a wrong key there is still refused', async () => {
+    const connected = async (app: string, localAddress?: string) => {
+      const c = await RawRtmpClient.open(sup.port, { localAddress });
+      raws.push(c);
+      await c.handshake();
+      await c.connect(app, `rtmp://127.0.0.1:${sup.port}/${app}`);
+      return c;
+    };
+    const inApp = lesson();
+    sup.upsertKey(inApp.entry);
+    expect(await (await connected(`live?key=${inApp.secret}`)).publish(inApp.lessonId)).toBe('NetStream.Publish.Start');
+    await events.wait('publishStart', (e) => e.lessonId === inApp.lessonId);
+
+    const slash = lesson();
+    sup.upsertKey(slash.entry);
+    expect(await (await connected('live/')).publish(`${slash.lessonId}?key=${slash.secret}`)).toBe('NetStream.Publish.Start');
+    await events.wait('publishStart', (e) => e.lessonId === slash.lessonId);
+
+    // from its own address: its failure must not push 127.0.0.1 towards the failure limit
+    const wrong = lesson();
+    sup.upsertKey(wrong.entry);
+    expect(await (await connected('live?key=not-the-key', '127.0.0.5')).publish(wrong.lessonId)).not.toBe('NetStream.Publish.Start');
+    expect((await events.wait('refused', (e) => e.lessonId === wrong.lessonId)).ev.reason).toBe('bad_key');
+  });
+
+  it('when the publisher\'s metadata holds a value node-media-server cannot decode (AMF3), then the publish stays on air and its frames reach a viewer', async () => {
+    const { lessonId, secret, entry } = lesson();
+    sup.upsertKey(entry);
+    const viewer = await rawViewer(lessonId);
+    const pub = await raw();
+    expect(await pub.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
+    const dropped0 = (await sup.stats()).metadataDropped;
+    // an ECMA array whose field `x` is an AMF3 value (marker 0x11, then AMF3 true)
+    const ecma = Buffer.concat([Buffer.from([0x08, 0, 0, 0, 1]), Buffer.from([0, 1, 0x78, 0x11, 0x03]), Buffer.from([0, 0, 9])]);
+    pub.send({ cid: 5, type: MSG.data, streamId: 1, payload: Buffer.concat([amfEncode('@setDataFrame', 'onMetaData'), ecma]) });
+    for (let i = 0; i < 20; i++) pub.send({ cid: 6, type: MSG.video, streamId: 1, timestamp: i * 40, payload: fakeVideo(H264, i % 10 === 0) });
+    await viewer.until(() => viewer.media().filter((m) => m.type === MSG.video).length >= 20, 10_000, 'the frames sent after the metadata');
+    expect(pub.isClosed).toBe(false);
+    expect((await sup.stats()).metadataDropped - dropped0).toBe(1);
+  });
+
   it('when a publisher drops, then the same address resumes within the grace window and another address takes over', async () => {
     const { lessonId, secret, entry } = lesson();
     sup.upsertKey(entry);
