@@ -136,7 +136,7 @@ export async function matchingFacetCells(db: Db, text: string): Promise<FacetCel
   if (term) {
     // A one-term search is counted while no search row may change (SHARE holds their writers back;
     // searches still read), so that its counts can be kept from this very count: a writer committed
-    // before it, or its next statement reads the kept term and counts its own rows (migration 015).
+    // before it, or its next statement reads the kept term and counts its own rows (migration 014).
     // NOWAIT: while a writer has not committed, or (auto)vacuum works on the rows (its lock conflicts
     // with SHARE and it may hold it for seconds), the search is counted without the lock at once, not
     // kept, and a later one keeps it.

@@ -19,20 +19,14 @@ CREATE TABLE lesson_term_counts (
 
 -- A row holds a kept term exactly when its text has the term as a substring: a term never holds
 -- whitespace, and search texts are lower-cased like terms, so strpos says what the search rows' index
--- and LIKE say. Writers take ROW SHARE on lesson_search_terms before reading it, and keep it to their
--- commit: catalog.repo.ts keeps a term under EXCLUSIVE (the two conflict), so a writer either committed
--- before the term's first count (which sees its rows) or reads the term in its next statement (READ
--- COMMITTED: a fresh snapshot) and counts its own rows. Order by key, as 011 does, so that concurrent
--- publications lock counts in the same order. A statement that changed no search row (most updates of
--- lessons: status, timestamps) takes no lock.
+-- and LIKE say. A term's first counts are taken under SHARE on lesson_search_cells (catalog.repo.ts).
+-- Writers of search rows hold ROW EXCLUSIVE on that table from their change to their commit, which
+-- conflicts with SHARE, and this trigger reads the kept terms in a statement after that change (READ
+-- COMMITTED: a fresh snapshot): a writer either committed before a term's first count (which sees its
+-- rows) or reads the term here and counts its own rows. Order by key, as 011 does, so that concurrent
+-- publications lock counts in the same order.
 CREATE FUNCTION lesson_term_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'DELETE' THEN
-    IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
-  ELSIF NOT EXISTS (SELECT 1 FROM new_rows) THEN
-    RETURN NULL;
-  END IF;
-  LOCK TABLE lesson_search_terms IN ROW SHARE MODE;
   IF TG_OP = 'INSERT' THEN
     INSERT INTO lesson_term_counts AS c (term, cell, n)
     SELECT t.term, r.cell, count(*) FROM new_rows r JOIN lesson_search_terms t ON strpos(r.search_text, t.term) > 0
