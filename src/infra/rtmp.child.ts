@@ -466,6 +466,7 @@ function patchSession(session: NmsSession, conn: Conn): void {
         log.info({ lessonId, sessionId: session.id, ip: conn.address, reason }, 'rtmp publisher lost');
         // a kicked publish ends now, with no grace window for a reconnect
         if (conn.kicked && session.broadcast.publisher === session) session.broadcast._finishPublish();
+        else if (session.broadcast.publisher === session) endConnection(session.broadcast);
       }
     } catch (err) {
       log.error({ err, sessionId: session.id }, 'rtmp close handling failed');
@@ -602,8 +603,9 @@ function deepCacheOf(b: DeepCached): Set<Buffer> | null {
  * (about 10 s), and one stopped meanwhile was killed with its last segment unwritten (a blocked RTMP
  * read does not give way to SIGTERM). ffmpeg takes `NetStream.Play.UnpublishNotify` as the end of the
  * stream and closes its outputs at once, every relayed second in them (issue 11: every second of an
- * accepted lesson is recorded). A publisher that resumes within its window (no donePublish) keeps its
- * players. The socket is ended, not destroyed: what was written still reaches the player first.
+ * accepted lesson is recorded). A publisher's connection that closes within its reconnect window ends
+ * them too (endConnection). The socket is ended, not destroyed: what was written still reaches the
+ * player first.
  */
 function endPlayers(b: NmsBroadcast): void {
   for (const player of [...b.subscribers.values()]) {
@@ -619,6 +621,27 @@ function endPlayers(b: NmsBroadcast): void {
     }
     conn.socket.end();
   }
+}
+
+/**
+ * A publisher's connection closed while its path waits for it to come back (the reconnect window):
+ * the pulls of the path end now, after everything relayed, as when the publish is over (endPlayers),
+ * and nothing of this connection stays cached. A reconnect is a new epoch that the capture and the
+ * transcoders pull anew (from the deep cache, which the new connection starts); a pull left waiting
+ * across the gap was stopped by a signal when the new epoch came, and ffmpeg blocked in its read
+ * ignores SIGTERM, so on a loaded host it was killed with its last partial segment (and whatever it
+ * had not read yet) unwritten (issue 11: every second of an accepted lesson is recorded). Ended, it
+ * closes its last segment itself as soon as it runs (the run waits for that: live-context.ts
+ * runStopper). Measured (e2e live-catalog, the capture's ffmpeg stopped from the drop until 4 s after
+ * the reconnect): [2, 2, 0.99] + [2, 0.99] s captured of 5.02 + 3.02 s sent; before, the first
+ * connection's last 0.99 s was lost.
+ */
+function endConnection(b: NmsBroadcast): void {
+  (b as DeepCached)[kDeep] = [];
+  (b as DeepCached)[kDeepPicture] = false;
+  // NMS's own cache too: a pull made before the next publisher's first keyframe gets none of it
+  b.rtmpGopCache?.clear();
+  endPlayers(b);
 }
 
 function installListeners(): void {
@@ -651,6 +674,9 @@ function installListeners(): void {
     // a new connection is a new epoch: its capture starts with its own pictures, not the previous one's
     (session.broadcast as DeepCached)[kDeep] = [];
     (session.broadcast as DeepCached)[kDeepPicture] = false;
+    // a pull that joined while the path waited for its publisher to come back was made for the previous
+    // epoch: its run would record this one's first seconds that the new epoch's capture records again
+    if (conn.resumed) endPlayers(session.broadcast);
   }));
 
   ev.on('donePublish', listener('donePublish', (session, conn) => {

@@ -54,8 +54,8 @@
  * - Idle and half-open connections: a publisher that sends nothing for `idleTimeoutMs` and a
  *   connection that neither publishes nor plays within `handshakeTimeoutMs` are destroyed; TCP
  *   keepalive on every socket; at most `maxPendingPerAddress` not-yet-authenticated connections per
- *   address and `maxConnections` in all. Players (workers) have no idle timeout: they wait through a
- *   publisher's reconnect.
+ *   address and `maxConnections` in all. Players (workers) have no idle timeout: they wait for a
+ *   publisher that has not come yet.
  * - Failed authentications (unknown lesson, wrong key, bad path, bad worker token) are counted per
  *   address; over `authMaxFailures` in `authFailureWindowMs` every attempt from it is refused
  *   (`rate_limited`), even with a valid key.
@@ -80,6 +80,9 @@
  * them waiting for a next publisher): the capture's and transcoders' ffmpeg read the end of the
  * stream and close their last segment at once instead of sitting blocked until their read timeout,
  * where a stop's SIGTERM cannot reach them. The capture's deep cache is dropped with the publish.
+ * A publisher's connection that closes within its window does the same to the path's players (and
+ * drops the caches): a reconnect is a new epoch, pulled anew; a player that joined while the path
+ * waited is let go when the publisher resumes.
  * A closing ingest does the same for every path at once (`endAll`, before `stop`): nothing new is
  * accepted, publishers are cut (`publisherLost`, reason `ingest_closing`) and every player is let go
  * after everything relayed.

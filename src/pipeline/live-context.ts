@@ -57,23 +57,29 @@ export interface LiveSessionContext {
   afterSlot?: () => Promise<void>;
 }
 
+/** Why a run stops when its pull is over: its publisher's connection is gone (the ingest ended the pull). */
+const pullOver = new Set(['session ended', 'publisher reconnected']);
+
 /**
- * How a run (the transcoder's or the capture's) is stopped: at once, except when the session ended.
- * Its publisher is gone then: the ingest ends the pull when the publish is over (rtmp.child.ts
- * endPlayers: ffmpeg reads the end of the stream and closes its last segment itself, 0.07 s after a
- * reviewer's stop here), and failing that ffmpeg's read times out; a signal now would lose that
- * segment (ffmpeg blocked in an RTMP read ignores SIGTERM until the SIGKILL): every second of the
- * lesson is recorded. Measured: with a 5 s rw_timeout a pull that is never ended ends by itself 10.3 s
- * after the publisher's last message (the read times out, then the close), so the wait is twice the
- * timeout (the 7 s it was cut the last GOP of a lesson stopped at once).
+ * How a run (the transcoder's or the capture's) is stopped: at once, except when its pull is over (the
+ * session ended, or its publisher reconnected: a new epoch). Its publisher's connection is gone then:
+ * the ingest ends the pull when the connection closes (rtmp.child.ts endConnection, endPlayers:
+ * ffmpeg reads the end of the stream and closes its last segment itself, 0.07 s after a reviewer's
+ * stop here), and failing that ffmpeg's read times out; a signal now would lose that segment (ffmpeg
+ * blocked in an RTMP read ignores SIGTERM until the SIGKILL), and on a loaded host what it had not
+ * read yet: every second of the lesson is recorded. Measured: with a 5 s rw_timeout a pull that is
+ * never ended ends by itself 10.3 s after the publisher's last message (the read times out, then the
+ * close), so the wait is twice the timeout (the 7 s it was cut the last GOP of a lesson stopped at
+ * once). A new epoch's run starts after the old one ended; the ingest's deep cache (10 s) holds the
+ * new connection's first seconds for it.
  */
 export function runStopper(ac: AbortController, onStop: (why: string) => void): { stop: (why: string) => void; dispose: () => void } {
   let ending: NodeJS.Timeout | undefined;
   return {
     stop: (why) => {
-      if (ac.signal.aborted || (ending && why === 'session ended')) return;
+      if (ac.signal.aborted || (ending && pullOver.has(why))) return;
       onStop(why);
-      if (why === 'session ended') ending = setTimeout(() => ac.abort(), endOfStreamWaitMs);
+      if (pullOver.has(why)) ending = setTimeout(() => ac.abort(), endOfStreamWaitMs);
       else ac.abort();
     },
     dispose: () => clearTimeout(ending),

@@ -155,17 +155,21 @@ describe('live lessons through the ingest', () => {
     const tags = realTime(await encodeFlvTags({ seconds: 5 }));
     const lastVideo = tags.filter((t) => t.type === MSG.video).at(-1)!;
     const sentS = (lastVideo.timestamp + 1000 / 30) / 1000;
-    const pub = await publishFlvTags(Number(url.port), `${url.pathname.split('/').pop()}${url.search}`, tags);
+    const pub = await publishFlvTags(Number(url.port), `${url.pathname.split('/').pop()}${url.search}`, tags, { hold: true });
     expect(pub.status).toBe('NetStream.Publish.Start');
     const [session] = await eventually(() => sessions(l.id), (s) => s[0]?.state === 'on_air', 15_000, 'on air');
     const capturePid = await eventually(async () => captureFfmpegPid(l.id), (pid) => pid > 0, 15_000, 'the capture\'s ffmpeg');
-    await pub.done;
-    await eventually(() => sessions(l.id), (s) => s[0]?.state === 'reconnecting', 10_000, 'reconnecting');
-    // the host is starved as the lesson ends: the capture's ffmpeg stands still for 8 s. The capture gives
-    // an ended session's ffmpeg 12 s before SIGTERM and SIGKILL; one left to its own read timeout needs
-    // 10 s more after it moves again, and was killed with its last segment unwritten
+    await pub.sent;
+    // the host is starved as the lesson ends: the capture's ffmpeg stands still from the publisher's
+    // last tag until 8 s after the stop (the ingest ends its pull when the publisher goes; unstarved, it
+    // would have ended by itself before the stop). The capture gives an ended session's ffmpeg 12 s
+    // before SIGTERM and SIGKILL; one left to its own read timeout needs 10 s more after it moves
+    // again, and was killed with its last segment unwritten
     process.kill(capturePid, 'SIGSTOP');
     try {
+      pub.stop();
+      await pub.done;
+      await eventually(() => sessions(l.id), (s) => s[0]?.state === 'reconnecting', 10_000, 'reconnecting');
       const stop = await ts.api('POST', `/api/v1/lessons/${l.id}/live/stop`, { token: ts.users.reviewerA.token, body: { reason: '下课' } });
       expect(stop.status).toBe(200);
       // the fault's length, not a wait for an event
@@ -225,6 +229,59 @@ describe('live lessons through the ingest', () => {
     expect(slots.slice(0, firstSlots.length), 'the other ingest continued the ledger').toEqual(firstSlots);
     const secondS = slots.slice(firstSlots.length).reduce((t, d) => t + d, 0);
     expect(Math.abs(secondS - sentOf(second)), `captured ${JSON.stringify(slots)} of ${sentOf(first)} + ${sentOf(second)} s sent`).toBeLessThanOrEqual(0.1);
+  });
+
+  it('when the publisher\'s connection breaks and it reconnects within the window while the capture\'s ffmpeg gets no CPU (a loaded host), then the capture holds every second of both connections', async () => {
+    const l = await approvedLiveLesson(ts, '直播：重连不丢秒');
+    const url = new URL(l.url);
+    const name = `${url.pathname.split('/').pop()}${url.search}`;
+    const port = Number(url.port);
+    const sentOf = (tags: { type: number; timestamp: number }[]) => (tags.filter((t) => t.type === MSG.video).at(-1)!.timestamp + 1000 / 30) / 1000;
+    const events = new IngestEventLog(ts.sys.ingest!);
+    // 5 s: the first connection's last segment is a partial one (2 + 2 + 1 s), the one a killed ffmpeg never finishes
+    const first = realTime(await encodeFlvTags({ seconds: 5 }));
+    const second = realTime(await encodeFlvTags({ seconds: 3 }));
+    const pub1 = await publishFlvTags(port, name, first, { hold: true });
+    expect(pub1.status).toBe('NetStream.Publish.Start');
+    const [session] = await eventually(() => sessions(l.id), (s) => s[0]?.state === 'on_air', 15_000, 'on air');
+    const capturePid = await eventually(async () => captureFfmpegPid(l.id), (pid) => pid > 0, 15_000, 'the capture\'s ffmpeg');
+    await pub1.sent;
+    // the host is starved across the drop: the capture's ffmpeg stands still until 4 s after the
+    // reconnect. It was signalled at the reconnect (SIGTERM, SIGKILL 3 s later) and lost its last
+    // partial segment and what it had not read yet
+    process.kill(capturePid, 'SIGSTOP');
+    let pub2: Awaited<ReturnType<typeof publishFlvTags>>;
+    let pulls: Set<string>;
+    try {
+      // the encoder's process dies: no orderly close
+      pub1.cut();
+      await pub1.done;
+      await eventually(() => sessions(l.id), (s) => s[0]?.state === 'reconnecting', 10_000, 'reconnecting');
+      pub2 = await publishFlvTags(port, name, second, { hold: true });
+      expect(pub2.status).toBe('NetStream.Publish.Start');
+      await eventually(() => sessions(l.id), (s) => s[0]?.state === 'on_air' && s[0]?.epoch === 2, 15_000, 'on air again');
+      pulls = new Set(events.of('playStart', (e) => e.lessonId === l.id).map((e) => e.ev.sessionId));
+      // the fault's length, not a wait for an event
+      await new Promise((r) => setTimeout(r, 4000));
+    } finally {
+      try {
+        process.kill(capturePid, 'SIGCONT');
+      } catch {
+        // killed meanwhile (the fault this test is about)
+      }
+    }
+    // the lesson goes on until the capture pulls the new connection (a teacher teaches on)
+    await events.wait('playStart', (e) => e.lessonId === l.id && !pulls.has(e.sessionId), 20_000);
+    await pub2.sent;
+    pub2.stop();
+    await pub2.done;
+    expect((await ts.api('POST', `/api/v1/lessons/${l.id}/live/stop`, { token: ts.users.reviewerA.token, body: { reason: '下课' } })).status).toBe(200);
+    await eventually(() => ts.sys.redis.exists(`${ts.sys.config.QUEUE_PREFIX}:live:${session.id}:capture-ended`), (n) => n === 1, 30_000, 'the capture ended');
+    const capture = await new LiveLedgerStore(ts.sys.storage, session.id, 'capture').load();
+    const slots = (capture?.slots ?? []).map((x) => x.parts[0].durationS);
+    const capturedS = slots.reduce((t, d) => t + d, 0);
+    const sentS = sentOf(first) + sentOf(second);
+    expect(Math.abs(capturedS - sentS), `captured ${JSON.stringify(slots)} of ${sentOf(first)} + ${sentOf(second)} s sent`).toBeLessThanOrEqual(0.1);
   });
 
   it('when a reviewer stops a live lesson, then the publisher is cut off within 2 s, the session ends and the key is refused afterwards', async () => {

@@ -558,9 +558,10 @@ export function writeFlv(tags: readonly FlvTag[]): Buffer {
  * a `done` that settles once everything is sent (or `stop()` was called), the connection then closed;
  * `sent` settles once the last tag is written; `lastSentAtMs` is the send time of the last tag sent so
  * far. `hold`: the encoder stays on air after its last tag (its connection open, sending nothing)
- * until `stop()` or the ingest closes the connection.
+ * until `stop()` or the ingest closes the connection. `cut()`: the connection breaks (destroyed, no
+ * orderly close), as when an encoder's process dies, once what it wrote has left Node.
  */
-export async function publishFlvTags(port: number, nameWithQuery: string, tags: Iterable<TimedTag>, o: { hold?: boolean } = {}): Promise<{ status: string; done: Promise<void>; sent: Promise<void>; stop: () => void; lastSentAtMs: () => number }> {
+export async function publishFlvTags(port: number, nameWithQuery: string, tags: Iterable<TimedTag>, o: { hold?: boolean } = {}): Promise<{ status: string; done: Promise<void>; sent: Promise<void>; stop: () => void; cut: () => void; lastSentAtMs: () => number }> {
   const c = await RawRtmpClient.open(port);
   await c.handshake();
   await c.connect('live');
@@ -594,5 +595,10 @@ export async function publishFlvTags(port: number, nameWithQuery: string, tags: 
     }
     c.destroy();
   })();
-  return { status, done, sent, stop: () => { stopped = true; release(); }, lastSentAtMs: () => last };
+  const cut = () => {
+    stopped = true;
+    if (c.socket.writableLength > 0) c.socket.once('drain', () => c.destroy());
+    else c.destroy();
+  };
+  return { status, done, sent, stop: () => { stopped = true; release(); }, cut, lastSentAtMs: () => last };
 }

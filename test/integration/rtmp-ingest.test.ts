@@ -367,7 +367,7 @@ describe('rtmp ingest', () => {
     await viewer.until(() => viewer.media().filter((m) => m.type === MSG.video).length >= 20, 5000, 'frames of the new publisher');
   });
 
-  it('when a publish is over (its grace window ran out), then its viewers get every frame sent, are told the stream ended and are let go; a reconnect within the window keeps them', async () => {
+  it('when a publisher\'s connection closes, then its viewers get every frame sent, are told the stream ended and are let go; a viewer that joined while it was away is let go when it comes back, and none gets frames of another connection than the one it joined', async () => {
     const { lessonId, secret, entry } = lesson();
     sup.upsertKey(entry);
     const statuses = (c: RawRtmpClient) => c.messages.filter((m) => m.type === MSG.command).map((m) => amfDecode(m.payload)).filter((v) => v[0] === 'onStatus').map((v) => (v[3] as { code?: string }).code);
@@ -375,6 +375,8 @@ describe('rtmp ingest', () => {
     const sendFrames = (c: RawRtmpClient, from: number) => {
       for (let i = from; i < from + 10; i++) c.send({ cid: 6, type: MSG.video, streamId: 1, timestamp: i * 40, payload: fakeVideo(H264, i % 10 === 0) });
     };
+    // the bound only keeps a broken build from hanging
+    const letGo = (c: RawRtmpClient) => Promise.race([c.closed, new Promise((r) => setTimeout(r, 10_000))]);
     const first = await raw();
     expect(await first.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
     const s1 = await events.wait('publishStart', (e) => e.lessonId === lessonId);
@@ -383,24 +385,33 @@ describe('rtmp ingest', () => {
     await viewer.until(() => frames(viewer) >= 10, 5000, 'the first connection\'s frames');
     first.socket.end();
     await events.wait('publisherLost', (e) => e.sessionId === s1.ev.sessionId);
+    // the connection is gone: its viewer's stream ends after its last frame (a reconnect is a new pull)
+    await letGo(viewer);
+    expect(viewer.isClosed, 'the viewer was let go').toBe(true);
+    expect(frames(viewer)).toBe(10);
+    expect(statuses(viewer).at(-1)).toBe('NetStream.Play.UnpublishNotify');
 
-    // the same address within the window: the viewer goes on with the resumed stream
+    // a viewer that comes while the path waits for its publisher gets nothing of the gone connection
+    const waiting = await rawViewer(lessonId);
     const second = await raw();
     expect(await second.publish(`${lessonId}?key=${secret}`)).toBe('NetStream.Publish.Start');
     const s2 = await events.wait('publishStart', (e) => e.lessonId === lessonId && e.sessionId !== s1.ev.sessionId);
     expect(s2.ev.resumed).toBe(true);
+    // ...and is let go when the publisher comes back: it was made for the connection that went away
+    await letGo(waiting);
+    expect(waiting.isClosed, 'the waiting viewer was let go').toBe(true);
+    const after = await rawViewer(lessonId);
     sendFrames(second, 10);
+    await after.until(() => frames(after) >= 10, 5000, 'the second connection\'s frames');
+    expect(frames(waiting)).toBe(0);
     second.socket.end();
     await events.wait('publisherLost', (e) => e.sessionId === s2.ev.sessionId);
-    expect(viewer.isClosed).toBe(false);
-
-    // no reconnect: the publish ends and so does the viewer's stream, after the last frame
+    await letGo(after);
+    expect(after.isClosed, 'the second viewer was let go').toBe(true);
+    expect(frames(after)).toBe(10);
+    expect(statuses(after).at(-1)).toBe('NetStream.Play.UnpublishNotify');
+    // no reconnect: the publish ends
     await events.wait('publishEnd', (e) => e.sessionId === s2.ev.sessionId, GRACE_MS + 3000);
-    // the bound only keeps a broken build from hanging
-    await Promise.race([viewer.closed, new Promise((r) => setTimeout(r, 10_000))]);
-    expect(viewer.isClosed, 'the viewer was let go').toBe(true);
-    expect(frames(viewer)).toBe(20);
-    expect(statuses(viewer).at(-1)).toBe('NetStream.Play.UnpublishNotify');
     await events.wait('playEnd', (e) => e.lessonId === lessonId);
   });
 
