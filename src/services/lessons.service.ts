@@ -79,9 +79,9 @@ export class LessonsService {
   }
 
   /** The lesson if this staff member may see it; otherwise NotFound (existence does not leak). */
-  async rowForStaff(actor: Principal, id: string): Promise<LessonRow> {
+  async rowForStaff(actor: Principal, id: string, q: Queryable = this.db): Promise<LessonRow> {
     if (!isUuid(id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
-    const l = await catalog.findLessonWithDistrict(this.db, id);
+    const l = await catalog.findLessonWithDistrict(q, id);
     if (!l || !canSee(actor, l, l.district_id)) throw new NotFoundError('lesson_not_found', 'lesson not found');
     return l;
   }
@@ -137,9 +137,15 @@ export class LessonsService {
 
   /** Staff detail: the public shape plus status, processing and a signed preview link. */
   async getForStaff(actor: Principal, id: string, baseUrl: string): Promise<StaffLesson> {
-    const l = await this.rowForStaff(actor, id);
-    const base = publicLesson((await catalog.findStaffLesson(this.db, l.id))!, await this.taxonomy.get(), baseUrl);
-    const asset = l.current_asset_id ? await findAsset(this.db, l.current_asset_id) : undefined;
+    // one snapshot: a result applied between these reads showed a lesson still 处理中 beside its version ready
+    const { l, row, asset, publications } = await this.db.tx(async (q) => {
+      await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const l = await this.rowForStaff(actor, id, q);
+      const row = (await catalog.findStaffLesson(q, l.id))!;
+      const asset = l.current_asset_id ? await findAsset(q, l.current_asset_id) : undefined;
+      return { l, row, asset, publications: await listPublications(q, l.id) };
+    });
+    const base = publicLesson(row, await this.taxonomy.get(), baseUrl);
     let progress = asset?.progress ?? 0;
     if (asset && (asset.state === 'processing' || asset.state === 'queued') && this.opts.progress) progress = (await this.opts.progress(asset).catch(() => undefined)) ?? progress;
     const previewAsset = asset?.state === 'ready' ? asset.id : l.approved_asset_id;
@@ -149,7 +155,7 @@ export class LessonsService {
       playback: l.portal_published_at ? base.playback : null,
       status: l.status,
       statusReason: l.status_reason,
-      published: (await listPublications(this.db, l.id)).map((p) => ({ channel: p.channel, state: p.state, assetId: p.assetId, publishedAt: p.publishedAt })),
+      published: publications.map((p) => ({ channel: p.channel, state: p.state, assetId: p.assetId, publishedAt: p.publishedAt })),
       currentAssetId: l.current_asset_id,
       approvedAssetId: l.approved_asset_id,
       processing: asset ? { state: asset.state, progress: Math.max(0, Math.min(100, Math.round(progress))), error: asset.error, errorCode: asset.error_code ?? null, version: asset.version } : null,
