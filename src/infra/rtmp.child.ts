@@ -9,6 +9,7 @@ import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createLogger, type Logger } from './logger.ts';
 import { LocalFailureLimiter } from './rate-limit.ts';
+import { settleWithin } from './settle-within.ts';
 import { PublishGate, normalizeAddress, type RefusalReason } from '../domain/publish-gate.ts';
 import { RTMP_APP, toChildSchema, type ChildSettings, type FromChild } from './rtmp.ts';
 import { StreamMeter } from '../media/stream-meter.ts';
@@ -590,6 +591,12 @@ function keepDeep(b: DeepCached, packet: NmsPacket): void {
   while (gops.length > 1 && total > CACHE_MAX_MESSAGES) total -= gops.shift()!.msgs.length;
 }
 
+/** Forgets the deep cache: the next stretch starts at a keyframe of what comes after. */
+function dropDeepCache(b: DeepCached): void {
+  b[kDeep] = [];
+  b[kDeepPicture] = false;
+}
+
 /** The deep cache as NMS sends a cache, or null when there is none yet. */
 function deepCacheOf(b: DeepCached): Set<Buffer> | null {
   const gops = b[kDeep];
@@ -637,8 +644,7 @@ function endPlayers(b: NmsBroadcast): void {
  * connection's last 0.99 s was lost.
  */
 function endConnection(b: NmsBroadcast): void {
-  (b as DeepCached)[kDeep] = [];
-  (b as DeepCached)[kDeepPicture] = false;
+  dropDeepCache(b);
   // NMS's own cache too: a pull made before the next publisher's first keyframe gets none of it
   b.rtmpGopCache?.clear();
   endPlayers(b);
@@ -672,8 +678,7 @@ function installListeners(): void {
     session.broadcast.publishGraceMs = settings.publishGraceMs;
     keepTwoGops(session.broadcast);
     // a new connection is a new epoch: its capture starts with its own pictures, not the previous one's
-    (session.broadcast as DeepCached)[kDeep] = [];
-    (session.broadcast as DeepCached)[kDeepPicture] = false;
+    dropDeepCache(session.broadcast);
     // a pull that joined while the path waited for its publisher to come back was made for the previous
     // epoch: its run would record this one's first seconds that the new epoch's capture records again
     if (conn.resumed) endPlayers(session.broadcast);
@@ -686,8 +691,7 @@ function installListeners(): void {
     send({ type: 'publishEnd', lessonId, sessionId: session.id, reason });
     log.info({ lessonId, sessionId: session.id, reason }, 'rtmp publish ended');
     // nothing of this publish may reach a later pull (NMS drops its own caches right after this)
-    (session.broadcast as DeepCached)[kDeep] = [];
-    (session.broadcast as DeepCached)[kDeepPicture] = false;
+    dropDeepCache(session.broadcast);
     endPlayers(session.broadcast);
   }));
 
@@ -819,12 +823,7 @@ async function endAll(ms: number): Promise<void> {
   for (const b of Context.broadcasts.values()) endPlayers(b);
   for (const conn of conns) if (conn.role === 'player' && !conn.socket.writableEnded) conn.socket.end();
   const open = [...conns].map((c) => c.socket).filter((s) => !s.closed);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(open.map((s) => new Promise((resolve) => s.once('close', resolve)))),
-    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
+  await settleWithin(Promise.all(open.map((s) => new Promise((resolve) => s.once('close', resolve)))), ms);
   log.info({ open: [...conns].filter((c) => !c.socket.closed).length }, 'rtmp ingest drained');
 }
 

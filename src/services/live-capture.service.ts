@@ -4,6 +4,7 @@ import { withWorkDir } from '../infra/ffmpeg.runner.ts';
 import { LiveControl } from '../infra/live-control.ts';
 import { LiveLedgerStore } from '../infra/live-ledger.store.ts';
 import type { Logger } from '../infra/logger.ts';
+import { settleWithin } from '../infra/settle-within.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
 import { liveLadderSpec } from '../media/live-args.ts';
 import { newLedger } from '../media/live-ledger.ts';
@@ -52,9 +53,7 @@ export class LiveCaptureService {
   async stop(graceMs = 0): Promise<void> {
     this.drain();
     const all = Promise.allSettled([...this.running.values()]);
-    let timer: NodeJS.Timeout | undefined;
-    if (graceMs > 0) await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
+    if (graceMs > 0) await settleWithin(all, graceMs);
     this.closing.abort();
     await all;
   }

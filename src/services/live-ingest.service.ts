@@ -11,6 +11,7 @@ import { liveChannels, type LiveService } from './live.service.ts';
 import { LiveCaptureService } from './live-capture.service.ts';
 import type { ObjectStorage } from '../infra/storage.ts';
 import { endOfStreamWaitMs } from '../pipeline/live-context.ts';
+import { settleWithin } from '../infra/settle-within.ts';
 
 /** How often an ingest says it is alive; it counts as gone after three missed beats. */
 const heartbeatMs = 2000;
@@ -116,9 +117,7 @@ export async function startIngest(o: { config: Config; log: Logger; live: LiveSe
     await Promise.all([sup.endAll(endOfStreamWaitMs), capture.stop(endOfStreamWaitMs)]);
     // bounded: a catalog that does not answer must not hold the deploy (a session it still has on air
     // goes on when its publisher comes back, or ends at its scheduled time)
-    let giveUp: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...handling]), new Promise((resolve) => (giveUp = setTimeout(resolve, handlingWaitMs)))]);
-    clearTimeout(giveUp);
+    await settleWithin(Promise.allSettled([...handling]), handlingWaitMs);
     await stop();
   };
   log.info({ port: sup.port }, 'RTMP ingest listening');
