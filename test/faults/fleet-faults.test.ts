@@ -89,12 +89,19 @@ describe('faults during real work, on a fleet of processes', () => {
     const packageId = String(job.data.packageId);
     const adi = cablePackageKey(packageId, 'ADI.XML');
     const st = r.ts.sys.storage;
+    const media = (['movie.ts', 'poster.jpg'] as const).map((name) => cablePackageKey(packageId, name));
+    // ADI.XML is early when it is there before the media it names are stored whole. (The job's state is
+    // no sign: the job stays active for a while after its ADI.XML, its work dir being removed.)
     let adiEarly = false;
+    const mediaSizesBesideAdi: number[][] = [];
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        const j = await r.ts.sys.queues.queue('cable').getJob(String(job.id)).catch(() => undefined);
-        if (j && (await j.getState()) === 'active' && (await st.stat(st.cableBucket, adi).catch(() => null))) adiEarly = true;
+        if (await st.stat(st.cableBucket, adi).catch(() => null)) {
+          const sizes = await Promise.all(media.map((k) => st.stat(st.cableBucket, k).then((x) => x?.size ?? null, () => null)));
+          if (sizes.some((x) => x === null)) adiEarly = true;
+          else mediaSizesBesideAdi.push(sizes as number[]);
+        }
         await new Promise((res) => setTimeout(res, 300));
       }
     })();
@@ -122,6 +129,9 @@ describe('faults during real work, on a fleet of processes', () => {
       const finisher = r.fleet.workers.find((w) => w !== worker && w.output().split('\n').some((l) => l.includes(`"jobId":"${String(job.id)}"`) && l.includes('"job finished"')));
       expect(finisher).toBeDefined();
       expect(adiEarly).toBe(false);
+      // the media beside every ADI.XML seen were the delivered ones, whole
+      const delivered = await Promise.all(media.map(async (k) => (await st.stat(st.cableBucket, k))?.size ?? null));
+      for (const sizes of mediaSizesBesideAdi) expect(sizes).toEqual(delivered);
     } finally {
       watching = false;
       await watcher;
